@@ -1,0 +1,33 @@
+"""Test configuration: quiet TensorFlow, deterministic seeds, the shared data location."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pathlib
+
+import pytest
+
+_DEFAULT_DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> pathlib.Path:
+    """The shared data folder (`TFNAS_DATA_DIR`, else ../shared/data). Fails, never skips, when absent."""
+    path = pathlib.Path(os.environ.get("TFNAS_DATA_DIR", _DEFAULT_DATA))
+    if not path.is_dir():
+        pytest.fail(
+            f"Shared data folder {path} not found: set TFNAS_DATA_DIR to the folder holding "
+            "cifar10/ and nb201/ (CI has it at ../shared/data)."
+        )
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    yield

@@ -1,0 +1,557 @@
+"""Training a child network from scratch: the DARTS evaluation recipe, resumable.
+
+The recipe of the DARTS evaluation (arXiv 1806.09055, section A.2): SGD with momentum 0.9,
+cosine learning rate from 0.025 to 0, weight decay 3e-4 as a coupled L2 term (the gradient
+gets `wd * w` before momentum, as PyTorch's `SGD(weight_decay=...)` does, not Keras's
+decoupled decay), gradient clipping at global norm 5, cutout 16, drop-path rising linearly
+from 0 to `drop_path_rate` over the epochs, and an auxiliary head weighted 0.4. Label
+smoothing, an exponential moving average of the weights and mixed precision are options.
+
+Training is resumable: `EpochCheckpoint` writes the model and optimizer state at the end of
+every epoch with a sha256 beside it, and a rerun with the same workdir continues from the
+last epoch. A checkpoint whose hash does not match is reported (`CorruptCheckpointError`),
+never silently replaced. A non-finite loss stops training at once (`NonFiniteLossError`) and
+leaves the last good checkpoint in place.
+
+This module (with `tfnas/algorithms` later) is where TensorFlow-specific training code
+lives: `tf.distribute` strategies and `tf.data` plumbing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import time
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfnas.ops.drop_path import DropPath
+
+
+class CorruptCheckpointError(RuntimeError):
+    """A checkpoint file does not match the hash recorded when it was written."""
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a child-training run; written to `<workdir>/config.json`.
+
+    Args:
+        genotype: A published name (`darts_v2`), a canonical genotype string or JSON.
+        dataset: `"cifar10"` or `"digits"`.
+        data_dir: Folder holding the raw data (`cifar10/cifar10_jpg.tar.gz`); None reads
+            `TFNAS_DATA_DIR`. Unused for `digits`.
+        epochs: Number of epochs (DARTS: 600).
+        batch_size: Global batch size, split evenly over the replicas (DARTS: 96).
+        learning_rate: Initial learning rate of the cosine schedule (DARTS: 0.025).
+        min_learning_rate: Final learning rate of the cosine schedule (DARTS: 0).
+        momentum: SGD momentum.
+        weight_decay: Coupled L2 coefficient on every trainable variable (DARTS: 3e-4).
+        grad_clip: Global-norm clipping threshold; 0 disables (DARTS: 5).
+        label_smoothing: Label smoothing of the cross-entropy (DARTS CIFAR: 0; ImageNet 0.1).
+        cutout: Cutout square side in pixels; 0 disables (DARTS: 16).
+        drop_path_rate: Final drop-path probability, reached linearly (DARTS: 0.2).
+        auxiliary_weight: Weight of the auxiliary-head loss; 0 builds no head (DARTS: 0.4).
+        channels: Initial channels of a cell network (None: the space's default).
+        layers: Number of cells (None: the space's default).
+        input_size: Square input resolution (None: the dataset's native size).
+        ema_decay: Decay of the weight moving average used for evaluation; None disables.
+        mixed_precision: `None`, `"mixed_float16"` or `"mixed_bfloat16"`.
+        max_train_examples: Use only the first N training examples (None: all); for short runs.
+        seed: Seed of initialisation, shuffling and augmentation.
+    """
+
+    genotype: str
+    dataset: str = "cifar10"
+    data_dir: str | None = None
+    epochs: int = 600
+    batch_size: int = 96
+    learning_rate: float = 0.025
+    min_learning_rate: float = 0.0
+    momentum: float = 0.9
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0
+    label_smoothing: float = 0.0
+    cutout: int = 16
+    drop_path_rate: float = 0.2
+    auxiliary_weight: float = 0.4
+    channels: int | None = None
+    layers: int | None = None
+    input_size: int | None = None
+    ema_decay: float | None = None
+    mixed_precision: str | None = None
+    max_train_examples: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        positive = {"epochs": self.epochs, "batch_size": self.batch_size}
+        for name, value in positive.items():
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be > 0. Received: learning_rate={self.learning_rate}")
+        for name in ("weight_decay", "grad_clip", "auxiliary_weight", "min_learning_rate"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0. Received: {name}={getattr(self, name)}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1). Received: {self.label_smoothing}")
+        if not 0.0 <= self.drop_path_rate < 1.0:
+            raise ValueError(f"drop_path_rate must be in [0, 1). Received: {self.drop_path_rate}")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in (0, 1) or None. Received: {self.ema_decay}")
+        if self.mixed_precision not in (None, "mixed_float16", "mixed_bfloat16"):
+            raise ValueError(
+                "mixed_precision must be None, 'mixed_float16' or 'mixed_bfloat16'. "
+                f"Received: {self.mixed_precision!r}"
+            )
+        if self.max_train_examples is not None and self.max_train_examples <= 0:
+            raise ValueError(f"max_train_examples must be > 0. Received: {self.max_train_examples}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns the config as a JSON-able dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        """Builds a config from `to_dict()` output; unknown keys raise ValueError."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"Unknown TrainConfig fields: {unknown}. Known: {sorted(names)}")
+        return cls(**data)
+
+
+@keras.saving.register_keras_serializable(package="tfnas")
+class ChildTask(keras.Model):
+    """A child network plus its training loss: cross-entropy, auxiliary head, coupled L2.
+
+    The child is a functional model whose outputs are `logits` or `[logits, aux_logits]`.
+    `call` returns what the child returns; `compute_loss` adds the auxiliary loss with
+    `auxiliary_weight` and `weight_decay / 2 * sum(w^2)` over the trainable variables
+    (so the gradient gets `weight_decay * w`, PyTorch-style coupled decay).
+
+    Args:
+        child: The network to train.
+        auxiliary_weight: Weight of the auxiliary cross-entropy (used when the child has two
+            outputs).
+        weight_decay: L2 coefficient.
+        label_smoothing: Label smoothing of both cross-entropies.
+    """
+
+    def __init__(
+        self,
+        child: keras.Model,
+        auxiliary_weight: float = 0.4,
+        weight_decay: float = 3e-4,
+        label_smoothing: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.child = child
+        self.auxiliary_weight = float(auxiliary_weight)
+        self.weight_decay = float(weight_decay)
+        self.label_smoothing = float(label_smoothing)
+        self.has_auxiliary = len(child.outputs) == 2
+        self._ce = keras.losses.CategoricalCrossentropy(
+            from_logits=True, label_smoothing=self.label_smoothing, reduction="sum_over_batch_size"
+        )
+
+    def call(self, inputs, training: bool | None = None):
+        return self.child(inputs, training=training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        num_classes = self.child.outputs[0].shape[-1]
+        y_onehot = keras.ops.one_hot(keras.ops.cast(keras.ops.reshape(y, (-1,)), "int32"), num_classes)
+        if self.has_auxiliary:
+            logits, aux_logits = y_pred
+        else:
+            logits, aux_logits = y_pred, None
+        loss = self._ce(y_onehot, keras.ops.cast(logits, "float32"))
+        if aux_logits is not None and training and self.auxiliary_weight > 0:
+            loss = loss + self.auxiliary_weight * self._ce(y_onehot, keras.ops.cast(aux_logits, "float32"))
+        if self.weight_decay > 0 and training:
+            l2 = keras.ops.sum([keras.ops.sum(keras.ops.square(keras.ops.cast(v, "float32")))
+                                for v in self.trainable_variables])
+            # The cross-entropies above are already divided by the replica count (Keras's
+            # "sum_over_batch_size" reduction does it under tf.distribute), so that the
+            # gradients summed over replicas give the global-batch mean; the L2 term, the same
+            # on every replica, needs the same division.
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            loss = loss + 0.5 * self.weight_decay * l2 / replicas
+        return loss
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        logits = y_pred[0] if self.has_auxiliary else y_pred
+        return super().compute_metrics(x, y, logits, sample_weight)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "child": keras.saving.serialize_keras_object(self.child),
+            "auxiliary_weight": self.auxiliary_weight,
+            "weight_decay": self.weight_decay,
+            "label_smoothing": self.label_smoothing,
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "ChildTask":
+        config = dict(config)
+        config["child"] = keras.saving.deserialize_keras_object(config["child"])
+        return cls(**config)
+
+
+class DropPathSchedule(keras.callbacks.Callback):
+    """Sets every `DropPath` layer's rate to `final_rate * epoch / epochs` at each epoch start.
+
+    References:
+        DARTS (arXiv 1806.09055) evaluation code: `model.drop_path_prob = p * epoch / epochs`.
+
+    Args:
+        final_rate: The rate reached at the last epoch.
+        epochs: Total number of epochs.
+    """
+
+    def __init__(self, final_rate: float, epochs: int) -> None:
+        super().__init__()
+        self.final_rate = float(final_rate)
+        self.epochs = int(epochs)
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        rate = self.final_rate * epoch / self.epochs
+        for layer in _walk_layers(self.model):
+            if isinstance(layer, DropPath):
+                layer.rate.assign(rate)
+
+
+def _walk_layers(model: keras.layers.Layer):
+    """Yields every layer nested inside `model` (depth first), each once."""
+    seen = set()
+    stack = [model]
+    while stack:
+        layer = stack.pop()
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        yield layer
+        stack.extend(getattr(layer, "_layers", []) or [])
+        for attr in ("child",):
+            sub = getattr(layer, attr, None)
+            if isinstance(sub, keras.layers.Layer):
+                stack.append(sub)
+
+
+class NonFiniteLossGuard(keras.callbacks.Callback):
+    """Raises `NonFiniteLossError` as soon as a batch's loss is NaN or infinite.
+
+    Raising (rather than Keras's `TerminateOnNaN`, which only stops) leaves the last
+    epoch's checkpoint untouched, since no epoch end is reached.
+    """
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise NonFiniteLossError(
+                f"Training loss became {float(loss)} at batch {batch}. The last good checkpoint "
+                "is kept in the workdir. Lower the learning rate, check the data for "
+                "NaN/inf values, or disable mixed precision, then rerun to resume."
+            )
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Saves model and optimizer state every epoch; `restore()` resumes from the last one.
+
+    Files: `<directory>/epoch-NNNN.weights.h5` (the two most recent kept) and
+    `<directory>/state.json` (`{"epoch": completed epochs, "file": ..., "sha256": ...,
+    "history": [...]}`), written atomically (temporary file, then rename).
+
+    Args:
+        directory: Where checkpoints live.
+        keep: How many epoch files to keep.
+    """
+
+    STATE = "state.json"
+
+    def __init__(self, directory: str, keep: int = 2) -> None:
+        super().__init__()
+        self.directory = directory
+        self.keep = int(keep)
+        os.makedirs(directory, exist_ok=True)
+        self.history: list[dict[str, float]] = []
+
+    def _state_path(self) -> str:
+        return os.path.join(self.directory, self.STATE)
+
+    def read_state(self) -> dict[str, Any] | None:
+        """Returns the saved state, None when no checkpoint exists.
+
+        Raises:
+            CorruptCheckpointError: if the state file is unreadable or its weights file is
+                missing or does not match its hash.
+        """
+        path = self._state_path()
+        if not os.path.exists(path):
+            return None
+        try:
+            with open(path, encoding="utf-8") as f:
+                state = json.load(f)
+            weights = os.path.join(self.directory, state["file"])
+            expected = state["sha256"]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise CorruptCheckpointError(
+                f"Checkpoint state {path} is unreadable ({err}). Delete {self.directory} to "
+                "start over, or restore the file from a backup."
+            ) from None
+        if not os.path.exists(weights):
+            raise CorruptCheckpointError(
+                f"Checkpoint {weights} named in {path} is missing. Delete {self.directory} to "
+                "start over."
+            )
+        actual = _sha256(weights)
+        if actual != expected:
+            raise CorruptCheckpointError(
+                f"Checkpoint {weights} is corrupt: sha256 {actual[:12]}... does not match the "
+                f"recorded {expected[:12]}.... It was not replaced; delete {self.directory} to "
+                "start over or restore the file."
+            )
+        return state
+
+    def restore(self, model: keras.Model) -> int:
+        """Loads the last checkpoint into `model` (built, optimizer built); returns its epoch."""
+        state = self.read_state()
+        if state is None:
+            return 0
+        model.load_weights(os.path.join(self.directory, state["file"]))
+        self.history = list(state.get("history", []))
+        return int(state["epoch"])
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        done = epoch + 1
+        name = f"epoch-{done:04d}.weights.h5"
+        final = os.path.join(self.directory, name)
+        tmp = os.path.join(self.directory, "tmp-" + name)
+        self.model.save_weights(tmp, overwrite=True)
+        os.replace(tmp, final)
+        self.history.append({k: float(v) for k, v in (logs or {}).items()})
+        state = {"epoch": done, "file": name, "sha256": _sha256(final), "history": self.history}
+        tmp_state = self._state_path() + ".tmp"
+        with open(tmp_state, "w", encoding="utf-8") as f:
+            json.dump(state, f, indent=2)
+        os.replace(tmp_state, self._state_path())
+        files = sorted(f for f in os.listdir(self.directory) if f.startswith("epoch-"))
+        for old in files[: -self.keep]:
+            os.remove(os.path.join(self.directory, old))
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Records the wall time of every epoch (`self.seconds`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds: list[float] = []
+        self._start = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def make_strategy() -> tf.distribute.Strategy:
+    """Returns a `MirroredStrategy` over the local GPUs, or over the CPU when there are none."""
+    gpus = tf.config.list_logical_devices("GPU")
+    if gpus:
+        return tf.distribute.MirroredStrategy([d.name for d in gpus])
+    cpus = tf.config.list_logical_devices("CPU")
+    return tf.distribute.MirroredStrategy([d.name for d in cpus])
+
+
+def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """SGD with momentum, cosine schedule over all steps, optional global-norm clipping and EMA."""
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=config.learning_rate,
+        decay_steps=max(1, config.epochs * steps_per_epoch),
+        alpha=config.min_learning_rate / config.learning_rate,
+    )
+    optimizer = keras.optimizers.SGD(
+        learning_rate=schedule,
+        momentum=config.momentum,
+        global_clipnorm=config.grad_clip or None,
+        use_ema=config.ema_decay is not None,
+        ema_momentum=config.ema_decay if config.ema_decay is not None else 0.99,
+    )
+    if config.mixed_precision == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+def _datasets(config: TrainConfig):
+    """Returns (train batches, test batches, train example count) for `config`."""
+    from tfnas import data
+
+    train_ds, test_ds = data.load_splits(config.dataset, data_dir=config.data_dir)
+    if config.max_train_examples is not None:
+        train_ds = train_ds.take(config.max_train_examples)
+    count = int(train_ds.reduce(0, lambda n, _: n + 1).numpy())
+    train_batches = data.make_train_dataset(
+        train_ds,
+        dataset=config.dataset,
+        batch_size=config.batch_size,
+        augment=True,
+        cutout=config.cutout,
+        seed=config.seed,
+    )
+    test_batches = data.make_eval_dataset(test_ds, dataset=config.dataset, batch_size=config.batch_size)
+    return train_batches, test_batches, count
+
+
+def train(config: TrainConfig, workdir: str, verbose: int | str = "auto") -> dict[str, Any]:
+    """Trains the child of `config.genotype` in `workdir`, resuming from its last checkpoint.
+
+    Writes `<workdir>/config.json` (a rerun must pass the same config), checkpoints in
+    `<workdir>/checkpoints`, TensorBoard logs in `<workdir>/tensorboard`, the trained model
+    as `<workdir>/model.keras` (inference network, logits) and `<workdir>/report.json`.
+
+    Args:
+        config: The run's configuration.
+        workdir: The run's folder; reusing it resumes the run.
+        verbose: Keras progress-bar verbosity.
+
+    Returns:
+        The report: test accuracy and loss, parameters, MAdds, seconds per epoch, ...
+
+    Raises:
+        ValueError: if `workdir` holds a run with a different config.
+        CorruptCheckpointError: if the last checkpoint fails its hash check.
+        NonFiniteLossError: if the loss becomes NaN or infinite.
+    """
+    from tfnas.budgets.counters import count_madds, count_params
+    from tfnas.children.factory import DATASET_DEFAULTS, build_child
+    from tfnas.genotypes import codec
+
+    os.makedirs(workdir, exist_ok=True)
+    config_path = os.path.join(workdir, "config.json")
+    if os.path.exists(config_path):
+        with open(config_path, encoding="utf-8") as f:
+            saved = json.load(f)
+        if saved != config.to_dict():
+            diff = sorted(k for k in saved.keys() | config.to_dict().keys()
+                          if saved.get(k) != config.to_dict().get(k))
+            raise ValueError(
+                f"Workdir {workdir} holds a run with a different config (fields {diff} differ). "
+                "Use a new --workdir, or the same flags to resume."
+            )
+    else:
+        with open(config_path, "w", encoding="utf-8") as f:
+            json.dump(config.to_dict(), f, indent=2)
+
+    genotype = codec.load(config.genotype)
+    keras.utils.set_random_seed(config.seed)
+    if config.mixed_precision:
+        keras.mixed_precision.set_dtype_policy(config.mixed_precision)
+    strategy = make_strategy()
+    train_batches, test_batches, count = _datasets(config)
+    steps_per_epoch = count // config.batch_size
+    if steps_per_epoch == 0:
+        raise ValueError(
+            f"batch_size={config.batch_size} exceeds the {count} training examples; lower it."
+        )
+    size = config.input_size or DATASET_DEFAULTS[config.dataset][0]
+    with strategy.scope():
+        child = build_child(
+            genotype,
+            dataset=config.dataset,
+            channels=config.channels,
+            layers=config.layers,
+            input_size=config.input_size,
+            auxiliary=config.auxiliary_weight > 0 and genotype.space == "darts",
+            drop_path_rate=config.drop_path_rate if genotype.space != "nb201" else 0.0,
+        )
+        task = ChildTask(
+            child,
+            auxiliary_weight=config.auxiliary_weight,
+            weight_decay=config.weight_decay,
+            label_smoothing=config.label_smoothing,
+        )
+        task.compile(
+            optimizer=make_optimizer(config, steps_per_epoch),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        )
+        task.build((None, size, size, 3))
+        task.optimizer.build(task.trainable_variables)
+    checkpoint = EpochCheckpoint(os.path.join(workdir, "checkpoints"))
+    initial_epoch = checkpoint.restore(task)
+    timer = EpochTimer()
+    callbacks = [
+        NonFiniteLossGuard(),
+        DropPathSchedule(config.drop_path_rate, config.epochs),
+        checkpoint,
+        timer,
+        keras.callbacks.TensorBoard(os.path.join(workdir, "tensorboard"), update_freq="epoch"),
+    ]
+    if initial_epoch < config.epochs:
+        task.fit(
+            train_batches,
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps_per_epoch,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+    inference = keras.Model(child.inputs, child.outputs[0], name=child.name)
+    test_loss, test_acc = _evaluate(inference, test_batches)
+    params = count_params(inference)
+    report = {
+        "genotype": genotype.to_string(),
+        "space": genotype.space,
+        "dataset": config.dataset,
+        "epochs": config.epochs,
+        "resumed_from_epoch": initial_epoch,
+        "test_accuracy": test_acc,
+        "test_loss": test_loss,
+        "trainable_params": params.trainable,
+        "total_params": params.total,
+        "madds": count_madds(inference),
+        "seconds_per_epoch": float(np.median(timer.seconds)) if timer.seconds else None,
+        "train_images_per_second": (
+            steps_per_epoch * config.batch_size / float(np.median(timer.seconds)) if timer.seconds else None
+        ),
+        "history": checkpoint.history,
+        "workdir": os.path.abspath(workdir),
+        "model_path": os.path.abspath(os.path.join(workdir, "model.keras")),
+    }
+    inference.save(report["model_path"])
+    with open(os.path.join(workdir, "report.json"), "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=2)
+    return report
+
+
+def _evaluate(model: keras.Model, batches) -> tuple[float, float]:
+    """Returns (mean cross-entropy, top-1 accuracy) of `model`'s logits over `batches`."""
+    loss = keras.metrics.Mean()
+    acc = keras.metrics.SparseCategoricalAccuracy()
+    ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
+    predict = tf.function(lambda x: model(x, training=False))
+    for x, y in batches:
+        logits = tf.cast(predict(x), tf.float32)
+        loss.update_state(ce(y, logits))
+        acc.update_state(y, logits)
+    return float(loss.result()), float(acc.result())

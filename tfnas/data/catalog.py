@@ -1,0 +1,121 @@
+"""The dataset catalog: named datasets, their normalization statistics, and `load_splits`.
+
+Every dataset tfnas can train on registers a `DatasetSpec` in `DATASETS` (a decorator
+registry that refuses duplicate names). A spec's `load` function returns the raw train
+and test splits as `tf.data.Dataset`s of `(image, label)`: image `uint8` `[H, W, C]`,
+label `int64` scalar. Augmentation, normalization and batching happen later, in
+`tfnas.data.pipeline`, so every dataset goes through the same pipeline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import tensorflow as tf
+
+from tfnas.registry import Registry
+
+#: A split loader: `load(data_dir=None, **kwargs) -> (train_ds, test_ds)`.
+SplitLoader = Callable[..., tuple[tf.data.Dataset, tf.data.Dataset]]
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+    """What the pipelines need to know about a named dataset.
+
+    Args:
+        name: Registry name (e.g. `"cifar10"`).
+        load: `load(data_dir=None, **kwargs) -> (train_ds, test_ds)` of `(uint8 image, int64 label)`.
+        image_shape: `(height, width, channels)` of the images `load` yields by default.
+        num_classes: Number of classes.
+        class_names: Class names in label-id order.
+        mean: Per-channel mean of the training images, on the [0, 1] scale.
+        std: Per-channel standard deviation of the training images, on the [0, 1] scale.
+        num_train: Number of training examples `load` yields by default.
+        num_test: Number of test examples `load` yields by default.
+    """
+
+    name: str
+    load: SplitLoader
+    image_shape: tuple[int, int, int]
+    num_classes: int
+    class_names: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    num_train: int
+    num_test: int
+
+
+#: dataset name -> DatasetSpec. Filled by `tfnas.data.cifar10`, `tfnas.data.digits`, ...
+DATASETS: Registry[DatasetSpec] = Registry("dataset")
+
+
+def register_dataset(spec: DatasetSpec) -> DatasetSpec:
+    """Adds `spec` to `DATASETS` under `spec.name`.
+
+    Args:
+        spec: The dataset description.
+
+    Returns:
+        `spec`, unchanged.
+
+    Raises:
+        ValueError: if a dataset of that name is already registered.
+
+    Example:
+    >>> register_dataset(DatasetSpec("my_set", my_loader, (32, 32, 3), 10, names,
+    ...                               mean, std, num_train=1000, num_test=200))  # doctest: +SKIP
+    """
+    DATASETS.register(spec.name, spec)
+    return spec
+
+
+def get_dataset_spec(name: str) -> DatasetSpec:
+    """Returns the registered `DatasetSpec` called `name`.
+
+    Args:
+        name: A registered dataset name, e.g. `"cifar10"` or `"digits"`.
+
+    Returns:
+        The `DatasetSpec`.
+
+    Raises:
+        KeyError: naming the unknown dataset and listing the known ones.
+
+    Example:
+    >>> get_dataset_spec("cifar10").num_classes
+    10
+    """
+    return DATASETS.get(name)
+
+
+def load_splits(
+    name: str, data_dir: str | None = None, **kwargs: Any
+) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+    """Loads the train and test splits of a registered dataset.
+
+    Args:
+        name: A registered dataset name: `"cifar10"` (real CIFAR-10 through
+            tensorflow-datasets) or `"digits"` (scikit-learn's bundled 8x8 digits, resized).
+        data_dir: Where the dataset's source files live (for `"cifar10"`: the shared data
+            folder holding `cifar10/cifar10_jpg.tar.gz`; default `$TFNAS_DATA_DIR`).
+            Ignored by datasets that need no files (`"digits"`).
+        **kwargs: Passed to the dataset's loader (e.g. `source="tfds"` for CIFAR-10,
+            `image_size=16` or `seed=1` for digits).
+
+    Returns:
+        `(train_ds, test_ds)`: unbatched `tf.data.Dataset`s of `(image, label)` with image
+        `uint8` `[H, W, C]` and label `int64` scalar, in a fixed order.
+
+    Raises:
+        KeyError: if `name` is not a registered dataset.
+        ValueError, FileNotFoundError: from the loader, e.g. when the data folder is unset
+            or missing.
+
+    Example:
+    >>> train, test = load_splits("digits")
+    >>> int(train.cardinality()), int(test.cardinality())
+    (1437, 360)
+    """
+    return get_dataset_spec(name).load(data_dir=data_dir, **kwargs)
