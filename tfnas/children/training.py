@@ -404,13 +404,19 @@ def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizer
 
 
 def _datasets(config: TrainConfig):
-    """Returns (train batches, test batches, train example count) for `config`."""
+    """Returns (train batches, test batches, train example count) for `config`.
+
+    Batches are global: under a `MirroredStrategy`, Keras `fit` splits each batch over the
+    replicas (per-replica batch = batch_size / replicas).
+    """
     from tfnas import data
 
     train_ds, test_ds = data.load_splits(config.dataset, data_dir=config.data_dir)
     if config.max_train_examples is not None:
         train_ds = train_ds.take(config.max_train_examples)
-    count = int(train_ds.reduce(0, lambda n, _: n + 1).numpy())
+    count = int(train_ds.cardinality())
+    if count < 0:  # unknown or infinite: count once
+        count = int(train_ds.reduce(0, lambda n, _: n + 1).numpy())
     train_batches = data.make_train_dataset(
         train_ds,
         dataset=config.dataset,

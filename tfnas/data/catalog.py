@@ -34,6 +34,8 @@ class DatasetSpec:
         std: Per-channel standard deviation of the training images, on the [0, 1] scale.
         num_train: Number of training examples `load` yields by default.
         num_test: Number of test examples `load` yields by default.
+        horizontal_flip: Whether random horizontal flips preserve the label (False for
+            digits); the training pipeline's default for `flip`.
     """
 
     name: str
@@ -45,6 +47,7 @@ class DatasetSpec:
     std: tuple[float, ...]
     num_train: int
     num_test: int
+    horizontal_flip: bool = True
 
 
 #: dataset name -> DatasetSpec. Filled by `tfnas.data.cifar10`, `tfnas.data.digits`, ...

@@ -32,6 +32,7 @@ from typing import Iterator
 
 import tensorflow as tf
 import tensorflow_datasets as tfds
+from etils import epath
 
 from tfnas.data.catalog import DatasetSpec, register_dataset
 
@@ -174,6 +175,18 @@ def cifar10_features() -> tfds.features.FeaturesDict:
     )
 
 
+class _ThisFile:
+    """Class-level `code_path` for `Cifar10Local`: the path of this module.
+
+    tfds 4.9.10 derives `code_path` through `importlib_resources`, a package it declares
+    only for Python < 3.9 yet imports on every Python; giving the path directly keeps the
+    local builder independent of that package.
+    """
+
+    def __get__(self, obj: object, objtype: type | None = None) -> epath.Path:
+        return epath.Path(__file__)
+
+
 class Cifar10Local(tfds.core.GeneratorBasedBuilder):
     """CIFAR-10 from the local JPEG archive, with the stock `cifar10` builder's features.
 
@@ -189,6 +202,7 @@ class Cifar10Local(tfds.core.GeneratorBasedBuilder):
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "JPEG copy of CIFAR-10, bytes stored as they are."}
+    code_path = _ThisFile()
     MANUAL_DOWNLOAD_INSTRUCTIONS = (
         f"Put {ARCHIVE_NAME} (layout {_ARCHIVE_ROOT}/{{train,test}}/<class>/NNNN.jpg) in manual_dir; "
         f"tfnas passes manual_dir=<data_dir>/cifar10 ({_SET_DATA_DIR})."

@@ -111,5 +111,6 @@ DIGITS = register_dataset(
         std=DIGITS_STD,
         num_train=_NUM_EXAMPLES - math.ceil(_NUM_EXAMPLES * 0.2),
         num_test=math.ceil(_NUM_EXAMPLES * 0.2),
+        horizontal_flip=False,
     )
 )

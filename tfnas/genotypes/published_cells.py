@@ -1,0 +1,102 @@
+"""Published DARTS-space genotypes, registered in `tfnas.genotypes.codec.PUBLISHED`.
+
+Each is transcribed from the authors' released `genotypes.py`:
+
+- `darts_v1`: DARTS first order, quark0/darts `cnn/genotypes.py` `DARTS_V1`.
+- `darts_v2`: DARTS second order, quark0/darts `DARTS_V2` (the paper's CIFAR-10 cell,
+  2.76% error, 3.3M parameters; `DARTS = DARTS_V2` in the reference).
+- `pc_darts`: PC-DARTS, yuhuixu1993/PC-DARTS `genotypes.py` `PC_DARTS_cifar` (the
+  reference's `PCDARTS` alias; searched on CIFAR-10, 2.57% error).
+- `gdas`: GDAS, D-X-Y/AutoDL-Projects `GDAS_V1` (`lib/nas_infer_model/DXYs/genotypes.py`;
+  the authors' own listing, last reduction node `sep_conv_5x5` from inputs 0 and 1; a
+  few third-party copies have input 2 for the last edge).
+
+References:
+    - Liu et al., DARTS, arXiv 1806.09055.
+    - Xu et al., PC-DARTS, arXiv 1907.05737.
+    - Dong & Yang, Searching for A Robust Neural Architecture in Four GPU Hours (GDAS),
+      arXiv 1910.04465.
+
+Example:
+>>> from tfnas.genotypes import codec
+>>> codec.load("darts_v2") is DARTS_V2
+True
+"""
+
+from __future__ import annotations
+
+from tfnas.genotypes.cell import DartsGenotype
+from tfnas.genotypes.codec import PUBLISHED
+
+DARTS_V1 = DartsGenotype(
+    normal=(
+        ("sep_conv_3x3", 1), ("sep_conv_3x3", 0),
+        ("skip_connect", 0), ("sep_conv_3x3", 1),
+        ("skip_connect", 0), ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 0), ("skip_connect", 2),
+    ),
+    normal_concat=(2, 3, 4, 5),
+    reduce=(
+        ("max_pool_3x3", 0), ("max_pool_3x3", 1),
+        ("skip_connect", 2), ("max_pool_3x3", 0),
+        ("max_pool_3x3", 0), ("skip_connect", 2),
+        ("skip_connect", 2), ("avg_pool_3x3", 0),
+    ),
+    reduce_concat=(2, 3, 4, 5),
+)
+
+DARTS_V2 = DartsGenotype(
+    normal=(
+        ("sep_conv_3x3", 0), ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 0), ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 1), ("skip_connect", 0),
+        ("skip_connect", 0), ("dil_conv_3x3", 2),
+    ),
+    normal_concat=(2, 3, 4, 5),
+    reduce=(
+        ("max_pool_3x3", 0), ("max_pool_3x3", 1),
+        ("skip_connect", 2), ("max_pool_3x3", 1),
+        ("max_pool_3x3", 0), ("skip_connect", 2),
+        ("skip_connect", 2), ("max_pool_3x3", 1),
+    ),
+    reduce_concat=(2, 3, 4, 5),
+)
+
+PC_DARTS = DartsGenotype(
+    normal=(
+        ("sep_conv_3x3", 1), ("skip_connect", 0),
+        ("sep_conv_3x3", 0), ("dil_conv_3x3", 1),
+        ("sep_conv_5x5", 0), ("sep_conv_3x3", 1),
+        ("avg_pool_3x3", 0), ("dil_conv_3x3", 1),
+    ),
+    normal_concat=(2, 3, 4, 5),
+    reduce=(
+        ("sep_conv_5x5", 1), ("max_pool_3x3", 0),
+        ("sep_conv_5x5", 1), ("sep_conv_5x5", 2),
+        ("sep_conv_3x3", 0), ("sep_conv_3x3", 3),
+        ("sep_conv_3x3", 1), ("sep_conv_3x3", 2),
+    ),
+    reduce_concat=(2, 3, 4, 5),
+)
+
+GDAS = DartsGenotype(
+    normal=(
+        ("skip_connect", 0), ("skip_connect", 1),
+        ("skip_connect", 0), ("sep_conv_5x5", 2),
+        ("sep_conv_3x3", 3), ("skip_connect", 0),
+        ("sep_conv_5x5", 4), ("sep_conv_3x3", 3),
+    ),
+    normal_concat=(2, 3, 4, 5),
+    reduce=(
+        ("sep_conv_5x5", 0), ("sep_conv_3x3", 1),
+        ("sep_conv_5x5", 2), ("sep_conv_5x5", 1),
+        ("dil_conv_5x5", 2), ("sep_conv_3x3", 1),
+        ("sep_conv_5x5", 0), ("sep_conv_5x5", 1),
+    ),
+    reduce_concat=(2, 3, 4, 5),
+)
+
+PUBLISHED.register("darts_v1", DARTS_V1)
+PUBLISHED.register("darts_v2", DARTS_V2)
+PUBLISHED.register("pc_darts", PC_DARTS)
+PUBLISHED.register("gdas", GDAS)

@@ -1,0 +1,55 @@
+"""The NAS-Bench-201 cell search space: labelled choices and the validity check (no TF).
+
+A NAS-Bench-201 cell (arXiv 2001.00326) has 4 nodes: node 0 is the cell input, node 3 the
+output, and every node j > i is fed by an edge from node i: 6 edges, each one of 5 ops,
+every edge kept, 5 ** 6 = 15,625 cells. A node is the sum of its incoming edges.
+
+References:
+    - Dong & Yang, NAS-Bench-201: Extending the Scope of Reproducible Neural Architecture
+      Search, arXiv 2001.00326.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Candidate operations, in the order of the reference `NAS_BENCH_201` list.
+OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+#: Nodes of a cell, input and output included.
+NUM_NODES: int = 4
+#: The 6 edges as `(node, input)` pairs, in the order of the architecture string
+#: (`|e(1,0)|+|e(2,0)|e(2,1)|+|e(3,0)|e(3,1)|e(3,2)|`).
+EDGES: tuple[tuple[int, int], ...] = tuple(
+    (node, j) for node in range(1, NUM_NODES) for j in range(node)
+)
+#: Number of cells in the space.
+NUM_CELLS: int = len(OPS) ** len(EDGES)
+
+
+def validate(genotype: Any) -> None:
+    """Checks a NAS-Bench-201 genotype (anything with an `ops` tuple of 6 op names).
+
+    Args:
+        genotype: A `tfnas.genotypes.nb201.NB201Genotype` or an object with `ops`.
+
+    Raises:
+        ValueError: naming the edge and the unknown op, or the wrong number of edges.
+
+    Example:
+    >>> from tfnas.genotypes.nb201 import NB201Genotype
+    >>> validate(NB201Genotype(("nor_conv_3x3",) * 6))
+    """
+    ops = getattr(genotype, "ops", None)
+    if not isinstance(ops, (tuple, list)):
+        raise ValueError(
+            f"A NAS-Bench-201 genotype needs an 'ops' tuple. Received: {type(genotype).__name__}"
+        )
+    if len(ops) != len(EDGES):
+        raise ValueError(
+            f"A NAS-Bench-201 cell has {len(EDGES)} edges. Received: {len(ops)} ops {tuple(ops)}"
+        )
+    for op, (node, j) in zip(ops, EDGES):
+        if op not in OPS:
+            raise ValueError(
+                f"Unknown NAS-Bench-201 op {op!r} on edge {j}->{node}. Known ops: {', '.join(OPS)}."
+            )
