@@ -20,7 +20,6 @@ References:
 
 from __future__ import annotations
 
-from typing import Any
 
 import keras
 

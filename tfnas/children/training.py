@@ -20,11 +20,8 @@ lives: `tf.distribute` strategies and `tf.data` plumbing.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
-import math
 import os
-import time
 from typing import Any
 
 import keras
@@ -32,14 +29,14 @@ import numpy as np
 import tensorflow as tf
 
 from tfnas.ops.drop_path import DropPath
-
-
-class CorruptCheckpointError(RuntimeError):
-    """A checkpoint file does not match the hash recorded when it was written."""
-
-
-class NonFiniteLossError(FloatingPointError):
-    """The training loss became NaN or infinite."""
+from tfnas.runs import (  # noqa: F401  (re-exported for callers of the recipe)
+    CorruptCheckpointError,
+    EpochCheckpoint,
+    EpochTimer,
+    NonFiniteLossError,
+    NonFiniteLossGuard,
+    make_strategy,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -248,140 +245,6 @@ def _walk_layers(model: keras.layers.Layer):
             sub = getattr(layer, attr, None)
             if isinstance(sub, keras.layers.Layer):
                 stack.append(sub)
-
-
-class NonFiniteLossGuard(keras.callbacks.Callback):
-    """Raises `NonFiniteLossError` as soon as a batch's loss is NaN or infinite.
-
-    Raising (rather than Keras's `TerminateOnNaN`, which only stops) leaves the last
-    epoch's checkpoint untouched, since no epoch end is reached.
-    """
-
-    def on_train_batch_end(self, batch: int, logs=None) -> None:
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            raise NonFiniteLossError(
-                f"Training loss became {float(loss)} at batch {batch}. The last good checkpoint "
-                "is kept in the workdir. Lower the learning rate, check the data for "
-                "NaN/inf values, or disable mixed precision, then rerun to resume."
-            )
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-class EpochCheckpoint(keras.callbacks.Callback):
-    """Saves model and optimizer state every epoch; `restore()` resumes from the last one.
-
-    Files: `<directory>/epoch-NNNN.weights.h5` (the two most recent kept) and
-    `<directory>/state.json` (`{"epoch": completed epochs, "file": ..., "sha256": ...,
-    "history": [...]}`), written atomically (temporary file, then rename).
-
-    Args:
-        directory: Where checkpoints live.
-        keep: How many epoch files to keep.
-    """
-
-    STATE = "state.json"
-
-    def __init__(self, directory: str, keep: int = 2) -> None:
-        super().__init__()
-        self.directory = directory
-        self.keep = int(keep)
-        os.makedirs(directory, exist_ok=True)
-        self.history: list[dict[str, float]] = []
-
-    def _state_path(self) -> str:
-        return os.path.join(self.directory, self.STATE)
-
-    def read_state(self) -> dict[str, Any] | None:
-        """Returns the saved state, None when no checkpoint exists.
-
-        Raises:
-            CorruptCheckpointError: if the state file is unreadable or its weights file is
-                missing or does not match its hash.
-        """
-        path = self._state_path()
-        if not os.path.exists(path):
-            return None
-        try:
-            with open(path, encoding="utf-8") as f:
-                state = json.load(f)
-            weights = os.path.join(self.directory, state["file"])
-            expected = state["sha256"]
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise CorruptCheckpointError(
-                f"Checkpoint state {path} is unreadable ({err}). Delete {self.directory} to "
-                "start over, or restore the file from a backup."
-            ) from None
-        if not os.path.exists(weights):
-            raise CorruptCheckpointError(
-                f"Checkpoint {weights} named in {path} is missing. Delete {self.directory} to "
-                "start over."
-            )
-        actual = _sha256(weights)
-        if actual != expected:
-            raise CorruptCheckpointError(
-                f"Checkpoint {weights} is corrupt: sha256 {actual[:12]}... does not match the "
-                f"recorded {expected[:12]}.... It was not replaced; delete {self.directory} to "
-                "start over or restore the file."
-            )
-        return state
-
-    def restore(self, model: keras.Model) -> int:
-        """Loads the last checkpoint into `model` (built, optimizer built); returns its epoch."""
-        state = self.read_state()
-        if state is None:
-            return 0
-        model.load_weights(os.path.join(self.directory, state["file"]))
-        self.history = list(state.get("history", []))
-        return int(state["epoch"])
-
-    def on_epoch_end(self, epoch: int, logs=None) -> None:
-        done = epoch + 1
-        name = f"epoch-{done:04d}.weights.h5"
-        final = os.path.join(self.directory, name)
-        tmp = os.path.join(self.directory, "tmp-" + name)
-        self.model.save_weights(tmp, overwrite=True)
-        os.replace(tmp, final)
-        self.history.append({k: float(v) for k, v in (logs or {}).items()})
-        state = {"epoch": done, "file": name, "sha256": _sha256(final), "history": self.history}
-        tmp_state = self._state_path() + ".tmp"
-        with open(tmp_state, "w", encoding="utf-8") as f:
-            json.dump(state, f, indent=2)
-        os.replace(tmp_state, self._state_path())
-        files = sorted(f for f in os.listdir(self.directory) if f.startswith("epoch-"))
-        for old in files[: -self.keep]:
-            os.remove(os.path.join(self.directory, old))
-
-
-class EpochTimer(keras.callbacks.Callback):
-    """Records the wall time of every epoch (`self.seconds`)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seconds: list[float] = []
-        self._start = 0.0
-
-    def on_epoch_begin(self, epoch: int, logs=None) -> None:
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch: int, logs=None) -> None:
-        self.seconds.append(time.perf_counter() - self._start)
-
-
-def make_strategy() -> tf.distribute.Strategy:
-    """Returns a `MirroredStrategy` over the local GPUs, or over the CPU when there are none."""
-    gpus = tf.config.list_logical_devices("GPU")
-    if gpus:
-        return tf.distribute.MirroredStrategy([d.name for d in gpus])
-    cpus = tf.config.list_logical_devices("CPU")
-    return tf.distribute.MirroredStrategy([d.name for d in cpus])
 
 
 def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:

@@ -1,0 +1,169 @@
+"""Run machinery shared by child training and search: checkpoints, guards, timing, strategy.
+
+A run lives in a workdir; `EpochCheckpoint` makes it resumable after a kill, with every
+checkpoint hashed so corruption is reported rather than silently replaced;
+`NonFiniteLossGuard` stops a run whose loss diverged while keeping the last good checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+
+class CorruptCheckpointError(RuntimeError):
+    """A checkpoint file does not match the hash recorded when it was written."""
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite."""
+
+
+class NonFiniteLossGuard(keras.callbacks.Callback):
+    """Raises `NonFiniteLossError` as soon as a batch's loss is NaN or infinite.
+
+    Raising (rather than Keras's `TerminateOnNaN`, which only stops) leaves the last
+    epoch's checkpoint untouched, since no epoch end is reached.
+    """
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise NonFiniteLossError(
+                f"Training loss became {float(loss)} at batch {batch}. The last good checkpoint "
+                "is kept in the workdir. Lower the learning rate, check the data for "
+                "NaN/inf values, or disable mixed precision, then rerun to resume."
+            )
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Saves model and optimizer state every epoch; `restore()` resumes from the last one.
+
+    Files: `<directory>/epoch-NNNN.weights.h5` (the two most recent kept) and
+    `<directory>/state.json` (`{"epoch": completed epochs, "file": ..., "sha256": ...,
+    "history": [...]}`), written atomically (temporary file, then rename).
+
+    Args:
+        directory: Where checkpoints live.
+        keep: How many epoch files to keep.
+    """
+
+    STATE = "state.json"
+
+    def __init__(self, directory: str, keep: int = 2) -> None:
+        super().__init__()
+        self.directory = directory
+        self.keep = int(keep)
+        os.makedirs(directory, exist_ok=True)
+        self.history: list[dict[str, float]] = []
+
+    def _state_path(self) -> str:
+        return os.path.join(self.directory, self.STATE)
+
+    def read_state(self) -> dict[str, Any] | None:
+        """Returns the saved state, None when no checkpoint exists.
+
+        Raises:
+            CorruptCheckpointError: if the state file is unreadable or its weights file is
+                missing or does not match its hash.
+        """
+        path = self._state_path()
+        if not os.path.exists(path):
+            return None
+        try:
+            with open(path, encoding="utf-8") as f:
+                state = json.load(f)
+            weights = os.path.join(self.directory, state["file"])
+            expected = state["sha256"]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise CorruptCheckpointError(
+                f"Checkpoint state {path} is unreadable ({err}). Delete {self.directory} to "
+                "start over, or restore the file from a backup."
+            ) from None
+        if not os.path.exists(weights):
+            raise CorruptCheckpointError(
+                f"Checkpoint {weights} named in {path} is missing. Delete {self.directory} to "
+                "start over."
+            )
+        actual = _sha256(weights)
+        if actual != expected:
+            raise CorruptCheckpointError(
+                f"Checkpoint {weights} is corrupt: sha256 {actual[:12]}... does not match the "
+                f"recorded {expected[:12]}.... It was not replaced; delete {self.directory} to "
+                "start over or restore the file."
+            )
+        return state
+
+    def restore(self, model: keras.Model) -> int:
+        """Loads the last checkpoint into `model` (built, optimizer built); returns its epoch."""
+        state = self.read_state()
+        if state is None:
+            return 0
+        model.load_weights(os.path.join(self.directory, state["file"]))
+        self.history = list(state.get("history", []))
+        return int(state["epoch"])
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        done = epoch + 1
+        name = f"epoch-{done:04d}.weights.h5"
+        final = os.path.join(self.directory, name)
+        tmp = os.path.join(self.directory, "tmp-" + name)
+        self.model.save_weights(tmp, overwrite=True)
+        os.replace(tmp, final)
+        self.history.append({k: float(v) for k, v in (logs or {}).items()})
+        state = {"epoch": done, "file": name, "sha256": _sha256(final), "history": self.history}
+        tmp_state = self._state_path() + ".tmp"
+        with open(tmp_state, "w", encoding="utf-8") as f:
+            json.dump(state, f, indent=2)
+        os.replace(tmp_state, self._state_path())
+        files = sorted(f for f in os.listdir(self.directory) if f.startswith("epoch-"))
+        for old in files[: -self.keep]:
+            os.remove(os.path.join(self.directory, old))
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Records the wall time of every epoch (`self.seconds`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds: list[float] = []
+        self._start = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def make_strategy() -> tf.distribute.Strategy:
+    """Returns a `MirroredStrategy` over the local GPUs (or logical CPUs) when there are two or more.
+
+    With a single device it returns the default strategy: the same computation, without the
+    cross-replica machinery, which on a 2-core CPU doubled the step time of a DARTS child
+    (3.2 s vs 1.35 s a step at batch 96, measured).
+    """
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy([d.name for d in gpus])
+    if len(gpus) == 1:
+        return tf.distribute.OneDeviceStrategy(gpus[0].name)
+    cpus = tf.config.list_logical_devices("CPU")
+    if len(cpus) > 1:
+        return tf.distribute.MirroredStrategy([d.name for d in cpus])
+    return tf.distribute.get_strategy()
