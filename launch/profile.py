@@ -84,7 +84,7 @@ def main(argv: list[str]) -> None:
         "input_shape": list(model.inputs[0].shape[1:]),
         "trainable_params": params.trainable,
         "total_params": params.total,
-        "params_m": round(params.total / 1e6, 3),
+        "params_m": round(params.trainable / 1e6, 3),
         "madds": madds,
         "madds_m": round(madds / 1e6, 2),
     }

@@ -274,7 +274,16 @@ def _datasets(config: TrainConfig):
     """
     from tfnas import data
 
-    train_ds, test_ds = data.load_splits(config.dataset, data_dir=config.data_dir)
+    native = data.get_dataset_spec(config.dataset).image_shape[0]
+    kwargs = {}
+    if config.input_size is not None and config.input_size != native:
+        if config.dataset != "digits":
+            raise ValueError(
+                f"input_size={config.input_size} differs from {config.dataset}'s native "
+                f"{native}x{native}; resizing is only supported for digits. Unset input_size."
+            )
+        kwargs["image_size"] = config.input_size
+    train_ds, test_ds = data.load_splits(config.dataset, data_dir=config.data_dir, **kwargs)
     if config.max_train_examples is not None:
         train_ds = train_ds.take(config.max_train_examples)
     count = int(train_ds.cardinality())

@@ -1,0 +1,78 @@
+"""Cell pictures and architecture-weight plots are produced as non-empty PNGs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tfnas.genotypes import NB201Genotype, load
+from tfnas.genotypes.plot import plot_arch_history, plot_cell
+
+_PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _assert_png(path) -> None:
+    data = path.read_bytes()
+    assert data[:8] == _PNG
+    assert len(data) > 5000
+
+
+def test_darts_cell_picture(tmp_path):
+    path = tmp_path / "sub" / "cells.png"
+    fig = plot_cell(load("darts_v2"), path)
+    _assert_png(path)
+    assert [ax.get_title() for ax in fig.axes] == ["normal cell", "reduction cell"]
+    texts = {t.get_text() for t in fig.axes[0].texts}
+    assert {"sep_conv_3x3", "skip_connect", "dil_conv_3x3", "$c_{k-2}$", "$c_{k-1}$", "$c_{k}$", "0", "3"} <= texts
+
+
+def test_nb201_cell_picture(tmp_path):
+    genotype = NB201Genotype(("nor_conv_3x3", "skip_connect", "none", "avg_pool_3x3", "nor_conv_1x1", "none"))
+    path = tmp_path / "cell.png"
+    fig = plot_cell(genotype, path)
+    _assert_png(path)
+    labels = [t.get_text() for t in fig.axes[0].texts]
+    assert labels.count("none") == 2 and "avg_pool_3x3" in labels
+
+
+def test_plot_cell_refuses_other_genotypes():
+    with pytest.raises(TypeError, match="Received: str"):
+        plot_cell("|nor_conv_3x3~0|")
+
+
+def test_arch_history_plot(tmp_path):
+    rng = np.random.default_rng(0)
+    states = [
+        {
+            "normal/alpha": _softmax(rng.normal(size=(14, 8)) * e),
+            "reduce/alpha": _softmax(rng.normal(size=(14, 8)) * e),
+            "normal/edge": _softmax(rng.normal(size=(14,)) * e),
+        }
+        for e in range(4)
+    ]
+    path = tmp_path / "arch_weights.png"
+    fig = plot_arch_history(states, path)
+    _assert_png(path)
+    assert len(fig.axes) == 3
+    assert fig.axes[0].get_title().startswith("normal: op weights")
+    assert [line.get_label() for line in fig.axes[0].lines][:2] == ["none", "max_pool_3x3"]
+    assert len(fig.axes[0].lines) == 8
+    assert fig.axes[2].lines[0].get_label() == "k-2->0"
+    np.testing.assert_allclose(fig.axes[0].lines[3].get_ydata(), [s["normal/alpha"][:, 3].mean() for s in states])
+
+
+def test_arch_history_nb201_single_epoch_and_names(tmp_path):
+    states = [{"cell/alpha": np.full((6, 4), 0.25)}]
+    fig = plot_arch_history(states, tmp_path / "a.png", op_names=["a", "b", "c", "d"])
+    assert [line.get_label() for line in fig.axes[0].lines] == ["a", "b", "c", "d"]
+    fig = plot_arch_history([{"cell/alpha": np.full((6, 4), 0.25)}])
+    assert fig.axes[0].lines[0].get_label() == "skip_connect"  # NB201 without `none`
+    with pytest.raises(ValueError, match="states=\\[\\]"):
+        plot_arch_history([])
+    with pytest.raises(ValueError, match="'cell/alpha'"):
+        plot_arch_history([{"cell/alpha": np.ones((6, 5))}, {}])
