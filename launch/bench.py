@@ -3,6 +3,8 @@
 Usage:
     python -m launch.bench input_pipeline --dataset=cifar10 --batch_size=128
     python -m launch.bench input_pipeline --dataset=digits --noaugment
+    python -m launch.bench search_step --space=darts --algorithm=darts --batch_size=32 \
+        --channels=16 --layers=8
 
 Sub-commands are the functions in `SUBCOMMANDS` (name -> function taking the parsed flag
 values as a dict and returning the JSON-able result); add one by writing a function and
@@ -27,6 +29,23 @@ _WARMUP_BATCHES = flags.DEFINE_integer("warmup_batches", 20, "Batches drawn befo
 _AUGMENT = flags.DEFINE_boolean("augment", True, "Time the augmented (crop/flip/cutout) pipeline.")
 _CUTOUT = flags.DEFINE_integer("cutout", 16, "Cutout square side (0 disables).")
 _SEED = flags.DEFINE_integer("seed", 0, "Pipeline seed.")
+_SPACE = flags.DEFINE_enum("space", "darts", ["darts", "nb201"], "search_step: search space.")
+_ALGORITHM = flags.DEFINE_string(
+    "algorithm", "darts", "search_step: algorithm (darts, darts2, darts_minus, pc_darts, gdas, rome)."
+)
+_CHANNELS = flags.DEFINE_integer("channels", 16, "search_step: initial channels.")
+_LAYERS = flags.DEFINE_integer("layers", 8, "search_step: cells (DARTS) or cells per stage (NB201).")
+_IMAGE_SIZE = flags.DEFINE_integer("image_size", 32, "search_step: image side.")
+_TIMED_STEPS = flags.DEFINE_integer("timed_steps", 5, "search_step: steps timed after warm-up.")
+_WARMUP_STEPS = flags.DEFINE_integer("warmup_steps", 1, "search_step: steps after the first, untimed.")
+_GRAPPLER = flags.DEFINE_boolean(
+    "grappler", True, "search_step: keep TF's graph optimizer (grappler) on."
+)
+_STEP = flags.DEFINE_enum(
+    "step", "auto", ["auto", "algorithm", "minimal"],
+    "search_step: time the algorithm's train_step (tfnas.algorithms) or the built-in minimal "
+    "first-order step; auto = the algorithm's when tfnas.algorithms provides it.",
+)
 
 
 def input_pipeline(config: dict[str, Any]) -> dict[str, Any]:
@@ -84,9 +103,42 @@ def input_pipeline(config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def search_step(config: dict[str, Any]) -> dict[str, Any]:
+    """Times one bilevel search step (architecture step + weight step) of an algorithm.
+
+    Runs in the calling process, so `peak_rss_mb` (the process's `ru_maxrss`) is clean only
+    when each measurement is its own process: run one `python -m launch.bench search_step`
+    per algorithm (as the examples do). Data are random images of the given size.
+
+    `gflops_per_s` = FLOPs of one step / `step_seconds`, with the FLOPs of one step counted
+    as 3 x (forward FLOPs at the batch size) per pass (backward ~ 2 x forward), times the
+    passes of the step (2 for first-order methods: one on the validation batch, one on the
+    training batch; `search_step_passes` of the algorithm if it says otherwise). The
+    forward FLOPs are TensorFlow's profiler count of the supernet's forward graph at batch
+    1; for single-path mixings, each `switch` branch is counted with probability
+    1 / number of branches (the expected cost under near-uniform architecture weights).
+
+    Args:
+        config: Flag values: space, algorithm, batch_size, channels, layers, image_size,
+            timed_steps, warmup_steps, grappler, step, seed.
+
+    Returns:
+        `{"benchmark", "algorithm", "space", "batch_size", "channels", "layers", "params",
+        "step", "grappler", "first_step_seconds", "step_seconds", "step_seconds_all",
+        "peak_rss_mb", "forward_mflops_per_image", "gflops_per_s"}`.
+
+    Raises:
+        ValueError: for non-positive step counts or an unknown algorithm.
+    """
+    from launch import _search_step_bench  # Imported here so `--help` stays fast.
+
+    return _search_step_bench.run(config)
+
+
 #: Sub-command name -> function(config dict) -> JSON-able dict.
 SUBCOMMANDS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "input_pipeline": input_pipeline,
+    "search_step": search_step,
 }
 
 
@@ -104,6 +156,15 @@ def main(argv: list[str]) -> None:
         "augment": _AUGMENT.value,
         "cutout": _CUTOUT.value,
         "seed": _SEED.value,
+        "space": _SPACE.value,
+        "algorithm": _ALGORITHM.value,
+        "channels": _CHANNELS.value,
+        "layers": _LAYERS.value,
+        "image_size": _IMAGE_SIZE.value,
+        "timed_steps": _TIMED_STEPS.value,
+        "warmup_steps": _WARMUP_STEPS.value,
+        "grappler": _GRAPPLER.value,
+        "step": _STEP.value,
     }
     result = SUBCOMMANDS[argv[1]](config)
     print(json.dumps(result, sort_keys=True))

@@ -7,7 +7,14 @@ import shutil
 import numpy as np
 import pytest
 
-from tfnas.benchmarks import PUBLISHED, NB201LatencyTable, NB201Table, canonical_dataset
+from tfnas.benchmarks import (
+    PUBLISHED,
+    NB201LatencyTable,
+    NB201Table,
+    canonical_dataset,
+    format_search_results,
+    summarize_searches,
+)
 from tfnas.genotypes.nb201 import NB201Genotype
 
 ALL_SKIP = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
@@ -132,3 +139,25 @@ def test_published_numbers():
     assert (minus.cifar10, minus.cifar100, minus.imagenet16, minus.arxiv) == (93.80, 71.53, 45.12, "2009.01027")
     assert PUBLISHED["optimum"].cifar10 == 94.37
     assert PUBLISHED["darts"].arxiv == "1806.09055"
+
+
+def test_search_summary_and_table(table):
+    best = table.genotype(6111).to_string()
+    results = {
+        "darts": [{"genotype": ALL_SKIP, "seed": 0, "search_seconds": 10.0},
+                  {"genotype": ALL_SKIP, "seed": 1, "search_seconds": 20.0}],
+        "gdas": [{"genotype": best, "seed": 0, "search_seconds": 5.0},
+                 {"genotype": ALL_SKIP, "seed": 1, "search_seconds": 7.0}],
+    }
+    summary = summarize_searches(results, table)
+    assert summary["darts"] == {
+        "cells": [ALL_SKIP, ALL_SKIP], "cifar10_mean": 54.297, "cifar10_std": 0.0,
+        "cifar100_mean": 15.607, "imagenet16_mean": 16.322, "search_seconds": 15.0,
+    }
+    assert summary["gdas"]["cifar10_mean"] == pytest.approx((94.373 + 54.297) / 2, abs=1e-3)
+    assert summary["gdas"]["cifar10_std"] == pytest.approx((94.373 - 54.297) / 2, abs=1e-3)
+    text = format_search_results(results, table)
+    assert "54.30+- 0.00 (paper 54.30+-0.00)" in text
+    assert "(paper 93.61+-0.09)" in text
+    assert "94.37 (paper 94.37)" in text and "47.31 (paper 47.31)" in text
+    assert best in text

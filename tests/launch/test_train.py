@@ -100,3 +100,12 @@ def test_killed_run_resumes_from_last_checkpoint(tmp_path):
     report = _last_json(result.stdout)
     assert report["resumed_from_epoch"] == killed_at
     assert json.loads(state.read_text())["epoch"] == 4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_trains(tmp_path, policy):
+    result = _run([*TINY, "--epochs=1", f"--mixed_precision={policy}", f"--workdir={tmp_path}"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = _last_json(result.stdout)
+    assert np.isfinite(report["test_loss"])

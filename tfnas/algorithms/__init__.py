@@ -1,1 +1,34 @@
-"""tfnas.algorithms"""
+"""tfnas.algorithms: differentiable architecture search as Keras models with a bilevel step.
+
+`ALGORITHMS` maps the CLI names to the classes: `darts`, `darts2` (second order),
+`darts_minus`, `pc_darts`, `gdas`, `rome`. `build_search(config, space, num_classes,
+input_shape, steps_per_epoch=...)` builds supernet + algorithm + optimizers;
+`search.callbacks()` gives the schedules the method needs.
+"""
+
+from tfnas.algorithms.base import ALGORITHMS, BilevelSearch
+from tfnas.algorithms.config import SearchConfig
+from tfnas.algorithms.darts import Darts, Darts2
+from tfnas.algorithms.darts_minus import DartsMinus
+from tfnas.algorithms.factory import build_search, make_optimizers
+from tfnas.algorithms.gdas import Gdas
+from tfnas.algorithms.pc_darts import PCDarts
+from tfnas.algorithms.rome import Rome
+from tfnas.algorithms.schedules import ArchWarmup, BetaSchedule, TemperatureSchedule
+
+__all__ = [
+    "ALGORITHMS",
+    "ArchWarmup",
+    "BetaSchedule",
+    "BilevelSearch",
+    "Darts",
+    "Darts2",
+    "DartsMinus",
+    "Gdas",
+    "PCDarts",
+    "Rome",
+    "SearchConfig",
+    "TemperatureSchedule",
+    "build_search",
+    "make_optimizers",
+]

@@ -13,7 +13,9 @@ from tfnas.benchmarks.nb201 import (
     NB201Table,
     PublishedResult,
     canonical_dataset,
+    format_search_results,
     resolve_table_path,
+    summarize_searches,
 )
 
 __all__ = [
@@ -24,5 +26,7 @@ __all__ = [
     "NB201Table",
     "PublishedResult",
     "canonical_dataset",
+    "format_search_results",
     "resolve_table_path",
+    "summarize_searches",
 ]

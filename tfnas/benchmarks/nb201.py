@@ -30,7 +30,8 @@ import csv
 import dataclasses
 import os
 import pathlib
-from typing import Iterable, Sequence, Union
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,7 @@ from tfnas.genotypes.nb201 import NB201Genotype, all_nb201_genotypes
 from tfnas.spaces import nb201 as nb201_space
 
 #: A cell as accepted by the lookups: a genotype, its architecture string or its index.
-CellLike = Union[NB201Genotype, str, int, np.integer]
+CellLike = NB201Genotype | str | int | np.integer
 
 ACCURACY_FILE = "nats_bench_tss_200ep.csv"
 LATENCY_FILE = "nb201_latency_help.csv"
@@ -530,3 +531,83 @@ class NB201LatencyTable(_CellIndexer):
         """Returns `{device: latency}` for `cell` on every device."""
         i = self.index(cell)
         return {d: float(v) for d, v in zip(self.devices, self._values[i])}
+
+
+def summarize_searches(results: Mapping[str, Sequence[Mapping[str, Any]]], table: NB201Table) -> dict[str, dict]:
+    """Summarises NB201 searches per algorithm (the JSON last line of `launch.nb201`).
+
+    Args:
+        results: `{algorithm: [search report, ...]}`, one report per seed (the
+            `tfnas.algorithms.runner.search` dict; `genotype` and `search_seconds` are read).
+        table: The accuracy table.
+
+    Returns:
+        `{algorithm: {"cells", "cifar10_mean", "cifar10_std", "cifar100_mean",
+        "imagenet16_mean", "search_seconds"}}` (std over seeds, population).
+    """
+    summary = {}
+    for algorithm, reports in results.items():
+        entries = [table.lookup(r["genotype"]) for r in reports]
+        c10 = np.array([e.cifar10 for e in entries])
+        summary[algorithm] = {
+            "cells": [r["genotype"] for r in reports],
+            "cifar10_mean": round(float(c10.mean()), 3),
+            "cifar10_std": round(float(c10.std()), 3),
+            "cifar100_mean": round(float(np.mean([e.cifar100 for e in entries])), 3),
+            "imagenet16_mean": round(float(np.mean([e.imagenet16 for e in entries])), 3),
+            "search_seconds": round(float(np.mean([r["search_seconds"] for r in reports])), 1),
+        }
+    return summary
+
+
+def format_search_results(results: Mapping[str, Sequence[Mapping[str, Any]]], table: NB201Table) -> str:
+    """Returns the printed tables: every found cell, then mean +- std next to `PUBLISHED`.
+
+    Args:
+        results: As `summarize_searches` (reports also need `seed`).
+        table: The accuracy table.
+
+    Returns:
+        Multi-line text.
+    """
+    lines = ["Found cells (NAS-Bench-201 200-epoch test accuracy, %):"]
+    lines.append(f"{'algorithm':<12} {'seed':>4} {'C10':>7} {'C100':>7} {'IN16':>7} {'search s':>9}  cell")
+    for algorithm, reports in results.items():
+        for r in reports:
+            e = table.lookup(r["genotype"])
+            lines.append(
+                f"{algorithm:<12} {r['seed']:>4} {e.cifar10:>7.2f} {e.cifar100:>7.2f} {e.imagenet16:>7.2f} "
+                f"{r['search_seconds']:>9.0f}  {r['genotype']}"
+            )
+
+    def cell(values, published, published_std=None):
+        ours = f"{np.mean(values):6.2f}+-{np.std(values):5.2f}"
+        if published is None:
+            return f"{ours} (paper   -  )"
+        paper = f"{published:.2f}" + (f"+-{published_std:.2f}" if published_std is not None else "")
+        return f"{ours} (paper {paper})"
+
+    lines.append("")
+    lines.append("Mean +- std over seeds, next to the published numbers:")
+    widths = (34, 30, 30)
+    header = ("CIFAR-10", "CIFAR-100", "ImageNet16-120")
+    lines.append(f"{'algorithm':<12} {'seeds':>5}  " + "".join(h.ljust(w) for h, w in zip(header, widths)).rstrip())
+    for algorithm, reports in results.items():
+        entries = [table.lookup(r["genotype"]) for r in reports]
+        p = PUBLISHED.get(algorithm)
+        columns = (
+            cell([e.cifar10 for e in entries], p and p.cifar10, p and p.cifar10_std),
+            cell([e.cifar100 for e in entries], p and p.cifar100),
+            cell([e.imagenet16 for e in entries], p and p.imagenet16),
+        )
+        lines.append(f"{algorithm:<12} {len(reports):>5}  " + "".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip())
+    optimum = (
+        f"{table.best('cifar10').cifar10:6.2f} (paper {PUBLISHED['optimum'].cifar10:.2f})",
+        f"{table.best('cifar100').cifar100:6.2f} (paper {PUBLISHED['optimum'].cifar100:.2f})",
+        f"{table.best('imagenet16-120').imagenet16:6.2f} (paper {PUBLISHED['optimum'].imagenet16:.2f})",
+    )
+    lines.append(f"{'optimum':<12} {'':>5}  " + "".join(c.ljust(w) for c, w in zip(optimum, widths)).rstrip())
+    stats = table.stats("cifar10")
+    lines.append(f"(whole space: CIFAR-10 mean {stats.mean:.2f}, median {stats.median:.2f}; "
+                 f"the all-skip cell of a collapsed DARTS: {table.accuracy(1835):.2f})")
+    return "\n".join(lines)

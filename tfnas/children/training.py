@@ -427,7 +427,10 @@ def _evaluate(model: keras.Model, batches) -> tuple[float, float]:
     loss = keras.metrics.Mean()
     acc = keras.metrics.SparseCategoricalAccuracy()
     ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
-    predict = tf.function(lambda x: model(x, training=False))
+    def _predict(x):
+        return model(x, training=False)
+
+    predict = tf.function(_predict, autograph=False)
     for x, y in batches:
         logits = tf.cast(predict(x), tf.float32)
         loss.update_state(ce(y, logits))

@@ -12,7 +12,9 @@ from the list of per-epoch `Supernet.arch_state()` dicts: one subplot per cell t
 edges of that cell type), plus one subplot per other state array (edge weights, topology
 probabilities), one line per edge.
 
-Only matplotlib's Agg backend is used: no display, no graphviz.
+Figures are drawn on matplotlib's Agg canvas directly (`Figure` + `FigureCanvasAgg`, no
+pyplot), so no display is needed, the global backend is left alone, and no figure is kept
+alive by pyplot's registry; no graphviz.
 
 References:
     - Liu et al., DARTS: Differentiable Architecture Search, arXiv 1806.09055 (the cell
@@ -27,21 +29,20 @@ Example:
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-import matplotlib
+import matplotlib.figure
+import matplotlib.patches
+import matplotlib.ticker
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-matplotlib.use("Agg", force=False)
-import matplotlib.figure  # noqa: E402
-import matplotlib.patches  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-
-from tfnas.genotypes.base import Genotype  # noqa: E402
-from tfnas.genotypes.cell import DartsGenotype  # noqa: E402
-from tfnas.genotypes.nb201 import NB201Genotype  # noqa: E402
-from tfnas.spaces import darts as darts_space  # noqa: E402
-from tfnas.spaces import nb201 as nb201_space  # noqa: E402
+from tfnas.genotypes.base import Genotype
+from tfnas.genotypes.cell import DartsGenotype
+from tfnas.genotypes.nb201 import NB201Genotype
+from tfnas.spaces import darts as darts_space
+from tfnas.spaces import nb201 as nb201_space
 
 #: A colour per op name (ops not listed get grey).
 OP_COLORS: dict[str, str] = {
@@ -109,7 +110,7 @@ def _draw_edge(
     y = (1 - t) ** 2 * y1 + 2 * t * (1 - t) * cy + t**2 * y2
     ax.text(
         x, y, label, ha="center", va="center", fontsize=7.5, color=color, zorder=2,
-        bbox=dict(boxstyle="round,pad=0.12", facecolor="white", edgecolor="none", alpha=0.85),
+        bbox={"boxstyle": "round,pad=0.12", "facecolor": "white", "edgecolor": "none", "alpha": 0.85},
     )
 
 
@@ -207,7 +208,7 @@ def plot_cell(
         genotype: A `DartsGenotype` (normal and reduction cell side by side) or an
             `NB201Genotype`.
         path: Where to save the picture (`.png`); None: only return the figure.
-        title: Figure title (default: none for DARTS, the NB201 string for NB201).
+        title: Figure title (an NB201 picture always shows the cell's string under it).
 
     Returns:
         The matplotlib `Figure` (Agg canvas).
@@ -233,7 +234,7 @@ def plot_cell(
         fig = _new_figure(7.5, 4.0)
         ax = fig.add_subplot(1, 1, 1)
         draw_nb201_cell(ax, genotype, "NAS-Bench-201 cell")
-        fig.suptitle(title if title is not None else genotype.to_string(), fontsize=7)
+        fig.suptitle(f"{title}\n{genotype.to_string()}" if title else genotype.to_string(), fontsize=7)
     else:
         raise TypeError(
             "plot_cell draws DartsGenotype and NB201Genotype cells. "
@@ -348,6 +349,8 @@ def plot_arch_history(
             ax.set_title(f"{key} (one line per entry)", fontsize=10)
             ax.set_ylabel("weight")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True, min_n_ticks=1))
+        ax.ticklabel_format(axis="y", useOffset=False)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, ncol=2 if ax.get_legend_handles_labels()[1].__len__() > 8 else 1, loc="best")
         if len(states) == 1:

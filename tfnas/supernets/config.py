@@ -115,8 +115,14 @@ class SupernetConfig:
                 "mixing='rome' samples 2 inputs per node, which needs the DARTS space. "
                 f"Received: mixing='rome', space={self.space!r}"
             )
-        if self.space == "nb201" and self.aux_skip is not False and self.aux_skip is not True:
-            raise ValueError(f"aux_skip must be a bool. Received: aux_skip={self.aux_skip!r}")
+        if self.aux_skip and self.partial_channels != 1:
+            raise ValueError(
+                "aux_skip (DARTS-) and partial_channels (PC-DARTS) cannot be combined. "
+                f"Received: aux_skip=True, partial_channels={self.partial_channels}"
+            )
+        for name in ("edge_normalization", "aux_skip"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be a bool. Received: {name}={getattr(self, name)!r}")
         if self.space == "darts":
             height, width = shape[:2]
             if height % 4 or width % 4:

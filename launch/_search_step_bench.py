@@ -1,0 +1,216 @@
+"""The work behind `python -m launch.bench search_step` (no flags here: `bench.py` owns them).
+
+Builds the supernet of an algorithm at the requested size, traces one bilevel step as one
+`tf.function` and times it. The step is the algorithm's own `train_step` when
+`tfnas.algorithms` provides `ALGORITHMS` and `build_search`; otherwise (or with
+`--step=minimal`) a minimal first-order step: the architecture gradient on a validation
+batch applied by Adam (lr 3e-4, betas 0.5/0.999), then the weight gradient on a training
+batch, clipped to norm 5, applied by SGD with momentum 0.9.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import resource
+import statistics
+import sys
+import time
+from typing import Any
+
+#: Supernet options of each algorithm for the minimal step (mirrors the papers).
+MINIMAL_SUPERNETS: dict[str, dict[str, Any]] = {
+    "darts": {"mixing": "softmax"},
+    "darts2": {"mixing": "softmax"},
+    "darts_minus": {"mixing": "softmax", "aux_skip": True},
+    "pc_darts": {"mixing": "softmax", "partial_channels": 4, "edge_normalization": True},
+    "gdas": {"mixing": "gumbel"},
+    "rome": {"mixing": "rome"},
+}
+_CALL_OPS = ("PartitionedCall", "StatefulPartitionedCall")
+_CASE_OPS = ("Case", "StatelessCase", "If", "StatelessIf")
+
+
+def _peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024.0 / (1024.0 if sys.platform == "darwin" else 1.0)
+
+
+def _graph_flops(graph, library, weight: float = 1.0) -> float:
+    """Profiler FLOPs of a graph, descending into calls and (weighted) switch branches."""
+    import tensorflow as tf
+    from tensorflow.python.framework.function_def_to_graph import function_def_to_graph
+
+    options = dict(tf.compat.v1.profiler.ProfileOptionBuilder.float_operation())
+    options["output"] = "none"
+    profile = tf.compat.v1.profiler.profile(graph=graph, cmd="op", options=options)
+    total = float(profile.total_float_ops) * weight
+    for op in graph.get_operations():
+        if op.type in _CALL_OPS:
+            names = [op.get_attr("f").name]
+        elif op.type in _CASE_OPS:
+            attr = "branches" if op.type.endswith("Case") else None
+            names = ([f.name for f in op.get_attr(attr)] if attr
+                     else [op.get_attr("then_branch").name, op.get_attr("else_branch").name])
+        else:
+            continue
+        inputs = list(op.inputs)
+        if op.type in _CASE_OPS:
+            inputs = inputs[1:]  # the branch index / predicate
+        share = weight / len(names)
+        for name in names:
+            if name not in library:
+                continue
+            body = function_def_to_graph(library[name], input_shapes=[t.shape for t in inputs])
+            total += _graph_flops(body, library, share)
+    return total
+
+
+def forward_flops_per_image(supernet, input_shape) -> float:
+    """TensorFlow profiler FLOPs of one training-mode forward pass at batch 1."""
+    import tensorflow as tf
+
+    @tf.function
+    def forward(x):
+        return supernet(x, training=True)
+
+    concrete = forward.get_concrete_function(tf.TensorSpec((1,) + tuple(input_shape), tf.float32))
+    graph_def = concrete.graph.as_graph_def()
+    library = {f.signature.name: f for f in graph_def.library.function}
+    return _graph_flops(concrete.graph, library)
+
+
+def _minimal_step(supernet):
+    import keras
+    import tensorflow as tf
+
+    arch_opt = keras.optimizers.Adam(3e-4, beta_1=0.5, beta_2=0.999)
+    weight_opt = keras.optimizers.SGD(0.025, momentum=0.9)
+    arch_vars, weight_vars = supernet.arch_variables, supernet.weight_variables
+    arch_opt.build(arch_vars)
+    weight_opt.build(weight_vars)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    @tf.function
+    def step(x_train, y_train, x_val, y_val):
+        with tf.GradientTape() as tape:
+            val_loss = loss_fn(y_val, supernet(x_val, training=True))
+        arch_opt.apply_gradients(zip(tape.gradient(val_loss, arch_vars), arch_vars))
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y_train, supernet(x_train, training=True))
+        grads = tape.gradient(loss, weight_vars)
+        grads, _ = tf.clip_by_global_norm(grads, 5.0)
+        weight_opt.apply_gradients(zip(grads, weight_vars))
+        return loss, val_loss
+
+    def run(x_train, y_train, x_val, y_val):
+        loss, _ = step(x_train, y_train, x_val, y_val)
+        return float(loss)
+
+    return run
+
+
+def _algorithm_step(name: str, config: dict[str, Any], input_shape):
+    """The algorithm's own train_step, or None when tfnas.algorithms does not offer it."""
+    try:
+        from tfnas import algorithms
+        build_search = getattr(algorithms, "build_search")
+        registry = getattr(algorithms, "ALGORITHMS")
+    except (ImportError, AttributeError):
+        return None
+    import tensorflow as tf
+
+    search_config = registry.get(name).default_config()
+    fields = {f.name for f in dataclasses.fields(search_config)}
+    overrides = {k: config[k] for k in ("batch_size", "channels", "layers") if k in fields}
+    if "seed" in fields:
+        overrides["seed"] = config["seed"]
+    search_config = dataclasses.replace(search_config, **overrides)
+    search = build_search(search_config, config["space"], 10, input_shape, steps_per_epoch=1000)
+    step = tf.function(search.train_step)
+
+    def run(x_train, y_train, x_val, y_val):
+        logs = step(((x_train, y_train), (x_val, y_val)))
+        value = logs.get("loss") if isinstance(logs, dict) else None
+        return float(value) if value is not None else 0.0
+
+    passes = getattr(search, "search_step_passes", 2)
+    return search.supernet, run, passes
+
+
+def run(config: dict[str, Any]) -> dict[str, Any]:
+    """Measures the step; see `launch.bench.search_step`."""
+    if config["timed_steps"] < 1 or config["warmup_steps"] < 0:
+        raise ValueError(
+            "timed_steps must be >= 1 and warmup_steps >= 0. Received: "
+            f"timed_steps={config['timed_steps']}, warmup_steps={config['warmup_steps']}"
+        )
+    name = config["algorithm"]
+    if name not in MINIMAL_SUPERNETS:
+        raise ValueError(f"Unknown algorithm {name!r}. Known: {sorted(MINIMAL_SUPERNETS)}")
+    import numpy as np
+    import tensorflow as tf
+
+    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": not config["grappler"]})
+    size = config["image_size"]
+    input_shape = (size, size, 3)
+    built = None
+    if config["step"] in ("auto", "algorithm"):
+        built = _algorithm_step(name, config, input_shape)
+        if built is None and config["step"] == "algorithm":
+            raise ValueError("tfnas.algorithms provides no ALGORITHMS/build_search yet; use --step=minimal.")
+    if built is None:
+        from tfnas.supernets import SupernetConfig, build_supernet
+
+        supernet = build_supernet(SupernetConfig(
+            space=config["space"], channels=config["channels"], layers=config["layers"],
+            num_classes=10, input_shape=input_shape, seed=config["seed"],
+            **MINIMAL_SUPERNETS[name],
+        ))
+        step, passes, kind = _minimal_step(supernet), 2, "minimal"
+    else:
+        supernet, step, passes = built
+        kind = "algorithm"
+    if supernet.config.mixing != "softmax":
+        supernet.temperature.assign(5.0)
+    rng = np.random.default_rng(config["seed"])
+    batch = config["batch_size"]
+
+    def data():
+        x = tf.constant(rng.random((batch,) + input_shape, np.float32))
+        y = tf.constant(rng.integers(0, 10, batch), tf.int32)
+        return x, y
+
+    batches = [data() + data() for _ in range(2)]
+    start = time.perf_counter()
+    step(*batches[0])
+    first = time.perf_counter() - start
+    for i in range(config["warmup_steps"]):
+        step(*batches[(i + 1) % 2])
+    times = []
+    for i in range(config["timed_steps"]):
+        start = time.perf_counter()
+        step(*batches[i % 2])
+        times.append(time.perf_counter() - start)
+    seconds = statistics.median(times)
+    peak = _peak_rss_mb()
+    flops_image = forward_flops_per_image(supernet, input_shape)
+    step_flops = 3.0 * flops_image * batch * passes
+    params = int(sum(int(np.prod(v.shape)) for v in supernet.weight_variables))
+    return {
+        "benchmark": "search_step",
+        "algorithm": name,
+        "space": config["space"],
+        "batch_size": batch,
+        "channels": config["channels"],
+        "layers": config["layers"],
+        "image_size": size,
+        "params": params,
+        "step": kind,
+        "grappler": config["grappler"],
+        "first_step_seconds": round(first, 3),
+        "step_seconds": round(seconds, 3),
+        "step_seconds_all": [round(t, 3) for t in times],
+        "peak_rss_mb": round(peak, 1),
+        "forward_mflops_per_image": round(flops_image / 1e6, 1),
+        "gflops_per_s": round(step_flops / seconds / 1e9, 2),
+    }

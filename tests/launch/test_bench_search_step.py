@@ -1,0 +1,37 @@
+"""Tests for `launch.bench search_step` (tiny sizes; real-size numbers are benchmarks)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from absl.testing import flagsaver
+
+from launch import bench
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _parse_flags():
+    from absl import flags
+
+    if not flags.FLAGS.is_parsed():
+        flags.FLAGS(["bench"])
+
+
+@pytest.mark.parametrize("algorithm", ["darts", "gdas"])
+def test_search_step_prints_one_json_line(capsys, algorithm):
+    with flagsaver.flagsaver(space="nb201", algorithm=algorithm, batch_size=4, channels=4,
+                             layers=1, image_size=8, timed_steps=1, warmup_steps=0,
+                             step="minimal"):
+        bench.main(["bench", "search_step"])
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for key in ("step_seconds", "first_step_seconds", "peak_rss_mb", "gflops_per_s", "params"):
+        assert result[key] > 0, key
+    assert result["algorithm"] == algorithm and result["space"] == "nb201"
+    assert result["batch_size"] == 4 and result["channels"] == 4 and result["layers"] == 1
+
+
+def test_search_step_rejects_unknown_algorithm():
+    with flagsaver.flagsaver(algorithm="nope", step="minimal"):
+        with pytest.raises(ValueError, match="nope"):
+            bench.main(["bench", "search_step"])

@@ -1,0 +1,58 @@
+"""Tests of `python -m launch.nb201` (subprocess) and of its summary against the real table."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from tfnas.benchmarks import NB201Table
+
+_ROOT = pathlib.Path(__file__).resolve().parents[2]
+ALL_SKIP = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
+
+
+def _run(data_dir, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", TFNAS_DATA_DIR=str(data_dir))
+    return subprocess.run(
+        [sys.executable, "-m", "launch.nb201", *args],
+        cwd=_ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False,
+    )
+
+
+def test_unknown_algorithm_exits_2(data_dir, tmp_path):
+    proc = _run(data_dir, "--algorithms=darts,rome", "--seeds=0", f"--workdir={tmp_path}", timeout=300)
+    assert proc.returncode == 2
+    assert "--algorithms must name algorithms from darts" in proc.stderr and "rome" in proc.stderr
+
+
+def test_missing_table_exits_2(tmp_path):
+    proc = _run(tmp_path, "--algorithms=darts", "--seeds=0", f"--workdir={tmp_path / 'w'}", timeout=300)
+    assert proc.returncode == 2
+    assert "TFNAS_DATA_DIR" in proc.stderr and "nats_bench_tss_200ep.csv" in proc.stderr
+
+
+@pytest.mark.slow
+def test_one_algorithm_one_seed_on_cifar10(data_dir, tmp_path):
+    proc = _run(
+        data_dir, "--algorithms=darts_minus", "--seeds=0", "--epochs=1", "--channels=4", "--layers=1",
+        "--image_size=8", "--max_train_examples=64", "--batch_size=16", "--verbose=0", f"--workdir={tmp_path}",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.strip().splitlines()
+    summary = json.loads(lines[-1])
+    assert list(summary) == ["darts_minus"]
+    entry = summary["darts_minus"]
+    assert set(entry) == {"cells", "cifar10_mean", "cifar10_std", "cifar100_mean", "imagenet16_mean", "search_seconds"}
+    assert len(entry["cells"]) == 1 and entry["cifar10_std"] == 0.0
+    table = NB201Table(data_dir=data_dir)
+    assert entry["cifar10_mean"] == pytest.approx(table.accuracy(entry["cells"][0]), abs=1e-3)
+    assert entry["cifar100_mean"] == pytest.approx(table.accuracy(entry["cells"][0], "cifar100"), abs=1e-3)
+    assert entry["search_seconds"] > 0
+    text = proc.stdout
+    assert "paper 93.80+-0.40" in text and "optimum" in text and entry["cells"][0] in text
+    assert (tmp_path / "darts_minus" / "seed0" / "genotype.json").exists()

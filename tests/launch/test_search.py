@@ -1,0 +1,146 @@
+"""Tests of `python -m launch.search`, run as subprocesses (absl flags are process-global).
+
+Tiny sizes: NB201 supernet with 4 channels and 1 cell per stage (DARTS: 3 cells), digits
+at 8x8, 64 training examples, 1-2 epochs. The CPU is shared: timings are noisy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tfnas.genotypes import codec
+
+_ROOT = pathlib.Path(__file__).resolve().parents[2]
+_TINY = ("--dataset=digits", "--image_size=8", "--max_train_examples=64", "--batch_size=16",
+         "--channels=4", "--verbose=0")
+
+
+def _env() -> dict:
+    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+
+
+def _run(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "launch.search", *args],
+        cwd=_ROOT, env=_env(), capture_output=True, text=True, timeout=timeout, check=False,
+    )
+
+
+def _report(proc: subprocess.CompletedProcess) -> dict:
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.strip().splitlines()
+    report = json.loads(lines[-1])
+    assert lines[-2] == f"genotype: {report['genotype']}"
+    return report
+
+
+@pytest.fixture(scope="module")
+def nb201_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("cli") / "nb201_dm"
+    proc = _run("--space=nb201", "--algorithm=darts_minus", "--epochs=1", "--layers=1",
+                f"--workdir={workdir}", *_TINY)
+    return workdir, _report(proc)
+
+
+def test_nb201_search_writes_everything(nb201_run):
+    workdir, report = nb201_run
+    assert report["algorithm"] == "darts_minus" and report["space"] == "nb201" and report["epochs"] == 1
+    genotype = codec.from_dict(json.loads((workdir / "genotype.json").read_text()))
+    assert genotype.to_string() == report["genotype"]
+    for name in ("cells.png", "arch_weights.png", "history.json", "config.json"):
+        assert (workdir / name).stat().st_size > 0
+    config = json.loads((workdir / "config.json").read_text())["search"]
+    # Unset flags keep the paper defaults; set ones override them.
+    assert config["aux_skip"] is True and config["arch_learning_rate"] == 3e-4
+    assert config["channels"] == 4 and config["batch_size"] == 16 and config["epochs"] == 1
+    assert os.listdir(workdir / "tensorboard")
+
+
+def test_rerun_with_other_flags_exits_2(nb201_run):
+    workdir, _ = nb201_run
+    proc = _run("--space=nb201", "--algorithm=darts_minus", "--epochs=2", "--layers=1", f"--workdir={workdir}", *_TINY)
+    assert proc.returncode == 2
+    assert "different config" in proc.stderr and "search.epochs: 1 -> 2" in proc.stderr
+
+
+def test_corrupt_checkpoint_exits_2(nb201_run, tmp_path):
+    workdir, _ = nb201_run
+    copy = tmp_path / "copy"
+    subprocess.run(["cp", "-r", str(workdir), str(copy)], check=True)
+    state = json.loads((copy / "checkpoints" / "state.json").read_text())
+    with open(copy / "checkpoints" / state["file"], "r+b") as f:
+        f.seek(100)
+        f.write(b"corrupted!")
+    proc = _run("--space=nb201", "--algorithm=darts_minus", "--epochs=1", "--layers=1", f"--workdir={copy}", *_TINY)
+    assert proc.returncode == 2
+    assert "error:" in proc.stderr and "corrupt" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--algorithm=nope", "--space=nb201"), "Unknown algorithm 'nope'. Known algorithms: darts, darts2"),
+        (("--algorithm=rome", "--space=nb201"), "mixing='rome'"),
+        (("--algorithm=darts", "--space=nb201", "--learning_rate=-1"), "learning_rate must be > 0"),
+    ],
+)
+def test_bad_flags_exit_2(tmp_path, args, message):
+    proc = _run(*args, f"--workdir={tmp_path / 'w'}", "--epochs=1", *_TINY, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert message in proc.stderr
+
+
+def test_bad_workdir_exits_2(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    proc = _run("--space=nb201", "--algorithm=darts", f"--workdir={blocker}", "--epochs=1", *_TINY, timeout=300)
+    assert proc.returncode == 2 and "is not a folder" in proc.stderr
+    proc = _run("--space=nb201", "--algorithm=darts", f"--workdir={blocker / 'sub'}", "--epochs=1", *_TINY,
+                timeout=300)
+    assert proc.returncode == 2 and "cannot be created" in proc.stderr
+
+
+def test_nan_loss_exits_2(tmp_path):
+    proc = _run("--space=nb201", "--algorithm=darts", "--epochs=1", "--layers=1", "--learning_rate=1e30",
+                f"--workdir={tmp_path / 'nan'}", *_TINY)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Training loss became" in proc.stderr
+
+
+@pytest.mark.slow
+def test_darts_space_gdas_search(tmp_path):
+    report = _report(_run("--space=darts", "--algorithm=gdas", "--epochs=1", "--layers=3",
+                          f"--workdir={tmp_path / 'darts'}", *_TINY))
+    assert report["space"] == "darts" and report["genotype"].startswith("normal=")
+
+
+@pytest.mark.slow
+def test_sigkill_after_a_checkpoint_then_resume_gives_the_same_genotype(tmp_path):
+    """A search SIGKILLed once its first checkpoint exists resumes to the uninterrupted result."""
+    args = ("--space=nb201", "--algorithm=gdas", "--epochs=3", "--layers=1", *_TINY)
+    straight = _report(_run(*args, f"--workdir={tmp_path / 'straight'}"))
+    killed_dir = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "launch.search", *args, f"--workdir={killed_dir}"],
+                            cwd=_ROOT, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = killed_dir / "checkpoints" / "state.json"
+    deadline = time.time() + 900
+    while not state.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    epochs_done = json.loads(state.read_text())["epoch"]
+    assert 1 <= epochs_done < 3
+    resumed = _report(_run(*args, f"--workdir={killed_dir}"))
+    assert resumed["resumed_from_epoch"] == epochs_done
+    assert resumed["genotype"] == straight["genotype"]
+    a = json.loads((tmp_path / "straight" / "genotype.json").read_text())["search"]["arch_state"]
+    b = json.loads((killed_dir / "genotype.json").read_text())["search"]["arch_state"]
+    assert a == b

@@ -1,0 +1,219 @@
+"""`Supernet`: the shared part of the search supernets (architecture variables, sampling,
+schedule state, export); `build_supernet(config)` builds the one a config names.
+
+References:
+    - Liu et al., DARTS, arXiv 1806.09055 (derivation rule).
+    - Xu et al., PC-DARTS, arXiv 1907.05737 (edge normalization).
+    - Chu et al., DARTS-, arXiv 2009.01027 (auxiliary skip, beta).
+    - Dong & Yang, GDAS, arXiv 1910.04465 (hard Gumbel-softmax).
+    - Wang et al., ROME, arXiv 2011.11233 (Gumbel top-2 topology sampling).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from tfnas.supernets.config import SupernetConfig
+
+_TINY = 1e-10
+
+
+def _softmax_np(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    z = np.exp(x - x.max(axis=axis, keepdims=True))
+    return z / z.sum(axis=axis, keepdims=True)
+
+
+class Supernet(keras.Model):
+    """Base class of the search supernets (subclasses: `DartsSupernet`, `NB201Supernet`).
+
+    Architecture variables (trainable, `arch_variables`): per cell kind an alpha matrix
+    `[edges, ops]` (initialised `1e-3 * N(0, 1)`), PC-DARTS edge logits `[edges]` with
+    edge normalization, ROME topology logits `[edges]`. Everything else trainable is in
+    `weight_variables`. Schedule state is in non-trainable variables: `temperature`
+    (Gumbel tau, default 1) and `aux_skip_beta` (DARTS- beta, default 1). Sampling uses
+    `seed_generator` (a `keras.random.SeedGenerator`, checkpointed with the model), so every
+    call draws a fresh sample; sampling happens in inference calls too.
+
+    Subclasses set `cell_kinds`, `edges` (`(node, input)` pairs), `op_names` and build their
+    layers, then call `_make_arch_variables()`.
+
+    References:
+        - Liu et al., DARTS, arXiv 1806.09055.
+        - Dong & Yang, GDAS, arXiv 1910.04465; Wang et al., ROME, arXiv 2011.11233.
+
+    Args:
+        config: The `SupernetConfig`.
+
+    Raises:
+        ValueError: if `config` is not a `SupernetConfig`.
+    """
+
+    cell_kinds: tuple[str, ...] = ()
+
+    def __init__(self, config: SupernetConfig, **kwargs: Any) -> None:
+        if isinstance(config, dict):
+            config = SupernetConfig.from_dict(config)
+        if not isinstance(config, SupernetConfig):
+            raise ValueError(
+                f"config must be a SupernetConfig. Received: config={type(config).__name__}"
+            )
+        super().__init__(**kwargs)
+        self.config = config
+        self.seed_generator = keras.random.SeedGenerator(config.seed)
+
+    # ------------------------------------------------------------------ variables
+    def _make_arch_variables(self) -> None:
+        num_edges, num_ops = len(self.edges), len(self.op_names)
+        self._alphas: dict[str, Any] = {}
+        self._edge_logits: dict[str, Any] = {}
+        for i, kind in enumerate(self.cell_kinds):
+            self._alphas[kind] = self.add_weight(
+                name=f"{kind}_alpha",
+                shape=(num_edges, num_ops),
+                initializer=keras.initializers.RandomNormal(stddev=1e-3, seed=self.config.seed + i),
+                trainable=True,
+            )
+            if self.config.edge_normalization or self.config.mixing == "rome":
+                name = "topology" if self.config.mixing == "rome" else "edge_beta"
+                self._edge_logits[kind] = self.add_weight(
+                    name=f"{kind}_{name}",
+                    shape=(num_edges,),
+                    initializer=keras.initializers.RandomNormal(
+                        stddev=1e-3, seed=self.config.seed + 100 + i),
+                    trainable=True,
+                )
+        self.temperature = self.add_weight(
+            name="temperature", shape=(), initializer=keras.initializers.Constant(1.0),
+            trainable=False,
+        )
+        self.aux_skip_beta = self.add_weight(
+            name="aux_skip_beta", shape=(), initializer=keras.initializers.Constant(1.0),
+            trainable=False,
+        )
+        # Node -> rows of its incoming edges (for per-node softmax / top-2).
+        nodes = sorted({n for n, _ in self.edges})
+        self._node_rows = [[i for i, (n, _) in enumerate(self.edges) if n == node] for node in nodes]
+
+    @property
+    def arch_variables(self) -> list:
+        """Trainable architecture variables: alphas, edge logits (PC-DARTS / ROME)."""
+        return list(self._alphas.values()) + list(self._edge_logits.values())
+
+    @property
+    def weight_variables(self) -> list:
+        """Every trainable variable that is not an architecture variable."""
+        arch = {id(v) for v in self.arch_variables}
+        return [v for v in self.trainable_variables if id(v) not in arch]
+
+    # ------------------------------------------------------------------ architecture tensors
+    def _node_softmax(self, logits):
+        parts = [ops.softmax(ops.take(logits, rows, axis=0)) for rows in self._node_rows]
+        return ops.concatenate(parts, axis=0)
+
+    def _gumbel(self, shape):
+        u = keras.random.uniform(shape, minval=_TINY, maxval=1.0, seed=self.seed_generator)
+        return -ops.log(-ops.log(u))
+
+    def arch_inputs(self, kind: str) -> dict[str, Any]:
+        """The architecture tensors a cell of `kind` consumes (see `SearchCell`).
+
+        Draws a fresh sample in `gumbel` and `rome` mixing.
+        """
+        alpha = self._alphas[kind]
+        mixing = self.config.mixing
+        if mixing == "softmax":
+            weights = ops.softmax(alpha, axis=-1)
+            arch: dict[str, Any] = {}
+            if self.config.edge_normalization:
+                edge = self._node_softmax(self._edge_logits[kind])
+                weights = weights * edge[:, None]
+                arch["edge_weights"] = edge
+            arch["weights"] = weights
+            if self.config.aux_skip:
+                arch["beta"] = ops.cast(self.aux_skip_beta, weights.dtype)
+            return arch
+        tau = ops.cast(self.temperature, alpha.dtype)
+        logits = (ops.log_softmax(alpha, axis=-1) + self._gumbel(ops.shape(alpha))) / tau
+        probs = ops.softmax(logits, axis=-1)
+        index = ops.argmax(probs, axis=-1)
+        one_hot = ops.one_hot(index, len(self.op_names), dtype=probs.dtype)
+        arch = {"hard": one_hot - ops.stop_gradient(probs) + probs, "index": index}
+        if mixing == "rome":
+            topo = self._edge_logits[kind]
+            noise = self._gumbel(ops.shape(topo))
+            keep_parts, rows_all = [], []
+            for rows in self._node_rows:
+                node_logits = (ops.log_softmax(ops.take(topo, rows, axis=0)) +
+                               ops.take(noise, rows, axis=0)) / tau
+                node_probs = ops.softmax(node_logits)
+                k = min(2, len(rows))
+                _, top = ops.top_k(node_logits, k)
+                hard = ops.sum(ops.one_hot(top, len(rows), dtype=node_probs.dtype), axis=0)
+                keep_parts.append(hard - ops.stop_gradient(node_probs) + node_probs)
+                rows_all.extend(rows)
+            keep = ops.concatenate(keep_parts, axis=0)
+            order = np.argsort(np.asarray(rows_all))
+            keep = ops.take(keep, order, axis=0)
+            kept = ops.cast(ops.greater(ops.stop_gradient(keep), 0.5), "int32")
+            arch["keep"] = keep
+            arch["branch"] = kept * (ops.cast(index, "int32") + 1)
+        return arch
+
+    # ------------------------------------------------------------------ logging and export
+    def arch_state(self) -> dict[str, np.ndarray]:
+        """Named probability arrays for logging.
+
+        Returns:
+            `"{kind}/alpha"`: softmax over ops per edge `[edges, ops]`; with edge
+            normalization or ROME, `"{kind}/edge"`: softmax over each node's incoming edges.
+        """
+        state = {}
+        for kind in self.cell_kinds:
+            state[f"{kind}/alpha"] = _softmax_np(np.asarray(self._alphas[kind].numpy()), -1)
+            if kind in self._edge_logits:
+                logits = np.asarray(self._edge_logits[kind].numpy())
+                edge = np.zeros_like(logits)
+                for rows in self._node_rows:
+                    edge[rows] = _softmax_np(logits[rows])
+                state[f"{kind}/edge"] = edge
+        return state
+
+    def get_config(self) -> dict[str, Any]:
+        return {"config": self.config.to_dict(), "name": self.name}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Supernet":
+        return cls(SupernetConfig.from_dict(config["config"]), name=config.get("name"))
+
+
+def build_supernet(config: SupernetConfig) -> Supernet:
+    """Builds the search supernet a config describes, with all variables created.
+
+    Args:
+        config: A `SupernetConfig`.
+
+    Returns:
+        A `DartsSupernet` or `NB201Supernet`.
+
+    Raises:
+        ValueError: if `config` is not a `SupernetConfig`.
+
+    Example:
+    >>> net = build_supernet(SupernetConfig(space="nb201", channels=4, layers=1,
+    ...                                     input_shape=(8, 8, 3)))
+    >>> tuple(net(keras.ops.zeros((2, 8, 8, 3))).shape)
+    (2, 10)
+    """
+    if not isinstance(config, SupernetConfig):
+        raise ValueError(f"config must be a SupernetConfig. Received: config={type(config).__name__}")
+    if config.space == "darts":
+        from tfnas.supernets.darts import DartsSupernet
+
+        return DartsSupernet(config)
+    from tfnas.supernets.nb201 import NB201Supernet
+
+    return NB201Supernet(config)

@@ -1,0 +1,480 @@
+"""`SearchCell`: the mixed cell of the DARTS and NAS-Bench-201 supernets, edges batched.
+
+A cell's edges are processed in *groups*: all edges leaving the same source nodes at once
+(DARTS: the two cell inputs feed nodes 2..5, then node 2 feeds 3..5, node 3 feeds 4..5,
+node 4 feeds 5; NB201: node 0 feeds 1..3, node 1 feeds 2..3, node 2 feeds 3). Inside a group
+every candidate op is computed for all its edges in one batched call (`kernels`), so a DARTS
+cell is 4 groups of a few dozen ops instead of 14 edges x 8 ops x several layers.
+
+Ops that do not depend on the edge (pooling, identity, and the non-affine BN after pooling,
+which sees the same input on every edge of a source) are computed once per source, which is
+exact: all edges of a source would compute the same tensor.
+
+Mixing:
+- `softmax`: `node_t += sum_{s,o} w[s,t,o] * op_o(x_s)`, one multiply-and-reduce per group.
+- `gumbel` / `rome`: per edge, `keras.ops.switch` on the sampled op index runs only that
+  op's branch (weights sliced from the batched variables, so unsampled ops get exactly zero
+  gradient), and the output is multiplied by the straight-through weight `h[e, index]`.
+
+References:
+    - Liu et al., DARTS, arXiv 1806.09055 (`model_search.py`: MixedOp, Cell).
+    - Xu et al., PC-DARTS, arXiv 1907.05737 (partial channels, edge normalization).
+    - Chu et al., DARTS-, arXiv 2009.01027 (auxiliary skip).
+    - Dong & Yang, GDAS, arXiv 1910.04465; Wang et al., ROME, arXiv 2011.11233.
+    - Dong & Yang, NAS-Bench-201, arXiv 2001.00326 (SearchCell).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import keras
+from keras import ops
+
+from tfnas.spaces import darts as darts_space
+from tfnas.spaces import nb201 as nb201_space
+from tfnas.supernets import kernels
+
+#: Op name -> (kind, parameter) for the batched kernels.
+OP_KINDS: dict[str, tuple[str, Any]] = {
+    "none": ("none", None),
+    "max_pool_3x3": ("pool", "max"),
+    "avg_pool_3x3": ("pool", "avg"),
+    "skip_connect": ("skip", None),
+    "sep_conv_3x3": ("sep", 3),
+    "sep_conv_5x5": ("sep", 5),
+    "dil_conv_3x3": ("dil", 3),
+    "dil_conv_5x5": ("dil", 5),
+    "nor_conv_1x1": ("conv", 1),
+    "nor_conv_3x3": ("conv", 3),
+}
+
+
+def cell_structure(space: str, steps: int = darts_space.STEPS):
+    """Returns `(num_inputs, nodes, edges, groups)` of a search cell.
+
+    `edges` are `(node, input)` pairs in the space's edge order (the alpha row order);
+    `groups` are `(sources, targets)` tuples in computation order.
+    """
+    if space == "darts":
+        num_inputs = darts_space.NUM_INPUTS
+        edges = darts_space.supernet_edges(steps)
+    else:
+        num_inputs = 1
+        edges = nb201_space.EDGES
+    nodes = tuple(sorted({n for n, _ in edges}))
+    groups = [(tuple(range(num_inputs)), nodes)]
+    for source in nodes[:-1]:
+        groups.append(((source,), tuple(n for n in nodes if n > source)))
+    return num_inputs, nodes, edges, tuple(groups)
+
+
+class SearchCell(keras.layers.Layer):
+    """A search cell with all candidate ops on every edge, edges batched by source.
+
+    References:
+        - Liu et al., DARTS, arXiv 1806.09055.
+        - Dong & Yang, NAS-Bench-201, arXiv 2001.00326.
+
+    Args:
+        space: `"darts"` or `"nb201"`.
+        channels: Channels `C` of the cell's nodes.
+        op_names: Candidate ops (the alpha columns), from the space's `OPS`.
+        mixing: `"softmax"`, `"gumbel"` or `"rome"`.
+        reduction: DARTS: edges from the cell inputs have stride 2.
+        reduction_prev: DARTS: the previous cell was a reduction (preprocess0 is then a
+            FactorizedReduce).
+        prev_prev_channels: DARTS: channels of input 0 (before preprocessing).
+        prev_channels: DARTS: channels of input 1 (before preprocessing).
+        partial_channels: PC-DARTS `K` (1 = off).
+        aux_skip: DARTS- auxiliary skip on every edge.
+        steps: DARTS intermediate nodes.
+        seed: Initializer seed.
+
+    Call arguments:
+        inputs: DARTS: `(s0, s1)`; NB201: the cell input.
+        arch: Dict of architecture tensors prepared by the supernet: softmax mixing:
+            `weights` `[E, O]` (edge normalization already folded in), `edge_weights` `[E]`
+            (PC bypass), `beta` (aux skip); gumbel: `hard` `[E, O]`, `index` `[E]`;
+            rome: also `keep` `[E]` (0/1 forward value, straight-through gradient) and
+            `branch` `[E]` (0 = edge dropped, else op index + 1).
+
+    Example:
+    >>> cell = SearchCell("nb201", 4, nb201_space.OPS)
+    >>> w = keras.ops.ones((6, 5)) / 5
+    >>> tuple(cell(keras.ops.ones((2, 8, 8, 4)), {"weights": w}).shape)
+    (2, 8, 8, 4)
+    """
+
+    def __init__(
+        self,
+        space: str,
+        channels: int,
+        op_names: Sequence[str],
+        mixing: str = "softmax",
+        reduction: bool = False,
+        reduction_prev: bool = False,
+        prev_prev_channels: int | None = None,
+        prev_channels: int | None = None,
+        partial_channels: int = 1,
+        aux_skip: bool = False,
+        steps: int = darts_space.STEPS,
+        seed: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if space not in ("darts", "nb201"):
+            raise ValueError(f"space must be 'darts' or 'nb201'. Received: space={space!r}")
+        if not isinstance(channels, int) or channels < 1 or channels % partial_channels:
+            raise ValueError(
+                f"channels must be a positive multiple of partial_channels. Received: "
+                f"channels={channels!r}, partial_channels={partial_channels!r}"
+            )
+        unknown = [op for op in op_names if op not in OP_KINDS]
+        if unknown:
+            raise ValueError(f"Unknown ops {unknown}. Received: op_names={tuple(op_names)}")
+        self.space = space
+        self.channels = channels
+        self.op_names = tuple(op_names)
+        self.mixing = mixing
+        self.reduction = bool(reduction)
+        self.reduction_prev = bool(reduction_prev)
+        self.prev_prev_channels = prev_prev_channels
+        self.prev_channels = prev_channels
+        self.partial_channels = partial_channels
+        self.aux_skip = bool(aux_skip)
+        self.steps = steps
+        self.seed = seed
+        self.op_channels = channels // partial_channels
+        self.num_inputs, self.nodes, self.edges, self.groups = cell_structure(space, steps)
+        self.edge_index = {edge: i for i, edge in enumerate(self.edges)}
+        self._vars: dict[str, Any] = {}
+        self._seed_counter = 0
+
+    # ------------------------------------------------------------------ weights
+    def _weight(self, name: str, shape: tuple[int, ...], fan_in: int):
+        self._seed_counter += 1
+        var = self.add_weight(
+            name=name,
+            shape=shape,
+            initializer=kernels.uniform_initializer(fan_in, self.seed * 7919 + self._seed_counter),
+            trainable=True,
+        )
+        self._vars[name] = var
+        return var
+
+    def group_stride(self, group: int) -> int:
+        return 2 if self.reduction and group == 0 else 1
+
+    def build(self, input_shape=None) -> None:
+        c, cp = self.channels, self.op_channels
+        if self.space == "darts":
+            if self.reduction_prev:
+                self._weight("pre0_fr_a", (self.prev_prev_channels, c // 2), self.prev_prev_channels)
+                self._weight("pre0_fr_b", (self.prev_prev_channels, c // 2), self.prev_prev_channels)
+            else:
+                self._weight("pre0_conv", (self.prev_prev_channels, c), self.prev_prev_channels)
+            self._weight("pre1_conv", (self.prev_channels, c), self.prev_channels)
+        for g, (sources, targets) in enumerate(self.groups):
+            s, t = len(sources), len(targets)
+            e = s * t
+            stride = self.group_stride(g)
+            for op in self.op_names:
+                kind, k = OP_KINDS[op]
+                if kind == "sep":
+                    self._weight(f"g{g}_{op}_dw1", (k, k, s * cp, t), k * k)
+                    self._weight(f"g{g}_{op}_pw1", (e, cp, cp), cp)
+                    self._weight(f"g{g}_{op}_dw2", (k, k, e * cp, 1), k * k)
+                    self._weight(f"g{g}_{op}_pw2", (e, cp, cp), cp)
+                elif kind == "dil":
+                    self._weight(f"g{g}_{op}_dw", (k, k, s * cp, t), k * k)
+                    self._weight(f"g{g}_{op}_pw", (e, cp, cp), cp)
+                elif kind == "conv":
+                    self._weight(f"g{g}_{op}_w", (s, k, k, cp, t * cp), k * k * cp)
+                elif kind == "skip" and stride == 2:
+                    self._weight(f"g{g}_{op}_fa", (s, cp, t * (cp // 2)), cp)
+                    self._weight(f"g{g}_{op}_fb", (s, cp, t * (cp // 2)), cp)
+            if self.aux_skip and stride == 2:
+                self._weight(f"g{g}_aux_fa", (s, c, t * (c // 2)), c)
+                self._weight(f"g{g}_aux_fb", (s, c, t * (c // 2)), c)
+        self.built = True
+
+    # ------------------------------------------------------------------ call
+    def call(self, inputs, arch: dict[str, Any]):
+        if self.space == "darts":
+            s0, s1 = inputs
+            states = {0: self._preprocess0(s0), 1: self._preprocess1(s1)}
+        else:
+            states = {0: inputs}
+        partial = {n: [] for n in self.nodes}
+        bypass = {n: [] for n in self.nodes}
+        done = set(states)
+        for g, (sources, targets) in enumerate(self.groups):
+            for source in sources:
+                if source not in done:
+                    states[source] = self._finish_node(partial[source], bypass[source])
+                    done.add(source)
+            xs = [states[src] for src in sources]
+            if self.mixing == "softmax":
+                contributions = self._group_softmax(g, sources, targets, xs, arch)
+                for i, node in enumerate(targets):
+                    partial[node].append(contributions[:, :, :, i, :])
+                if self.partial_channels > 1:
+                    self._add_bypass(g, sources, targets, xs, arch, bypass)
+            else:
+                for si, src in enumerate(sources):
+                    for ti, node in enumerate(targets):
+                        partial[node].append(self._edge_sampled(g, si, ti, xs[si], arch))
+        for node in self.nodes:
+            if node not in done:
+                states[node] = self._finish_node(partial[node], bypass[node])
+        if self.space == "darts":
+            return ops.concatenate([states[n] for n in self.nodes], axis=-1)
+        return states[self.nodes[-1]]
+
+    def _preprocess0(self, x):
+        x = ops.relu(x)
+        if self.reduction_prev:
+            a = kernels.source_matmul(x[:, ::2, ::2, :], self._vars["pre0_fr_a"])
+            b = kernels.source_matmul(x[:, 1::2, 1::2, :], self._vars["pre0_fr_b"])
+            return kernels.batch_norm(ops.concatenate([a, b], axis=-1))
+        return kernels.batch_norm(kernels.source_matmul(x, self._vars["pre0_conv"]))
+
+    def _preprocess1(self, x):
+        return kernels.batch_norm(kernels.source_matmul(ops.relu(x), self._vars["pre1_conv"]))
+
+    def _finish_node(self, parts, bypass_parts):
+        node = parts[0]
+        for part in parts[1:]:
+            node = node + part
+        if self.partial_channels == 1:
+            return node
+        rest = bypass_parts[0]
+        for part in bypass_parts[1:]:
+            rest = rest + part
+        return kernels.channel_shuffle(ops.concatenate([node, rest], axis=-1), self.partial_channels)
+
+    def _group_edges(self, sources, targets):
+        return [self.edge_index[(t, s)] for s in sources for t in targets]
+
+    def _add_bypass(self, g, sources, targets, xs, arch, bypass):
+        """PC-DARTS: the channels past C/K skip the ops (max-pooled 2x2 on stride 2)."""
+        edge_weights = arch.get("edge_weights")
+        for si, (src, x) in enumerate(zip(sources, xs)):
+            rest = x[..., self.op_channels :]
+            if self.group_stride(g) == 2:
+                rest = ops.max_pool(rest, 2, 2, padding="valid")
+            for node in targets:
+                if edge_weights is None:
+                    bypass[node].append(rest)
+                else:
+                    bypass[node].append(rest * edge_weights[self.edge_index[(node, src)]])
+
+    def _group_softmax(self, g, sources, targets, xs, arch):
+        """All edges of one group, every op, mixed: returns `[B, H', W', T, C/K]`."""
+        s_count, t_count = len(sources), len(targets)
+        e_count = s_count * t_count
+        cp = self.op_channels
+        stride = self.group_stride(g)
+        rows = self._group_edges(sources, targets)
+        weights = ops.take(arch["weights"], rows, axis=0)  # [E, O], edge (s, t)
+        if self.partial_channels > 1:
+            xs = [x[..., :cp] for x in xs]
+        x = xs[0] if s_count == 1 else ops.concatenate(xs, axis=-1)
+        relu = ops.relu(x)
+        edge_bn, edge_plain, source_bn, source_plain = [], [], [], []
+        edge_w_bn, edge_w_plain, source_w_bn, source_w_plain = [], [], [], []
+        for o, op in enumerate(self.op_names):
+            kind, k = OP_KINDS[op]
+            w = weights[:, o]
+            if kind == "none":
+                continue
+            if kind == "pool":
+                y = kernels.pool(x, k, stride)
+                if self.space == "darts":
+                    source_bn.append(y)
+                    source_w_bn.append(w)
+                else:
+                    source_plain.append(y)
+                    source_w_plain.append(w)
+            elif kind == "skip":
+                if stride == 1:
+                    source_plain.append(x)
+                    source_w_plain.append(w)
+                else:
+                    edge_bn.append(self._factorized(relu, f"g{g}_{op}", s_count, t_count, cp))
+                    edge_w_bn.append(w)
+            elif kind == "sep":
+                y = kernels.depthwise(relu, self._vars[f"g{g}_{op}_dw1"], stride=stride)
+                y = kernels.edge_matmul(y, self._vars[f"g{g}_{op}_pw1"], sources=s_count,
+                                        targets=t_count, channels=cp, multiplier_layout=True)
+                y = ops.relu(kernels.batch_norm(y))
+                y = kernels.depthwise(y, self._vars[f"g{g}_{op}_dw2"])
+                y = kernels.edge_matmul(y, self._vars[f"g{g}_{op}_pw2"], sources=e_count,
+                                        targets=1, channels=cp, multiplier_layout=False)
+                edge_bn.append(y)
+                edge_w_bn.append(w)
+            elif kind == "dil":
+                y = kernels.depthwise(relu, self._vars[f"g{g}_{op}_dw"], stride=stride, dilation=2)
+                y = kernels.edge_matmul(y, self._vars[f"g{g}_{op}_pw"], sources=s_count,
+                                        targets=t_count, channels=cp, multiplier_layout=True)
+                edge_bn.append(y)
+                edge_w_bn.append(w)
+            elif kind == "conv":
+                parts = []
+                for si in range(s_count):
+                    r = relu if s_count == 1 else relu[..., si * cp : (si + 1) * cp]
+                    kernel = self._vars[f"g{g}_{op}_w"][si]
+                    parts.append(_conv(r, kernel, stride))
+                edge_bn.append(parts[0] if s_count == 1 else ops.concatenate(parts, axis=-1))
+                edge_w_bn.append(w)
+        if self.aux_skip:
+            beta = ops.ones((e_count,), dtype=weights.dtype) * arch["beta"]
+            if stride == 1:
+                source_plain.append(x)
+                source_w_plain.append(beta)
+            else:
+                edge_bn.append(self._factorized(relu, f"g{g}_aux", s_count, t_count, cp))
+                edge_w_bn.append(beta)
+        total = None
+        if edge_bn:
+            edge_plain = [kernels.batch_norm(_concat(edge_bn))] + edge_plain
+            edge_w_plain = [ops.stack(edge_w_bn, axis=0)] + [w[None] for w in edge_w_plain]
+        if source_bn:
+            source_plain = [kernels.batch_norm(_concat(source_bn))] + source_plain
+            source_w_plain = [ops.stack(source_w_bn, axis=0)] + [w[None] for w in source_w_plain]
+        else:
+            source_w_plain = [w[None] for w in source_w_plain]
+        if edge_plain:
+            y = _concat(edge_plain)
+            w = ops.concatenate(edge_w_plain, axis=0)  # [O_e, E]
+            total = _mix(y, w, s_count, t_count, cp, per_edge=True)
+        if source_plain:
+            y = _concat(source_plain)
+            w = ops.concatenate(source_w_plain, axis=0)  # [O_s, E]
+            mixed = _mix(y, w, s_count, t_count, cp, per_edge=False)
+            total = mixed if total is None else total + mixed
+        if total is None:  # only `none`: zeros of the output shape
+            shape = ops.shape(x[:, ::stride, ::stride, :cp])
+            total = ops.zeros((shape[0], shape[1], shape[2], t_count, cp), dtype=x.dtype)
+        return total
+
+    def _factorized(self, relu, prefix, s_count, t_count, channels):
+        """Per-edge FactorizedReduce (before BN) of every edge of the group: `[.., E*C]`."""
+        parts = []
+        for si in range(s_count):
+            r = relu if s_count == 1 else relu[..., si * channels : (si + 1) * channels]
+            a = kernels.source_matmul(r[:, ::2, ::2, :], self._vars[f"{prefix}_fa"][si])
+            b = kernels.source_matmul(r[:, 1::2, 1::2, :], self._vars[f"{prefix}_fb"][si])
+            parts.append(kernels.interleave_halves(a, b, t_count))
+        return parts[0] if s_count == 1 else ops.concatenate(parts, axis=-1)
+
+    # ------------------------------------------------------------------ sampled mixing
+    def _single_op(self, g, op, si, ti, x):
+        """One op of one edge `(source si, target ti)` of group `g`, weights sliced."""
+        kind, k = OP_KINDS[op]
+        sources, targets = self.groups[g]
+        t_count = len(targets)
+        e = si * t_count + ti
+        cp = self.op_channels
+        stride = self.group_stride(g)
+        if kind == "none":
+            return ops.zeros_like(x[:, ::stride, ::stride, :])
+        if kind == "pool":
+            y = kernels.pool(x, k, stride)
+            return kernels.batch_norm(y) if self.space == "darts" else y
+        if kind == "skip":
+            if stride == 1:
+                return x
+            r = ops.relu(x)
+            half = cp // 2
+            a = kernels.source_matmul(
+                r[:, ::2, ::2, :], self._vars[f"g{g}_{op}_fa"][si][:, ti * half : (ti + 1) * half])
+            b = kernels.source_matmul(
+                r[:, 1::2, 1::2, :], self._vars[f"g{g}_{op}_fb"][si][:, ti * half : (ti + 1) * half])
+            return kernels.batch_norm(ops.concatenate([a, b], axis=-1))
+        r = ops.relu(x)
+        if kind == "sep":
+            dw1 = self._vars[f"g{g}_{op}_dw1"][:, :, si * cp : (si + 1) * cp, ti : ti + 1]
+            y = kernels.depthwise(r, dw1, stride=stride)
+            y = kernels.source_matmul(y, self._vars[f"g{g}_{op}_pw1"][e])
+            y = ops.relu(kernels.batch_norm(y))
+            dw2 = self._vars[f"g{g}_{op}_dw2"][:, :, e * cp : (e + 1) * cp, :]
+            y = kernels.depthwise(y, dw2)
+            y = kernels.source_matmul(y, self._vars[f"g{g}_{op}_pw2"][e])
+            return kernels.batch_norm(y)
+        if kind == "dil":
+            dw = self._vars[f"g{g}_{op}_dw"][:, :, si * cp : (si + 1) * cp, ti : ti + 1]
+            y = kernels.depthwise(r, dw, stride=stride, dilation=2)
+            y = kernels.source_matmul(y, self._vars[f"g{g}_{op}_pw"][e])
+            return kernels.batch_norm(y)
+        kernel = self._vars[f"g{g}_{op}_w"][si][..., ti * cp : (ti + 1) * cp]
+        return kernels.batch_norm(_conv(r, kernel, stride))
+
+    def _edge_sampled(self, g, si, ti, x, arch):
+        sources, targets = self.groups[g]
+        edge = self.edge_index[(targets[ti], sources[si])]
+        branches = [_Branch(self, g, op, si, ti) for op in self.op_names]
+        if self.mixing == "rome":
+            branches = [_Branch(self, g, "none", si, ti)] + branches
+            index = arch["branch"][edge]
+        else:
+            index = arch["index"][edge]
+        y = ops.switch(index, branches, x)
+        hard = arch["hard"][edge]
+        scale = ops.take(hard, ops.maximum(arch["index"][edge], 0))
+        if self.mixing == "rome":
+            scale = scale * arch["keep"][edge]
+        return y * scale
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update({
+            "space": self.space, "channels": self.channels, "op_names": list(self.op_names),
+            "mixing": self.mixing, "reduction": self.reduction,
+            "reduction_prev": self.reduction_prev,
+            "prev_prev_channels": self.prev_prev_channels, "prev_channels": self.prev_channels,
+            "partial_channels": self.partial_channels, "aux_skip": self.aux_skip,
+            "steps": self.steps, "seed": self.seed,
+        })
+        return config
+
+
+class _Branch:
+    """A `switch` branch: one op of one edge (a named callable, not a lambda)."""
+
+    def __init__(self, cell: SearchCell, group: int, op: str, source: int, target: int) -> None:
+        self.cell, self.group, self.op, self.source, self.target = cell, group, op, source, target
+
+    def __call__(self, x):
+        return self.cell._single_op(self.group, self.op, self.source, self.target, x)
+
+
+def _conv(x, kernel, stride: int):
+    k = int(kernel.shape[0])
+    if stride == 1 or k == 1:
+        return ops.conv(x, kernel, strides=stride, padding="same" if k > 1 else "valid")
+    pad = (k - 1) // 2
+    x = ops.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
+    return ops.conv(x, kernel, strides=stride, padding="valid")
+
+
+def _concat(tensors):
+    return tensors[0] if len(tensors) == 1 else ops.concatenate(tensors, axis=-1)
+
+
+def _mix(y, weights, s_count, t_count, channels, *, per_edge: bool):
+    """Weighted sum over ops and sources: returns `[B, H, W, T, C]`.
+
+    Args:
+        y: per-edge `[B, H, W, O * S * T * C]` or per-source `[B, H, W, O * S * C]`.
+        weights: `[O, S * T]` op weights of the group's edges.
+    """
+    shape = ops.shape(y)
+    num_ops = int(weights.shape[0])
+    w = ops.reshape(weights, (num_ops, s_count, t_count, 1))
+    if per_edge:
+        y = ops.reshape(y, (shape[0], shape[1], shape[2], num_ops, s_count, t_count, channels))
+    else:
+        y = ops.reshape(y, (shape[0], shape[1], shape[2], num_ops, s_count, 1, channels))
+    return ops.sum(y * w, axis=(3, 4))

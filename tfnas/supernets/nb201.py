@@ -1,0 +1,120 @@
+"""The NAS-Bench-201 search supernet (AutoDL-Projects `TinyNetworkDarts` / `TinyNetworkGDAS`).
+
+Stem: 3x3 conv to `C` + BN; three stages of `layers` (N) search cells at C, 2C, 4C,
+separated by residual reduction blocks (`ResNetBasicblock`, stride 2); BN + ReLU, global
+average pooling, linear classifier. All search cells share one alpha matrix `[6, 5]`. The
+search cells use BN with affine=False and batch statistics (`track_running_stats=False`),
+as AutoDL-Projects' search model; stem, reduction blocks and the last BN are the
+ordinary (affine, running statistics) ones.
+
+References:
+    - Dong & Yang, NAS-Bench-201, arXiv 2001.00326.
+
+Example:
+>>> from tfnas.supernets import SupernetConfig, build_supernet
+>>> net = build_supernet(SupernetConfig(space="nb201", channels=4, layers=1,
+...                                     input_shape=(8, 8, 3)))
+>>> net.export().ops  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from tfnas.genotypes.nb201 import NB201Genotype
+from tfnas.ops import cell_ops
+from tfnas.spaces import nb201 as nb201_space
+from tfnas.supernets.base import Supernet
+from tfnas.supernets.cells import SearchCell
+from tfnas.supernets.config import SupernetConfig
+
+
+@keras.saving.register_keras_serializable(package="tfnas")
+class NB201Supernet(Supernet):
+    """The NAS-Bench-201 search network (one cell kind, `"cell"`).
+
+    References:
+        - Dong & Yang, NAS-Bench-201, arXiv 2001.00326.
+
+    Args:
+        config: A `SupernetConfig` with `space="nb201"`.
+
+    Raises:
+        ValueError: for a config of another space.
+    """
+
+    cell_kinds = ("cell",)
+
+    def __init__(self, config: SupernetConfig, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        config = self.config
+        if config.space != "nb201":
+            raise ValueError(f"NB201Supernet needs space='nb201'. Received: space={config.space!r}")
+        self.edges = nb201_space.EDGES
+        self.op_names = nb201_space.OPS
+        c = config.channels
+        height, width, depth = config.input_shape
+        inputs = keras.Input((height, width, depth))
+        x = cell_ops.conv2d(inputs, c, 3, name="stem_conv")
+        x = cell_ops.batch_norm(x, affine=True, name="stem_bn")
+        self.stem = keras.Model(inputs, x, name="stem")
+        self.blocks = []
+        size = (height, width)
+        c_curr = c
+        index = 0
+        for stage in range(3):
+            if stage > 0:
+                block_in = keras.Input((size[0], size[1], c_curr))
+                block_out = cell_ops.resnet_basic_block(
+                    block_in, channels=2 * c_curr, stride=2, affine=True, name=f"reduce_{stage}")
+                c_curr *= 2
+                size = (size[0] // 2, size[1] // 2)
+                self.blocks.append(keras.Model(block_in, block_out, name=f"block_{index}"))
+                index += 1
+            for _ in range(config.layers):
+                cell = SearchCell(
+                    "nb201", c_curr, self.op_names, mixing=config.mixing,
+                    partial_channels=config.partial_channels, aux_skip=config.aux_skip,
+                    seed=config.seed * 1000 + index, name=f"cell_{index}",
+                )
+                cell.build()
+                self.blocks.append(cell)
+                index += 1
+        head_in = keras.Input((size[0], size[1], c_curr))
+        head = cell_ops.batch_norm(head_in, affine=True, name="lastact_bn")
+        head = keras.layers.ReLU(name="lastact_relu")(head)
+        self.lastact = keras.Model(head_in, head, name="lastact")
+        self.classifier = keras.layers.Dense(
+            config.num_classes,
+            kernel_initializer=cell_ops.KERNEL_INITIALIZER,
+            bias_initializer=keras.initializers.RandomUniform(
+                -1.0 / np.sqrt(c_curr), 1.0 / np.sqrt(c_curr), seed=config.seed),
+            name="classifier",
+        )
+        self.classifier.build((None, c_curr))
+        self._make_arch_variables()
+        self.built = True
+
+    def call(self, images, training=None):
+        arch = self.arch_inputs("cell")
+        x = self.stem(images, training=training)
+        for block in self.blocks:
+            if isinstance(block, SearchCell):
+                x = block(x, arch)
+            else:
+                x = block(x, training=training)
+        x = self.lastact(x, training=training)
+        return self.classifier(ops.mean(x, axis=(1, 2)))
+
+    def export(self) -> NB201Genotype:
+        """Derives the cell: the argmax op of every edge (`none` included, as AutoDL).
+
+        Returns:
+            An `NB201Genotype`.
+        """
+        weights = self.arch_state()["cell/alpha"]
+        return NB201Genotype(tuple(self.op_names[int(np.argmax(row))] for row in weights))
