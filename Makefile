@@ -22,7 +22,7 @@ quickstart: $(STAMP)
 	$(PY) -m launch.quickstart --workdir=runs/quickstart
 
 test: $(STAMP)
-	$(PY) -m pytest -q --timeout=900 tests
+	$(PY) -m pytest -q -n 2 --timeout=900 --durations=30 tests
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" tests

@@ -234,6 +234,13 @@ def test_one_step_moves_weights_and_architecture(space, kwargs):
     before_arch = [np.array(v) for v in net.arch_variables]
     before_w = [np.array(v) for v in net.weight_variables]
     x, y = tf.constant(_images()), tf.constant(np.arange(4) % 5, tf.int32)
-    step(x, y, tf.constant(_images(seed=1)), y)
-    assert any(np.abs(np.array(v) - b).max() > 0 for v, b in zip(net.arch_variables, before_arch))
+    # A sampled path can carry no architecture gradient (e.g. every sampled edge into the
+    # output is `none`); a few fresh samples must move the architecture.
+    moved = False
+    for _ in range(4):
+        step(x, y, tf.constant(_images(seed=1)), y)
+        moved = any(np.abs(np.array(v) - b).max() > 0 for v, b in zip(net.arch_variables, before_arch))
+        if moved or not kwargs:
+            break
+    assert moved
     assert any(np.abs(np.array(v) - b).max() > 0 for v, b in zip(net.weight_variables, before_w))
