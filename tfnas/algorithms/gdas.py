@@ -27,8 +27,28 @@ _GDAS_COMMON: dict[str, Any] = {
 }
 
 
+class SamplingSearch(BilevelSearch):
+    """Base of the single-path searches (GDAS, ROME): a sampling supernet and a temperature schedule.
+
+    Raises:
+        ValueError: if the supernet has no `temperature` variable (it does not sample).
+    """
+
+    def __init__(self, supernet: keras.Model, config: SearchConfig | None = None, **kwargs: Any) -> None:
+        super().__init__(supernet, config, **kwargs)
+        if getattr(supernet, "temperature", None) is None:
+            raise ValueError(
+                f"{type(self).__name__} needs a sampling supernet with a `temperature` variable. "
+                f"Received: supernet={type(supernet).__name__}"
+            )
+
+    def callbacks(self, config: SearchConfig | None = None) -> list[keras.callbacks.Callback]:
+        config = config or self.config
+        return super().callbacks(config) + [TemperatureSchedule(config.epochs, config.tau_max, config.tau_min)]
+
+
 @ALGORITHMS.register("gdas")
-class Gdas(BilevelSearch):
+class Gdas(SamplingSearch):
     """GDAS: differentiable sampling of one op per edge (hard Gumbel-softmax).
 
     Presets (AutoDL-Projects configs): `"nb201"` (default; `configs/nas-benchmark/algos/
@@ -58,14 +78,3 @@ class Gdas(BilevelSearch):
         "darts": {**_GDAS_COMMON, "epochs": 250, "batch_size": 256},
     }
 
-    def __init__(self, supernet: keras.Model, config: SearchConfig | None = None, **kwargs: Any) -> None:
-        super().__init__(supernet, config, **kwargs)
-        if getattr(supernet, "temperature", None) is None:
-            raise ValueError(
-                f"{type(self).__name__} needs a sampling supernet with a `temperature` variable. "
-                f"Received: supernet={type(supernet).__name__}"
-            )
-
-    def callbacks(self, config: SearchConfig | None = None) -> list[keras.callbacks.Callback]:
-        config = config or self.config
-        return super().callbacks(config) + [TemperatureSchedule(config.epochs, config.tau_max, config.tau_min)]

@@ -19,16 +19,14 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import keras
 import tensorflow as tf
 
-from tfnas.algorithms.base import ALGORITHMS, BilevelSearch, sum_over_replicas
-from tfnas.algorithms.config import SearchConfig
-from tfnas.algorithms.schedules import TemperatureSchedule
+from tfnas.algorithms.base import ALGORITHMS, sum_over_replicas
+from tfnas.algorithms.gdas import SamplingSearch
 
 
 @ALGORITHMS.register("rome")
-class Rome(BilevelSearch):
+class Rome(SamplingSearch):
     """ROME: robust memory-efficient single-path search (v2, Gumbel top-2 topology).
 
     Defaults: K=7 samples per round, 50 epochs, batch 64, SGD momentum 0.9 lr 0.05 cosine to
@@ -56,17 +54,6 @@ class Rome(BilevelSearch):
     mixing: ClassVar[str] = "rome"
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"cifar": {"num_samples": 7, "learning_rate": 0.05}}
 
-    def __init__(self, supernet: keras.Model, config: SearchConfig | None = None, **kwargs: Any) -> None:
-        super().__init__(supernet, config, **kwargs)
-        if getattr(supernet, "temperature", None) is None:
-            raise ValueError(
-                f"{type(self).__name__} needs a sampling supernet with a `temperature` variable. "
-                f"Received: supernet={type(supernet).__name__}"
-            )
-
-    def callbacks(self, config: SearchConfig | None = None) -> list[keras.callbacks.Callback]:
-        config = config or self.config
-        return super().callbacks(config) + [TemperatureSchedule(config.epochs, config.tau_max, config.tau_min)]
 
     def accumulated_gradients(self, images, labels, variables, average: bool):
         """Gradients accumulated over `num_samples` independently sampled sub-models.
