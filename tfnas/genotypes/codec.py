@@ -85,3 +85,7 @@ def load(spec: str) -> Genotype:
             raise ValueError(f"Genotype file {spec!r} is not valid JSON: {err}") from None
         return from_dict(data)
     return parse(spec)
+
+
+# Registers the augmentation-policy genotype ("augment" space) with the codec (issue 5).
+from tfnas.genotypes import policy as _policy  # noqa: E402,F401

@@ -1,0 +1,424 @@
+"""Augmentation policies as baselines, and applying any policy genotype in a `tf.data` pipeline.
+
+Published policies (`PUBLISHED_POLICIES`, `published_policy(name)`):
+
+- `autoaugment_cifar10`, `autoaugment_imagenet`: AutoAugment's 25 sub-policies of two
+  `(op, probability, level)` steps each, as the paper prints them (arXiv 1805.09501,
+  appendix tables; the CIFAR-10 one was found on reduced CIFAR-10 with Wide-ResNet-40-2).
+- `randaugment(n, m)`: RandAugment, N of its 14 ops drawn uniformly per image, all at level M.
+- `trivialaugment`: TrivialAugment, one of the same 14 ops per image at a level drawn
+  uniformly from 31 levels (0, 1/3, ..., 10) of the standard ranges ("TA (RA)" in the
+  paper's notation; its "wide" ranges are not used here).
+
+`sample_policy` turns a `PolicyGenotype` into per-image op indices and magnitudes
+(`[B, slots]`), `apply_policy` applies them with `tfnas.ops.augment_ops.apply_op_slots`
+(grouped by op), and `make_policy_dataset` is the training pipeline with a policy: shuffle,
+batch, random crop and flip, the policy, normalisation, cutout, all seeded per batch.
+
+`DDAS_ENTRIES` is the search space of DDAS (arXiv 2104.04282): eight ops without magnitude
+and eleven ops at four levels (2.5, 5, 7.5, 10), 52 `(op, level)` entries per stage.
+
+References:
+    - Cubuk et al., AutoAugment: Learning Augmentation Policies from Data, arXiv 1805.09501.
+    - Cubuk et al., RandAugment, arXiv 1909.13719.
+    - Mueller & Hutter, TrivialAugment, arXiv 2103.10158.
+    - Liu et al., Direct Differentiable Augmentation Search, arXiv 2104.04282.
+
+Example:
+>>> from tfnas import data
+>>> train, _ = data.load_splits("digits")  # doctest: +SKIP
+>>> batches = make_policy_dataset(train, 64, published_policy("autoaugment_cifar10"),
+...                               dataset="digits")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from tfnas.data import augment as augment_lib
+from tfnas.data.pipeline import Stats, resolve_flip, resolve_stats
+from tfnas.genotypes.policy import PolicyGenotype
+from tfnas.ops.augment_ops import OP_NAMES, RANDAUGMENT_OPS, apply_op_slots, op_index
+from tfnas.registry import Registry
+
+SeedLike = tf.Tensor | Sequence[int]
+
+_S = tuple[tuple[str, float, float], tuple[str, float, float]]
+
+#: AutoAugment's CIFAR-10 policy (arXiv 1805.09501, appendix): (op, probability, level 0..10).
+AUTOAUGMENT_CIFAR10: tuple[_S, ...] = (
+    (("Invert", 0.1, 7), ("Contrast", 0.2, 6)),
+    (("Rotate", 0.7, 2), ("TranslateX", 0.3, 9)),
+    (("Sharpness", 0.8, 1), ("Sharpness", 0.9, 3)),
+    (("ShearY", 0.5, 8), ("TranslateY", 0.7, 9)),
+    (("AutoContrast", 0.5, 8), ("Equalize", 0.9, 2)),
+    (("ShearY", 0.2, 7), ("Posterize", 0.3, 7)),
+    (("Color", 0.4, 3), ("Brightness", 0.6, 7)),
+    (("Sharpness", 0.3, 9), ("Brightness", 0.7, 9)),
+    (("Equalize", 0.6, 5), ("Equalize", 0.5, 1)),
+    (("Contrast", 0.6, 7), ("Sharpness", 0.6, 5)),
+    (("Color", 0.7, 7), ("TranslateX", 0.5, 8)),
+    (("Equalize", 0.3, 7), ("AutoContrast", 0.4, 8)),
+    (("TranslateY", 0.4, 3), ("Sharpness", 0.2, 6)),
+    (("Brightness", 0.9, 6), ("Color", 0.2, 8)),
+    (("Solarize", 0.5, 2), ("Invert", 0.0, 3)),
+    (("Equalize", 0.2, 0), ("AutoContrast", 0.6, 0)),
+    (("Equalize", 0.2, 8), ("Equalize", 0.6, 4)),
+    (("Color", 0.9, 9), ("Equalize", 0.6, 6)),
+    (("AutoContrast", 0.8, 4), ("Solarize", 0.2, 8)),
+    (("Brightness", 0.1, 3), ("Color", 0.7, 0)),
+    (("Solarize", 0.4, 5), ("AutoContrast", 0.9, 3)),
+    (("TranslateY", 0.9, 9), ("TranslateY", 0.7, 9)),
+    (("AutoContrast", 0.9, 2), ("Solarize", 0.8, 3)),
+    (("Equalize", 0.8, 8), ("Invert", 0.1, 3)),
+    (("TranslateY", 0.7, 9), ("AutoContrast", 0.9, 1)),
+)
+
+#: AutoAugment's ImageNet policy (arXiv 1805.09501, appendix).
+AUTOAUGMENT_IMAGENET: tuple[_S, ...] = (
+    (("Posterize", 0.4, 8), ("Rotate", 0.6, 9)),
+    (("Solarize", 0.6, 5), ("AutoContrast", 0.6, 5)),
+    (("Equalize", 0.8, 8), ("Equalize", 0.6, 3)),
+    (("Posterize", 0.6, 7), ("Posterize", 0.6, 6)),
+    (("Equalize", 0.4, 7), ("Solarize", 0.2, 4)),
+    (("Equalize", 0.4, 4), ("Rotate", 0.8, 8)),
+    (("Solarize", 0.6, 3), ("Equalize", 0.6, 7)),
+    (("Posterize", 0.8, 5), ("Equalize", 1.0, 2)),
+    (("Rotate", 0.2, 3), ("Solarize", 0.6, 8)),
+    (("Equalize", 0.6, 8), ("Posterize", 0.4, 6)),
+    (("Rotate", 0.8, 8), ("Color", 0.4, 0)),
+    (("Rotate", 0.4, 9), ("Equalize", 0.6, 2)),
+    (("Equalize", 0.0, 7), ("Equalize", 0.8, 8)),
+    (("Invert", 0.6, 4), ("Equalize", 1.0, 8)),
+    (("Color", 0.6, 4), ("Contrast", 1.0, 8)),
+    (("Rotate", 0.8, 8), ("Color", 1.0, 2)),
+    (("Color", 0.8, 8), ("Solarize", 0.8, 7)),
+    (("Sharpness", 0.4, 7), ("Invert", 0.6, 8)),
+    (("ShearX", 0.6, 5), ("Equalize", 1.0, 9)),
+    (("Color", 0.4, 0), ("Equalize", 0.6, 3)),
+    (("Equalize", 0.4, 7), ("Solarize", 0.2, 4)),
+    (("Solarize", 0.6, 5), ("AutoContrast", 0.6, 5)),
+    (("Invert", 0.6, 4), ("Equalize", 1.0, 8)),
+    (("Color", 0.6, 4), ("Contrast", 1.0, 8)),
+    (("Equalize", 0.8, 8), ("Equalize", 0.6, 3)),
+)
+
+#: DDAS ops without a magnitude, searched at level 0.
+DDAS_PLAIN_OPS: tuple[str, ...] = ("Identity", "FlipLR", "FlipUD", "AutoContrast", "Equalize", "Invert", "Blur",
+                                   "Smooth")
+#: DDAS ops searched at `DDAS_LEVELS`.
+DDAS_MAGNITUDE_OPS: tuple[str, ...] = ("Rotate", "Posterize", "ShearX", "ShearY", "TranslateX", "TranslateY",
+                                       "Solarize", "Color", "Contrast", "Brightness", "Sharpness")
+DDAS_LEVELS: tuple[float, ...] = (2.5, 5.0, 7.5, 10.0)
+
+
+def ddas_entries(levels: Sequence[float] = DDAS_LEVELS) -> tuple[tuple[str, float], ...]:
+    """Returns the `(op, level)` entries of the DDAS search space (52 with the default 4 levels).
+
+    Args:
+        levels: Levels (0..10) of the ops that have a magnitude.
+
+    Returns:
+        Plain ops at level 0, then every magnitude op at every level.
+
+    Raises:
+        ValueError: for an empty `levels` or a level outside [0, 10].
+
+    Example:
+    >>> len(ddas_entries())
+    52
+    """
+    levels = tuple(float(v) for v in levels)
+    if not levels or any(not 0.0 <= v <= 10.0 for v in levels):
+        raise ValueError(f"levels must be a non-empty list of numbers in [0, 10]. Received: levels={levels}")
+    return tuple((op, 0.0) for op in DDAS_PLAIN_OPS) + tuple((op, v) for op in DDAS_MAGNITUDE_OPS for v in levels)
+
+
+DDAS_ENTRIES: tuple[tuple[str, float], ...] = ddas_entries()
+
+#: Published policy name -> genotype.
+PUBLISHED_POLICIES: Registry[PolicyGenotype] = Registry("published augmentation policy")
+PUBLISHED_POLICIES.register(
+    "autoaugment_cifar10", PolicyGenotype(kind="subpolicies", subpolicies=AUTOAUGMENT_CIFAR10))
+PUBLISHED_POLICIES.register(
+    "autoaugment_imagenet", PolicyGenotype(kind="subpolicies", subpolicies=AUTOAUGMENT_IMAGENET))
+PUBLISHED_POLICIES.register("trivialaugment", PolicyGenotype(kind="trivialaugment"))
+
+
+def randaugment(n: int = 2, m: float = 9.0) -> PolicyGenotype:
+    """Returns the RandAugment(N, M) policy genotype.
+
+    References:
+        Cubuk et al., RandAugment, arXiv 1909.13719.
+
+    Args:
+        n: Ops applied per image.
+        m: Level of every op, 0..10.
+
+    Returns:
+        The `randaugment` genotype.
+
+    Raises:
+        ValueError: for `n < 1` or `m` outside [0, 10].
+
+    Example:
+    >>> randaugment(3, 4).to_string()
+    'randaugment:n=3,m=4'
+    """
+    return PolicyGenotype(kind="randaugment", n=n, m=m)
+
+
+def published_policy(name: str) -> PolicyGenotype:
+    """Returns a published policy by name, or a policy string / `randaugment:n=N,m=M` parsed.
+
+    Args:
+        name: `autoaugment_cifar10`, `autoaugment_imagenet`, `trivialaugment`, or any
+            canonical policy string.
+
+    Returns:
+        The `PolicyGenotype`.
+
+    Raises:
+        ValueError: if `name` is neither a published name nor a valid policy string.
+
+    Example:
+    >>> published_policy("autoaugment_cifar10").kind
+    'subpolicies'
+    """
+    key = name.strip().lower().replace("-", "_")
+    if key in PUBLISHED_POLICIES:
+        return PUBLISHED_POLICIES.get(key)
+    if not PolicyGenotype.looks_like(name):
+        raise ValueError(
+            f"Unknown policy {name!r}. Known names: {', '.join(PUBLISHED_POLICIES.names())}, "
+            "or a policy string such as 'randaugment:n=2,m=9'."
+        )
+    return PolicyGenotype.from_string(name)
+
+
+def _uniform_ops(batch: tf.Tensor, slots: int, names: Sequence[str], seed: tf.Tensor) -> tf.Tensor:
+    table = tf.constant([op_index(n) for n in names], tf.int32)
+    pick = tf.random.stateless_uniform([batch, slots], seed, 0, len(names), dtype=tf.int32)
+    return tf.gather(table, pick)
+
+
+def sample_policy(policy: PolicyGenotype, batch_size: int | tf.Tensor, seed: SeedLike) -> tuple[tf.Tensor, tf.Tensor]:
+    """Draws per-image op indices and magnitudes from a policy.
+
+    Args:
+        policy: A `PolicyGenotype`.
+        batch_size: Images in the batch (int or scalar tensor).
+        seed: Stateless seed.
+
+    Returns:
+        `(op_indices, magnitudes)`, both `[batch_size, slots]`: int32 indices into
+        `tfnas.ops.augment_ops.OP_NAMES` (Identity, index 0, where a step is not applied)
+        and float32 magnitudes in [0, 1].
+
+    Raises:
+        ValueError: if `policy` is not a `PolicyGenotype`.
+
+    Example:
+    >>> ops, mags = sample_policy(randaugment(2, 9), 4, (0, 0))
+    >>> ops.shape, float(mags[0, 0])
+    (TensorShape([4, 2]), 0.9)
+    """
+    if not isinstance(policy, PolicyGenotype):
+        raise ValueError(f"policy must be a PolicyGenotype. Received: {type(policy).__name__}")
+    seeds = tf.random.experimental.stateless_split(tf.cast(tf.convert_to_tensor(seed), tf.int64), 4)
+    batch = tf.convert_to_tensor(batch_size, tf.int32)
+    if policy.kind == "randaugment":
+        ops = _uniform_ops(batch, policy.n, RANDAUGMENT_OPS, seeds[0])
+        return ops, tf.fill(tf.shape(ops), tf.constant(policy.m / 10.0, tf.float32))
+    if policy.kind == "trivialaugment":
+        ops = _uniform_ops(batch, 1, RANDAUGMENT_OPS, seeds[0])
+        levels = tf.random.stateless_uniform([batch, 1], seeds[1], 0, 31, dtype=tf.int32)
+        return ops, tf.cast(levels, tf.float32) / 30.0
+    if policy.kind == "subpolicies":
+        width = max(len(s) for s in policy.subpolicies)
+        pad = ("Identity", 0.0, 0.0)
+        rows = [list(s) + [pad] * (width - len(s)) for s in policy.subpolicies]
+        ops_table = tf.constant([[op_index(op) for op, _, _ in r] for r in rows], tf.int32)
+        prob_table = tf.constant([[p for _, p, _ in r] for r in rows], tf.float32)
+        mag_table = tf.constant([[lv / 10.0 for _, _, lv in r] for r in rows], tf.float32)
+        choice = tf.random.stateless_uniform([batch], seeds[0], 0, len(rows), dtype=tf.int32)
+        applied = tf.random.stateless_uniform([batch, width], seeds[1]) < tf.gather(prob_table, choice)
+        ops = tf.where(applied, tf.gather(ops_table, choice), 0)
+        return ops, tf.gather(mag_table, choice)
+    # distribution
+    ops_list, mags_list = [], []
+    stage_seeds = tf.random.experimental.stateless_split(seeds[0], len(policy.stages))
+    for s, stage in enumerate(policy.stages):
+        ops_table = tf.constant([op_index(op) for op, _, _ in stage], tf.int32)
+        mag_table = tf.constant([lv / 10.0 for _, lv, _ in stage], tf.float32)
+        logits = tf.math.log(tf.constant([[max(p, 1e-12) for _, _, p in stage]], tf.float32))
+        pick = tf.random.stateless_categorical(tf.tile(logits, [batch, 1]), 1, stage_seeds[s], dtype=tf.int32)[:, 0]
+        ops_list.append(tf.gather(ops_table, pick))
+        mags_list.append(tf.gather(mag_table, pick))
+    applied = tf.random.stateless_uniform([batch], seeds[1]) < policy.apply
+    ops = tf.where(applied[:, tf.newaxis], tf.stack(ops_list, axis=1), 0)
+    return ops, tf.stack(mags_list, axis=1)
+
+
+def apply_policy(images: tf.Tensor, policy: PolicyGenotype, seed: SeedLike) -> tf.Tensor:
+    """Augments a batch with a policy (grouped by op, seeded).
+
+    Args:
+        images: `[B, H, W, C]` images in [0, 255] (uint8 or float).
+        policy: A `PolicyGenotype`.
+        seed: Stateless seed.
+
+    Returns:
+        `float32` augmented images in [0, 255].
+
+    Raises:
+        ValueError: for a non-policy or images of the wrong rank.
+
+    Example:
+    >>> x = tf.zeros([2, 8, 8, 3], tf.uint8)
+    >>> apply_policy(x, published_policy("trivialaugment"), (0, 1)).dtype
+    tf.float32
+    """
+    images = tf.convert_to_tensor(images)
+    sample_seed, apply_seed = tf.unstack(
+        tf.random.experimental.stateless_split(tf.cast(tf.convert_to_tensor(seed), tf.int64), 2))
+    ops, mags = sample_policy(policy, tf.shape(images)[0], sample_seed)
+    return apply_op_slots(images, ops, mags, apply_seed)
+
+
+def policy_augment(
+    images: tf.Tensor,
+    seed: SeedLike,
+    policy: PolicyGenotype | None,
+    *,
+    mean: Sequence[float],
+    std: Sequence[float],
+    padding: int = 4,
+    flip: bool = True,
+    cutout_size: int = 16,
+) -> tf.Tensor:
+    """The training transform with a policy: crop, flip, policy, normalise, cutout.
+
+    The order of AutoAugment's CIFAR code: the standard pad-and-crop and flip first, then
+    the policy, then normalisation and cutout 16.
+
+    Args:
+        images: `uint8` `[B, H, W, C]` images.
+        seed: Stateless seed.
+        policy: The policy; None applies crop/flip/cutout only.
+        mean: Per-channel mean on the [0, 1] scale.
+        std: Per-channel std on the [0, 1] scale.
+        padding: Zero padding of the random crop (0 disables it).
+        flip: Random horizontal flip.
+        cutout_size: Cutout square side (0 disables it).
+
+    Returns:
+        `float32` normalised images.
+
+    Example:
+    >>> x = tf.zeros([2, 32, 32, 3], tf.uint8)
+    >>> policy_augment(x, (0, 0), randaugment(), mean=(0.5,) * 3, std=(0.5,) * 3).shape
+    TensorShape([2, 32, 32, 3])
+    """
+    crop_seed, flip_seed, policy_seed, cutout_seed = tf.unstack(
+        tf.random.experimental.stateless_split(tf.cast(tf.convert_to_tensor(seed), tf.int64), 4))
+    images = augment_lib.random_crop(images, crop_seed, padding)
+    if flip:
+        images = augment_lib.random_flip_left_right(images, flip_seed)
+    if policy is not None:
+        images = apply_policy(images, policy, policy_seed) / 255.0
+    images = augment_lib.normalize(images, mean, std)
+    return augment_lib.cutout(images, cutout_seed, cutout_size)
+
+
+def make_policy_dataset(
+    ds: tf.data.Dataset,
+    batch_size: int,
+    policy: PolicyGenotype | None,
+    *,
+    cutout: int = 16,
+    padding: int = 4,
+    flip: bool | None = None,
+    dataset: str = "cifar10",
+    stats: Stats | None = None,
+    seed: int = 0,
+    repeat: bool = False,
+    drop_remainder: bool = True,
+) -> tf.data.Dataset:
+    """Builds a training pipeline that augments with `policy` (see `policy_augment`).
+
+    Order: shuffle (whole split, reshuffled every pass) -> (repeat) -> batch -> crop, flip,
+    policy, normalise, cutout with one stateless seed per batch -> prefetch.
+
+    Args:
+        ds: Unbatched `(uint8 image, label)` dataset of known cardinality.
+        batch_size: Batch size.
+        policy: The policy, or None (crop/flip/cutout only).
+        cutout: Cutout side (0 disables).
+        padding: Crop padding (0 disables the crop).
+        flip: Random horizontal flip; None: the dataset's default.
+        dataset: Registered dataset name (normalisation statistics, flip default).
+        stats: Explicit `(mean, std)`.
+        seed: Seed of the shuffle and of every augmentation draw.
+        repeat: Repeat forever.
+        drop_remainder: Drop the last partial batch.
+
+    Returns:
+        A dataset of `(float32 images, labels)`.
+
+    Raises:
+        ValueError: for a non-positive `batch_size`, negative `cutout`/`padding`, or a
+            dataset of unknown size.
+
+    Example:
+    >>> train, _ = load_splits("digits")  # doctest: +SKIP
+    >>> make_policy_dataset(train, 32, randaugment(2, 9), dataset="digits")  # doctest: +SKIP
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int. Received: batch_size={batch_size!r}")
+    if cutout < 0 or padding < 0:
+        raise ValueError(f"cutout and padding must be >= 0. Received: cutout={cutout}, padding={padding}")
+    n = int(ds.cardinality())
+    if n < 1:
+        raise ValueError("The training dataset must have a known, positive size (take() it before repeat()).")
+    mean, std = resolve_stats(dataset, stats)
+    flip = resolve_flip(dataset, flip)
+    ds = ds.shuffle(min(n, 50_000), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    seeds = tf.data.Dataset.random(seed=seed ^ 0xA06, rerandomize_each_iteration=True)
+    base = tf.constant(seed, tf.int64)
+
+    def _augment(batch, draw):
+        images, labels = batch
+        images = policy_augment(images, tf.stack([base, draw]), policy, mean=mean, std=std, padding=padding,
+                                flip=flip, cutout_size=cutout)
+        return images, labels
+
+    return tf.data.Dataset.zip((ds, seeds)).map(_augment, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+        tf.data.AUTOTUNE)
+
+
+def op_marginals(stage_probabilities: np.ndarray, entries: Sequence[tuple[str, float]] = DDAS_ENTRIES) -> np.ndarray:
+    """Sums entry probabilities per op: `[..., entries]` -> `[..., len(OP_NAMES)]`.
+
+    Args:
+        stage_probabilities: Probabilities over `entries` on the last axis.
+        entries: The `(op, level)` entries.
+
+    Returns:
+        The probability of each op of `OP_NAMES` (0 for ops not in `entries`).
+
+    Example:
+    >>> op_marginals(np.full(52, 1 / 52)).sum().round(6)
+    1.0
+    """
+    probs = np.asarray(stage_probabilities, dtype=np.float64)
+    out = np.zeros(probs.shape[:-1] + (len(OP_NAMES),))
+    for j, (op, _) in enumerate(entries):
+        out[..., OP_NAMES.index(op)] += probs[..., j]
+    return out
