@@ -25,6 +25,29 @@ def _positive_int(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be a positive int. Received: {name}={value!r}")
 
 
+def _check_edge_ops(space: str, edge_ops: Any) -> tuple[tuple[str, ...], ...]:
+    from tfnas.spaces import nb201 as nb201_space
+
+    if space != "nb201":
+        raise ValueError(f"edge_ops is supported in the nb201 space only. Received: space={space!r}")
+    if not isinstance(edge_ops, (list, tuple)) or len(edge_ops) != len(nb201_space.EDGES):
+        raise ValueError(
+            f"edge_ops must hold one op subset per NB201 edge ({len(nb201_space.EDGES)}). "
+            f"Received: edge_ops={edge_ops!r}"
+        )
+    result = []
+    for k, ops in enumerate(edge_ops):
+        if isinstance(ops, str) or not isinstance(ops, (list, tuple)) or not ops:
+            raise ValueError(f"edge_ops[{k}] must be a non-empty list of op names. Received: {ops!r}")
+        unknown = [op for op in ops if op not in nb201_space.OPS]
+        if unknown or len(set(ops)) != len(ops):
+            raise ValueError(
+                f"edge_ops[{k}] must list distinct ops from {nb201_space.OPS}. Received: {tuple(ops)}"
+            )
+        result.append(tuple(op for op in nb201_space.OPS if op in ops))  # canonical order
+    return tuple(result)
+
+
 @dataclasses.dataclass(frozen=True)
 class SupernetConfig:
     """The structure of a search supernet.
@@ -49,6 +72,10 @@ class SupernetConfig:
         steps: Intermediate nodes of a DARTS cell (4); ignored for NB201.
         stem_multiplier: DARTS stem width `stem_multiplier * channels` (3).
         seed: Seed of the initializers and of the supernet's sampling `SeedGenerator`.
+        edge_ops: NB201 only: per-edge allowed op subsets (a learned sub-space, e.g. from
+            `tfnas.algorithms.autospace`), one tuple of op names per edge in
+            `tfnas.spaces.nb201.EDGES` order; ops outside an edge's subset get weight 0 and
+            are never sampled or exported. None (default): the full space on every edge.
 
     Raises:
         ValueError: naming the argument and the value for anything out of range or an
@@ -73,6 +100,7 @@ class SupernetConfig:
     steps: int = 4
     stem_multiplier: int = 3
     seed: int = 0
+    edge_ops: tuple[tuple[str, ...], ...] | None = None
 
     def __post_init__(self) -> None:
         if self.space not in SPACES:
@@ -93,6 +121,8 @@ class SupernetConfig:
                 f"Received: input_shape={self.input_shape!r}"
             )
         object.__setattr__(self, "input_shape", shape)
+        if self.edge_ops is not None:
+            object.__setattr__(self, "edge_ops", _check_edge_ops(self.space, self.edge_ops))
         if self.channels % self.partial_channels:
             raise ValueError(
                 f"channels must be divisible by partial_channels. Received: "
@@ -154,6 +184,8 @@ class SupernetConfig:
         """Returns a JSON-able dict of every field."""
         data = dataclasses.asdict(self)
         data["input_shape"] = list(self.input_shape)
+        if self.edge_ops is not None:
+            data["edge_ops"] = [list(ops) for ops in self.edge_ops]
         return data
 
     @classmethod

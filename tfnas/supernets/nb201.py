@@ -19,7 +19,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import keras
 import numpy as np
@@ -31,6 +31,8 @@ from tfnas.spaces import nb201 as nb201_space
 from tfnas.supernets.base import Supernet
 from tfnas.supernets.cells import SearchCell
 from tfnas.supernets.config import SupernetConfig
+
+_MASKED = -1e9
 
 
 @keras.saving.register_keras_serializable(package="tfnas")
@@ -97,7 +99,60 @@ class NB201Supernet(Supernet):
         )
         self.classifier.build((None, c_curr))
         self._make_arch_variables()
+        self._op_mask = None
+        if config.edge_ops is not None:
+            mask = np.zeros((len(self.edges), len(self.op_names)), dtype="float32")
+            for k, allowed in enumerate(config.edge_ops):
+                for j, op in enumerate(self.op_names):
+                    if op not in allowed:
+                        mask[k, j] = _MASKED
+            self._op_mask = mask
         self.built = True
+
+    def arch_inputs(self, kind: str) -> dict[str, Any]:
+        """As `Supernet.arch_inputs`, with the ops outside `config.edge_ops` masked out.
+
+        A masked op's logit is lowered by 1e9 before the softmax / Gumbel sampling: its
+        weight is exactly 0 (softmax mixing) and it is never sampled (gumbel mixing).
+        """
+        if self._op_mask is None:
+            return super().arch_inputs(kind)
+        alpha = self._alphas[kind]
+        logits = alpha + ops.convert_to_tensor(self._op_mask, dtype=alpha.dtype)
+        if self.config.mixing == "softmax":
+            weights = ops.softmax(logits, axis=-1)
+            arch: dict[str, Any] = {}
+            if self.config.edge_normalization:
+                edge = self._node_softmax(self._edge_logits[kind])
+                weights = weights * edge[:, None]
+                arch["edge_weights"] = edge
+            arch["weights"] = weights
+            if self.config.aux_skip:
+                arch["beta"] = ops.cast(self.aux_skip_beta, weights.dtype)
+            return arch
+        tau = ops.cast(self.temperature, alpha.dtype)
+        probs = ops.softmax((ops.log_softmax(logits, axis=-1) + self._gumbel(ops.shape(alpha))) / tau, axis=-1)
+        index = ops.argmax(probs, axis=-1)
+        one_hot = ops.one_hot(index, len(self.op_names), dtype=probs.dtype)
+        return {"hard": one_hot - ops.stop_gradient(probs) + probs, "index": index}
+
+    def arch_probabilities(self) -> list:
+        """Per edge, the (differentiable) softmax over its allowed ops: the input of
+        `tfnas.budgets.losses.expected_cost` (decisions = edges, choices = `OPS`)."""
+        logits = self._alphas["cell"]
+        if self._op_mask is not None:
+            logits = logits + ops.convert_to_tensor(self._op_mask, dtype=logits.dtype)
+        probs = ops.softmax(logits, axis=-1)
+        return [probs[e] for e in range(len(self.edges))]
+
+    def arch_state(self) -> dict[str, np.ndarray]:
+        """As `Supernet.arch_state`; with `edge_ops`, masked ops have probability 0."""
+        state = super().arch_state()
+        if self._op_mask is not None:
+            alpha = np.asarray(self._alphas["cell"].numpy(), dtype=np.float64) + self._op_mask
+            z = np.exp(alpha - alpha.max(axis=-1, keepdims=True))
+            state["cell/alpha"] = z / z.sum(axis=-1, keepdims=True)
+        return state
 
     def call(self, images, training=None):
         arch = self.arch_inputs("cell")
@@ -110,11 +165,25 @@ class NB201Supernet(Supernet):
         x = self.lastact(x, training=training)
         return self.classifier(ops.mean(x, axis=(1, 2)))
 
-    def export(self) -> NB201Genotype:
-        """Derives the cell: the argmax op of every edge (`none` included, as AutoDL).
+    def export(self, choices: Sequence[int] | None = None) -> NB201Genotype:
+        """Derives the cell: the argmax op of every edge (`none` included, as AutoDL; with
+        `config.edge_ops`, among the edge's allowed ops), or the ops `choices` names.
+
+        Args:
+            choices: Optional op index per edge (e.g. from `tfnas.budgets.losses.meet_budget`).
 
         Returns:
             An `NB201Genotype`.
+
+        Raises:
+            ValueError: if `choices` picks an op outside an edge's allowed subset.
         """
         weights = self.arch_state()["cell/alpha"]
-        return NB201Genotype(tuple(self.op_names[int(np.argmax(row))] for row in weights))
+        if choices is None:
+            choices = [int(np.argmax(row)) for row in weights]
+        if len(choices) != len(self.edges):
+            raise ValueError(f"choices needs one op index per edge ({len(self.edges)}). Received: {choices!r}")
+        for e, j in enumerate(choices):
+            if self._op_mask is not None and self._op_mask[e, int(j)] != 0:
+                raise ValueError(f"Op {self.op_names[int(j)]!r} is not allowed on edge {e} by config.edge_ops.")
+        return NB201Genotype(tuple(self.op_names[int(j)] for j in choices))

@@ -1,0 +1,502 @@
+"""AutoSpace: evolve the search space itself, then search inside the learned space.
+
+A space is a list of *decisions* (an NB201 edge; a mobile layer slot), each with a
+*population* of candidates (NB201: ops, `none` being "no connection"; mobile: single
+blocks `BlockSpec`, kernel x expansion x SE x activation, or `zero`). One generation:
+
+1. per decision, K candidates are drawn from its population by tournament selection
+   (`tournament_size` members drawn at random, the fittest wins), each winner being
+   replaced, with probability `mutation_rate`, by a mutant (NB201: another op; mobile: one
+   field of the block changed) and, with probability `crossover_rate`, by a recombination
+   of two winners (mobile: each field from either parent); new candidates join the
+   population;
+2. a supernet holding exactly these K candidates per decision is trained by a bilevel
+   search (`tfnas.algorithms.mobile_search.run_search`: NB201 DARTS- softmax mixing,
+   mobile single-path GDAS), with the budget (`tfnas.budgets.losses.BudgetLoss`, expected
+   MAdds) in the architecture loss;
+3. each sampled candidate's fitness is its learned architecture weight relative to
+   uniform, `K * softmax(alpha)_i` (the differentiable fitness score: it already carries
+   the budget, which shaped alpha), blended into its running fitness
+   `f <- (1 - fitness_update) * f + fitness_update * K * p` (first evaluation: `K * p`),
+   which ranks every candidate ever evaluated (the global ranking);
+4. after the last generation the learned space keeps the top `keep` candidates per
+   decision.
+
+Reference architecture (the paper leaves open how it is used; our choice): it *seeds* the
+populations. Its choice at every decision is in the initial population and is one of the
+K candidates of that decision in the first generation, so the evolution starts around a
+strong network instead of a random one, and every generation's supernet is the reference
+network's skeleton (same widths, strides and depth). NB201's reference is the ResNet cell
+of the NAS-Bench-201 paper; the mobile reference is a genotype of the skeleton (default
+MobileNetV2-like `ir_k3_e6` everywhere).
+
+The learned spaces are JSON-serializable (`LearnedNB201Space`, and
+`tfnas.spaces.mobile.CandidateSpace` for mobile), and any algorithm of the engine
+searches in them: an NB201 learned space becomes `SupernetConfig(edge_ops=...)`
+(`LearnedNB201Space.supernet_overrides()`), a mobile one is the space of a
+`tfnas.supernets.mobile.MobileSupernet`.
+
+References:
+    - Zhou et al., AutoSpace: Neural Architecture Search with Less Human Interference,
+      arXiv 2103.11833.
+    - Dong & Yang, NAS-Bench-201, arXiv 2001.00326.
+    - Real et al., Regularized Evolution, arXiv 1802.01548 (tournament selection).
+
+Example:
+>>> space = LearnedNB201Space((("nor_conv_3x3", "skip_connect"),) * 6)
+>>> space.size
+64
+>>> LearnedNB201Space.from_json(space.to_json()) == space
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import random
+from typing import Any, Callable, Hashable, Sequence
+
+import numpy as np
+
+from tfnas.genotypes.nb201 import NB201Genotype
+from tfnas.spaces import nb201 as nb201_space
+
+#: The NAS-Bench-201 paper's ResNet cell (the reference architecture of the NB201 evolution).
+NB201_REFERENCE = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|"
+
+
+# ------------------------------------------------------------------------------ config
+@dataclasses.dataclass(frozen=True)
+class AutoSpaceConfig:
+    """Hyper-parameters of the evolution (see the module docstring).
+
+    Args:
+        generations: Number of generations (supernet trainings).
+        sample_size: K, candidates per decision in each generation's supernet.
+        keep: Candidates per decision kept in the learned space.
+        tournament_size: Members drawn per tournament.
+        mutation_rate: Probability a tournament winner is replaced by a mutant.
+        crossover_rate: Probability a winner is recombined with a second winner.
+        fitness_update: Weight of a new evaluation in a candidate's running fitness.
+        seed: Seed of the selection, mutation and recombination draws.
+
+    Raises:
+        ValueError: naming the field and value.
+    """
+
+    generations: int = 3
+    sample_size: int = 3
+    keep: int = 2
+    tournament_size: int = 2
+    mutation_rate: float = 0.3
+    crossover_rate: float = 0.2
+    fitness_update: float = 0.5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("generations", "sample_size", "keep", "tournament_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1. Received: {name}={value!r}")
+        for name in ("mutation_rate", "crossover_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1]. Received: {name}={getattr(self, name)!r}")
+        if not 0.0 < self.fitness_update <= 1.0:
+            raise ValueError(f"fitness_update must be in (0, 1]. Received: fitness_update={self.fitness_update!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# ------------------------------------------------------------------------------ engine
+class Population:
+    """Per-decision candidate populations with running fitness (the global ranking).
+
+    Args:
+        initial: Per decision, its initial candidates (hashable).
+        mutate: `mutate(decision, candidate, rng) -> candidate`.
+        crossover: `crossover(decision, a, b, rng) -> candidate`, or None.
+        reference: The reference architecture's candidate per decision (seeds the
+            populations and the first generation), or None.
+
+    Raises:
+        ValueError: for an empty decision list or population.
+    """
+
+    def __init__(
+        self,
+        initial: Sequence[Sequence[Hashable]],
+        mutate: Callable[[int, Any, random.Random], Any],
+        crossover: Callable[[int, Any, Any, random.Random], Any] | None = None,
+        reference: Sequence[Hashable] | None = None,
+    ) -> None:
+        if not initial or any(not list(c) for c in initial):
+            raise ValueError("Population needs at least one decision and one candidate per decision.")
+        self.members: list[list[Any]] = [list(dict.fromkeys(c)) for c in initial]
+        if reference is not None:
+            if len(reference) != len(self.members):
+                raise ValueError(f"reference needs one candidate per decision ({len(self.members)}).")
+            for d, r in enumerate(reference):
+                if r not in self.members[d]:
+                    self.members[d].insert(0, r)
+        self.reference = None if reference is None else list(reference)
+        self.mutate = mutate
+        self.crossover = crossover
+        self.fitness: list[dict[Any, float]] = [{} for _ in self.members]
+        self.evaluations: list[dict[Any, int]] = [{} for _ in self.members]
+
+    @property
+    def num_decisions(self) -> int:
+        return len(self.members)
+
+    def score(self, decision: int, candidate: Any) -> float:
+        """Running fitness; 1.0 (as good as uniform) before the first evaluation."""
+        return self.fitness[decision].get(candidate, 1.0)
+
+    def _tournament(self, d: int, rng: random.Random, size: int) -> Any:
+        pool = [rng.choice(self.members[d]) for _ in range(size)]
+        return max(pool, key=lambda c: self.score(d, c))
+
+    def sample(self, k: int, config: AutoSpaceConfig, rng: random.Random, first: bool) -> list[tuple[Any, ...]]:
+        """Draws up to `k` distinct candidates per decision (tournament + mutation + crossover)."""
+        chosen = []
+        for d in range(self.num_decisions):
+            picked: list[Any] = []
+            if first and self.reference is not None:
+                picked.append(self.reference[d])
+            tries = 0
+            while len(picked) < k and tries < 50 * k:
+                tries += 1
+                cand = self._tournament(d, rng, config.tournament_size)
+                if self.crossover is not None and rng.random() < config.crossover_rate:
+                    cand = self.crossover(d, cand, self._tournament(d, rng, config.tournament_size), rng)
+                if rng.random() < config.mutation_rate or (cand in picked and tries > 5 * k):
+                    cand = self.mutate(d, cand, rng)
+                if cand not in picked:
+                    picked.append(cand)
+                    if cand not in self.members[d]:
+                        self.members[d].append(cand)
+            chosen.append(tuple(picked))
+        return chosen
+
+    def update(self, sampled: Sequence[Sequence[Any]], probabilities: Sequence[Sequence[float]], rate: float) -> None:
+        """Blends `K * p` of every sampled candidate into its running fitness."""
+        for d, (cands, probs) in enumerate(zip(sampled, probabilities)):
+            k = len(cands)
+            for cand, p in zip(cands, probs):
+                new = k * float(p)
+                old = self.fitness[d].get(cand)
+                self.fitness[d][cand] = new if old is None else (1.0 - rate) * old + rate * new
+                self.evaluations[d][cand] = self.evaluations[d].get(cand, 0) + 1
+
+    def top(self, d: int, keep: int) -> tuple[Any, ...]:
+        """The `keep` fittest evaluated candidates of decision `d` (fitness, then first seen)."""
+        ranked = sorted(self.fitness[d].items(), key=lambda item: -item[1])
+        return tuple(c for c, _ in ranked[:keep])
+
+
+def evolve(
+    population: Population,
+    train_generation: Callable[[list[tuple[Any, ...]], int], Sequence[Sequence[float]]],
+    config: AutoSpaceConfig,
+    log: Callable[[str], None] | None = None,
+) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]]]:
+    """Runs the evolution: sample, train a supernet over the sample, score, repeat.
+
+    Args:
+        population: The populations (modified in place).
+        train_generation: `(sampled, generation) -> probabilities`: trains a supernet over
+            `sampled[d]` (candidate tuples per decision) and returns, per decision, the
+            learned probability of each sampled candidate (same order).
+        config: The evolution hyper-parameters.
+        log: Optional progress printer.
+
+    Returns:
+        `(learned, records)`: the top `config.keep` candidates per decision, and one
+        record per generation (the sample and its probabilities).
+    """
+    rng = random.Random(config.seed)
+    records = []
+    for generation in range(config.generations):
+        sampled = population.sample(config.sample_size, config, rng, first=generation == 0)
+        probabilities = [np.asarray(p, dtype=np.float64) for p in train_generation(sampled, generation)]
+        population.update(sampled, probabilities, config.fitness_update)
+        records.append({"generation": generation, "sampled": [[str(c) for c in s] for s in sampled],
+                        "probabilities": [p.tolist() for p in probabilities]})
+        if log:
+            log(f"generation {generation + 1}/{config.generations}: "
+                + "; ".join(",".join(f"{c}:{p:.2f}" for c, p in zip(s, pr)) for s, pr in zip(sampled, probabilities)))
+    return [population.top(d, config.keep) for d in range(population.num_decisions)], records
+
+
+# ------------------------------------------------------------------------------ NB201
+@dataclasses.dataclass(frozen=True)
+class LearnedNB201Space:
+    """A learned NAS-Bench-201 sub-space: an allowed op subset per edge.
+
+    Its members are every cell picking an allowed op on each edge. It is searched by any
+    algorithm of the engine through `SupernetConfig(edge_ops=space.edge_ops)`
+    (`supernet_overrides()`).
+
+    Args:
+        edge_ops: Per edge (`tfnas.spaces.nb201.EDGES` order), the allowed ops.
+        fitness: Optional per-edge `{op: fitness}` of the evolution that produced it.
+
+    Raises:
+        ValueError: for a wrong edge count or an unknown op.
+    """
+
+    edge_ops: tuple[tuple[str, ...], ...]
+    fitness: tuple[tuple[tuple[str, float], ...], ...] | None = None
+
+    def __post_init__(self) -> None:
+        from tfnas.supernets.config import _check_edge_ops
+
+        object.__setattr__(self, "edge_ops", _check_edge_ops("nb201", self.edge_ops))
+        if self.fitness is not None:
+            object.__setattr__(self, "fitness", tuple(tuple((str(o), float(f)) for o, f in row) for row in self.fitness))
+
+    space = "nb201"
+    format = "tfnas.learned_space.nb201/1"
+
+    @property
+    def size(self) -> int:
+        return int(np.prod([len(ops) for ops in self.edge_ops]))
+
+    def members(self) -> list[NB201Genotype]:
+        """Every cell of the space."""
+        return [NB201Genotype(tuple(ops)) for ops in itertools.product(*self.edge_ops)]
+
+    def validate(self, genotype: NB201Genotype) -> None:
+        """Raises ValueError naming the edge whose op is outside the learned space."""
+        nb201_space.validate(genotype)
+        for e, (op, allowed) in enumerate(zip(genotype.ops, self.edge_ops)):
+            if op not in allowed:
+                raise ValueError(f"Edge {e} has {op!r}; the learned space allows {allowed} there.")
+
+    def supernet_overrides(self) -> dict[str, Any]:
+        """`SupernetConfig` fields restricting a supernet to this space."""
+        return {"edge_ops": self.edge_ops}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": self.format, "space": self.space, "edge_ops": [list(o) for o in self.edge_ops],
+                "size": self.size,
+                "fitness": None if self.fitness is None else [dict(row) for row in self.fitness]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "LearnedNB201Space":
+        """Raises ValueError for another format."""
+        if data.get("format") != cls.format:
+            raise ValueError(f"Not a learned NB201 space (format {data.get('format')!r}, expected {cls.format!r}).")
+        fitness = data.get("fitness")
+        return cls(tuple(tuple(o) for o in data["edge_ops"]),
+                   None if fitness is None else tuple(tuple(row.items()) for row in fitness))
+
+    @classmethod
+    def from_json(cls, text: str) -> "LearnedNB201Space":
+        return cls.from_dict(json.loads(text))
+
+
+def _nb201_mutate(decision: int, op: str, rng: random.Random) -> str:
+    return rng.choice([o for o in nb201_space.OPS if o != op])
+
+
+def nb201_population(reference: str | None = NB201_REFERENCE) -> Population:
+    """Per edge, the population of the 5 ops; the reference cell's op first."""
+    ref = None if reference is None else list(NB201Genotype.from_string(reference).ops)
+    return Population([list(nb201_space.OPS)] * len(nb201_space.EDGES), _nb201_mutate, None, ref)
+
+
+def evolve_nb201(
+    search_config,
+    config: AutoSpaceConfig,
+    *,
+    train_ds,
+    num_examples: int,
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    dataset: str = "cifar10",
+    budget=None,
+    reference: str | None = NB201_REFERENCE,
+    log: Callable[[str], None] | None = None,
+) -> tuple[LearnedNB201Space, list[dict[str, Any]]]:
+    """Evolves a learned NB201 sub-space (module docstring), one supernet per generation.
+
+    Args:
+        search_config: The bilevel search of each generation (`epochs` = epochs per
+            generation; a softmax-mixing algorithm such as `darts_minus`, or `gdas`).
+        config: The evolution hyper-parameters.
+        train_ds: The search training set (`mobile_search.load_search_data`).
+        num_examples: Its size.
+        input_shape: Image shape.
+        num_classes: Classes.
+        dataset: Dataset name.
+        budget: Optional `BudgetLoss` over `nb201_cost_table` (per-edge decisions).
+        reference: The reference cell (seeds the populations), or None.
+        log: Optional progress printer.
+
+    Returns:
+        `(learned_space, records)`.
+    """
+    from tfnas.algorithms.base import ALGORITHMS
+    from tfnas.algorithms.mobile_search import run_search
+    from tfnas.supernets import build_supernet
+
+    population = nb201_population(reference)
+    cls = ALGORITHMS.get(search_config.algorithm)
+
+    def train_generation(sampled, generation):
+        run = search_config.replace(seed=search_config.seed * 1000 + generation)
+        supernet = build_supernet(cls.supernet_config(run, "nb201", num_classes, input_shape, edge_ops=sampled))
+        run_search(run, supernet, train_ds=train_ds, num_examples=num_examples, dataset=dataset, budget=budget)
+        probs = [np.asarray(p) for p in supernet.arch_probabilities()]
+        return [[probs[e][nb201_space.OPS.index(op)] for op in ops] for e, ops in enumerate(sampled)]
+
+    learned, records = evolve(population, train_generation, config, log)
+    fitness = tuple(tuple((op, population.fitness[e][op]) for op in ops) for e, ops in enumerate(learned))
+    return LearnedNB201Space(tuple(learned), fitness), records
+
+
+def search_nb201(
+    search_config,
+    space: LearnedNB201Space | None,
+    *,
+    train_ds,
+    num_examples: int,
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    dataset: str = "cifar10",
+    budget=None,
+    hard_budget: float | None = None,
+) -> dict[str, Any]:
+    """One search of `search_config.algorithm` in a learned NB201 space (None: the full space).
+
+    Returns:
+        `mobile_search.run_search`'s report.
+    """
+    from tfnas.algorithms.base import ALGORITHMS
+    from tfnas.algorithms.mobile_search import run_search
+    from tfnas.supernets import build_supernet
+
+    cls = ALGORITHMS.get(search_config.algorithm)
+    overrides = space.supernet_overrides() if space is not None else {}
+    supernet = build_supernet(cls.supernet_config(search_config, "nb201", num_classes, input_shape, **overrides))
+    return run_search(search_config, supernet, train_ds=train_ds, num_examples=num_examples, dataset=dataset,
+                      budget=budget, hard_budget=hard_budget)
+
+
+# ------------------------------------------------------------------------------ mobile
+def _mobile_mutate_fn(space) -> Callable[[int, Any, random.Random], Any]:
+    """Mutation of a mobile candidate: one field (kernel, expansion, SE, activation) changed."""
+    from tfnas.genotypes.block import BlockSpec
+
+    slots = [(s, i) for s, st in enumerate(space.stages) for i in range(st.depth)]
+
+    def mutate(decision: int, block: Any, rng: random.Random) -> Any:
+        s, i = slots[decision]
+        options = space.candidates(s, i)
+        if block.is_zero:
+            return rng.choice([b for b in options if not b.is_zero])
+        field = rng.choice(["kernel", "expansion", "se_ratio", "activation", "zero"])
+        if field == "zero":
+            zero = [b for b in options if b.is_zero]
+            if zero:
+                return zero[0]
+            field = "kernel"
+        values = sorted({getattr(b, field) for b in options if not b.is_zero and b.block_type == block.block_type},
+                        key=str)
+        others = [v for v in values if v != getattr(block, field)]
+        if not others:
+            return rng.choice(options)
+        child = dataclasses.replace(block, **{field: rng.choice(others)})
+        return child if child in options else rng.choice(options)
+
+    def crossover(decision: int, a: Any, b: Any, rng: random.Random) -> Any:
+        if a.is_zero or b.is_zero or a.block_type != b.block_type:
+            return a if rng.random() < 0.5 else b
+        fields = {f: getattr(a if rng.random() < 0.5 else b, f) for f in ("kernel", "expansion", "se_ratio", "activation")}
+        child = dataclasses.replace(a, **fields)
+        return child if isinstance(child, BlockSpec) else a
+
+    return mutate, crossover
+
+
+def mobile_population(space, reference) -> Population:
+    """Per layer slot of `space` (a `MobileSpace`), a population seeded by `reference`.
+
+    The initial population of a slot is the reference's block plus two random choices of
+    the slot; later members come from mutation and recombination.
+
+    Args:
+        space: The hand-made `MobileSpace` whose choices bound the evolution.
+        reference: A `BlockGenotype` in `space` (`space.validate(reference)` passes).
+
+    Raises:
+        ValueError: if `reference` is not in `space`.
+    """
+    space.validate(reference)
+    rng = random.Random(0)
+    layers = reference.layers()
+    ref_blocks, initial = [], []
+    for layer in layers:
+        block = layer.spec if layer.spec.is_zero else dataclasses.replace(
+            layer.spec, activation=reference.activation_of(layer.spec), skip=None)
+        options = space.candidates(layer.stage, layer.index)
+        ref_blocks.append(block)
+        initial.append([block] + rng.sample(list(options), min(2, len(options))))
+    mutate, crossover = _mobile_mutate_fn(space)
+    return Population(initial, mutate, crossover, ref_blocks)
+
+
+def evolve_mobile(
+    search_config,
+    config: AutoSpaceConfig,
+    space,
+    reference,
+    *,
+    train_ds,
+    num_examples: int,
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    dataset: str = "cifar10",
+    budget_madds: float | None = None,
+    budget_weight: float = 1.0,
+    log: Callable[[str], None] | None = None,
+):
+    """Evolves a learned mobile space (a `CandidateSpace` with `config.keep` blocks per slot).
+
+    Each generation trains a `MobileSupernet` over the K sampled blocks per slot with
+    `search_config.algorithm` (`gdas` or `rome`) and, with `budget_madds`, the hinge on the
+    expected MAdds of the network at `input_shape` in the architecture loss.
+
+    Returns:
+        `(learned_space, records)`.
+    """
+    from tfnas.algorithms.mobile_search import run_search
+    from tfnas.budgets.losses import BudgetLoss, mobile_cost_table
+    from tfnas.spaces.mobile import CandidateSpace
+    from tfnas.supernets.mobile import MobileSupernet
+
+    population = mobile_population(space, reference)
+
+    def as_space(per_slot):
+        return CandidateSpace.from_slots(space, per_slot, act=reference.act)
+
+    def train_generation(sampled, generation):
+        cands = as_space(sampled)
+        run = search_config.replace(seed=search_config.seed * 1000 + generation)
+        supernet = MobileSupernet(cands, num_classes=num_classes, input_shape=input_shape, seed=run.seed)
+        budget = None
+        if budget_madds:
+            table = mobile_cost_table(cands, "madds", input_size=input_shape[0], num_classes=num_classes)
+            budget = BudgetLoss(table, "hinge", target=float(budget_madds), weight=budget_weight)
+        run_search(run, supernet, train_ds=train_ds, num_examples=num_examples, dataset=dataset, budget=budget)
+        return [np.asarray(p) for p in supernet.arch_probabilities()]
+
+    learned, records = evolve(population, train_generation, config, log)
+    return as_space(learned), records
