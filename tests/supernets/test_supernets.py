@@ -244,3 +244,42 @@ def test_one_step_moves_weights_and_architecture(space, kwargs):
             break
     assert moved
     assert any(np.abs(np.array(v) - b).max() > 0 for v, b in zip(net.weight_variables, before_w))
+
+
+@pytest.mark.parametrize("space, reduction", [("darts", False), ("darts", True), ("nb201", False)])
+def test_softmax_cell_is_the_weighted_sum_of_single_ops(space, reduction):
+    """The batched softmax cell (weights folded into the BN scale, sources spread onto edges)
+    equals `sum_o w[e, o] * op_o(x)` summed per node, each op computed alone, for generic
+    (not one-hot) weights."""
+    op_names = darts_space.OPS if space == "darts" else nb201_space.OPS
+    kwargs = dict(channels=4, op_names=op_names, seed=3)
+    if space == "darts":
+        kwargs.update(reduction=reduction, prev_prev_channels=6, prev_channels=5)
+        inputs = (tf.constant(np.random.default_rng(1).random((2, 8, 8, 6)), tf.float32),
+                  tf.constant(np.random.default_rng(2).random((2, 8, 8, 5)), tf.float32))
+    else:
+        inputs = tf.constant(np.random.default_rng(1).random((2, 8, 8, 4)), tf.float32)
+    cell = SearchCell(space, **kwargs)
+    weights = np.random.default_rng(4).random((len(cell.edges), len(op_names))).astype("float32")
+    out = cell(inputs, {"weights": tf.constant(weights)})
+    # reference: node by node, edge by edge, op by op
+    if space == "darts":
+        states = {0: cell._preprocess0(inputs[0]), 1: cell._preprocess1(inputs[1])}
+    else:
+        states = {0: inputs}
+    for node in cell.nodes:
+        total = 0.0
+        for g, (sources, targets) in enumerate(cell.groups):
+            if node not in targets:
+                continue
+            for si, src in enumerate(sources):
+                edge = cell.edge_index[(node, src)]
+                for o, op in enumerate(op_names):
+                    y = cell._single_op(g, op, si, targets.index(node), states[src])
+                    total = total + weights[edge, o] * y
+        states[node] = total
+    if space == "darts":
+        expected = tf.concat([states[n] for n in cell.nodes], axis=-1)
+    else:
+        expected = states[cell.nodes[-1]]
+    np.testing.assert_allclose(out, expected, atol=1e-4, rtol=1e-4)

@@ -11,7 +11,12 @@ which sees the same input on every edge of a source) are computed once per sourc
 exact: all edges of a source would compute the same tensor.
 
 Mixing:
-- `softmax`: `node_t += sum_{s,o} w[s,t,o] * op_o(x_s)`, one multiply-and-reduce per group.
+- `softmax`: `node_t += sum_{s,o} w[s,t,o] * op_o(x_s)`. Every parametric op ends in a
+  non-affine BatchNorm, so its mixing weights enter as that BN's per-channel `scale`
+  (`w[s,t,o]` repeated over the edge's channels): the fused BN kernel multiplies and gives
+  the weights' gradient, and no separate multiply / reduce over a stacked `[.., O, E, C]`
+  tensor is needed (it cost a quarter of a DARTS step). Parameter-free ops (pooling,
+  identity) are weighted by a broadcast multiply onto the edges.
 - `gumbel` / `rome`: per edge, `keras.ops.switch` on the sampled op index runs only that
   op's branch (weights sliced from the batched variables, so unsampled ops get exactly zero
   gradient), and the output is multiplied by the straight-through weight `h[e, index]`.
@@ -282,8 +287,8 @@ class SearchCell(keras.layers.Layer):
             xs = [x[..., :cp] for x in xs]
         x = xs[0] if s_count == 1 else ops.concatenate(xs, axis=-1)
         relu = ops.relu(x)
-        edge_bn, edge_plain, source_bn, source_plain = [], [], [], []
-        edge_w_bn, edge_w_plain, source_w_bn, source_w_plain = [], [], [], []
+        edge_terms = []  # per-edge layout [B, H', W', S*T*C], already weighted
+        source_terms = []  # (per-source tensor [B, H', W', S*C], weights [E])
         for o, op in enumerate(self.op_names):
             kind, k = OP_KINDS[op]
             w = weights[:, o]
@@ -291,19 +296,13 @@ class SearchCell(keras.layers.Layer):
                 continue
             if kind == "pool":
                 y = kernels.pool(x, k, stride)
-                if self.space == "darts":
-                    source_bn.append(y)
-                    source_w_bn.append(w)
-                else:
-                    source_plain.append(y)
-                    source_w_plain.append(w)
+                source_terms.append((kernels.batch_norm(y) if self.space == "darts" else y, w))
             elif kind == "skip":
                 if stride == 1:
-                    source_plain.append(x)
-                    source_w_plain.append(w)
+                    source_terms.append((x, w))
                 else:
-                    edge_bn.append(self._factorized(relu, f"g{g}_{op}", s_count, t_count, cp))
-                    edge_w_bn.append(w)
+                    y = self._factorized(relu, f"g{g}_{op}", s_count, t_count, cp)
+                    edge_terms.append(kernels.batch_norm(y, scale=_per_channel(w, cp)))
             elif kind == "sep":
                 y = kernels.depthwise(relu, self._vars[f"g{g}_{op}_dw1"], stride=stride)
                 y = kernels.edge_matmul(y, self._vars[f"g{g}_{op}_pw1"], sources=s_count,
@@ -312,52 +311,36 @@ class SearchCell(keras.layers.Layer):
                 y = kernels.depthwise(y, self._vars[f"g{g}_{op}_dw2"])
                 y = kernels.edge_matmul(y, self._vars[f"g{g}_{op}_pw2"], sources=e_count,
                                         targets=1, channels=cp, multiplier_layout=False)
-                edge_bn.append(y)
-                edge_w_bn.append(w)
+                edge_terms.append(kernels.batch_norm(y, scale=_per_channel(w, cp)))
             elif kind == "dil":
                 y = kernels.depthwise(relu, self._vars[f"g{g}_{op}_dw"], stride=stride, dilation=2)
                 y = kernels.edge_matmul(y, self._vars[f"g{g}_{op}_pw"], sources=s_count,
                                         targets=t_count, channels=cp, multiplier_layout=True)
-                edge_bn.append(y)
-                edge_w_bn.append(w)
+                edge_terms.append(kernels.batch_norm(y, scale=_per_channel(w, cp)))
             elif kind == "conv":
                 parts = []
                 for si in range(s_count):
                     r = relu if s_count == 1 else relu[..., si * cp : (si + 1) * cp]
                     kernel = self._vars[f"g{g}_{op}_w"][si]
                     parts.append(_conv(r, kernel, stride))
-                edge_bn.append(parts[0] if s_count == 1 else ops.concatenate(parts, axis=-1))
-                edge_w_bn.append(w)
+                y = parts[0] if s_count == 1 else ops.concatenate(parts, axis=-1)
+                edge_terms.append(kernels.batch_norm(y, scale=_per_channel(w, cp)))
         if self.aux_skip:
             beta = ops.ones((e_count,), dtype=weights.dtype) * arch["beta"]
             if stride == 1:
-                source_plain.append(x)
-                source_w_plain.append(beta)
+                source_terms.append((x, beta))
             else:
-                edge_bn.append(self._factorized(relu, f"g{g}_aux", s_count, t_count, cp))
-                edge_w_bn.append(beta)
-        total = None
-        if edge_bn:
-            edge_plain = [kernels.batch_norm(_concat(edge_bn))] + edge_plain
-            edge_w_plain = [ops.stack(edge_w_bn, axis=0)] + [w[None] for w in edge_w_plain]
-        if source_bn:
-            source_plain = [kernels.batch_norm(_concat(source_bn))] + source_plain
-            source_w_plain = [ops.stack(source_w_bn, axis=0)] + [w[None] for w in source_w_plain]
-        else:
-            source_w_plain = [w[None] for w in source_w_plain]
-        if edge_plain:
-            y = _concat(edge_plain)
-            w = ops.concatenate(edge_w_plain, axis=0)  # [O_e, E]
-            total = _mix(y, w, s_count, t_count, cp, per_edge=True)
-        if source_plain:
-            y = _concat(source_plain)
-            w = ops.concatenate(source_w_plain, axis=0)  # [O_s, E]
-            mixed = _mix(y, w, s_count, t_count, cp, per_edge=False)
-            total = mixed if total is None else total + mixed
-        if total is None:  # only `none`: zeros of the output shape
+                y = self._factorized(relu, f"g{g}_aux", s_count, t_count, cp)
+                edge_terms.append(kernels.batch_norm(y, scale=_per_channel(beta, cp)))
+        for y, w in source_terms:  # broadcast a source's tensor to its edges, weighted
+            edge_terms.append(_spread(y, w, s_count, t_count, cp))
+        if not edge_terms:  # only `none`: zeros of the output shape
             shape = ops.shape(x[:, ::stride, ::stride, :cp])
-            total = ops.zeros((shape[0], shape[1], shape[2], t_count, cp), dtype=x.dtype)
-        return total
+            return ops.zeros((shape[0], shape[1], shape[2], t_count, cp), dtype=x.dtype)
+        total = _add_all(edge_terms)
+        shape = ops.shape(total)
+        total = ops.reshape(total, (shape[0], shape[1], shape[2], s_count, t_count, cp))
+        return total[:, :, :, 0] if s_count == 1 else ops.sum(total, axis=3)
 
     def _factorized(self, relu, prefix, s_count, t_count, channels):
         """Per-edge FactorizedReduce (before BN) of every edge of the group: `[.., E*C]`."""
@@ -463,18 +446,21 @@ def _concat(tensors):
     return tensors[0] if len(tensors) == 1 else ops.concatenate(tensors, axis=-1)
 
 
-def _mix(y, weights, s_count, t_count, channels, *, per_edge: bool):
-    """Weighted sum over ops and sources: returns `[B, H, W, T, C]`.
+def _per_channel(edge_weights, channels: int):
+    """`[E]` edge weights -> `[E * C]` per-channel BN scale in per-edge layout."""
+    return ops.repeat(edge_weights, channels)
 
-    Args:
-        y: per-edge `[B, H, W, O * S * T * C]` or per-source `[B, H, W, O * S * C]`.
-        weights: `[O, S * T]` op weights of the group's edges.
-    """
+
+def _spread(y, weights, s_count: int, t_count: int, channels: int):
+    """A per-source tensor `[B, H, W, S*C]` weighted onto its edges: `[B, H, W, S*T*C]`."""
     shape = ops.shape(y)
-    num_ops = int(weights.shape[0])
-    w = ops.reshape(weights, (num_ops, s_count, t_count, 1))
-    if per_edge:
-        y = ops.reshape(y, (shape[0], shape[1], shape[2], num_ops, s_count, t_count, channels))
-    else:
-        y = ops.reshape(y, (shape[0], shape[1], shape[2], num_ops, s_count, 1, channels))
-    return ops.sum(y * w, axis=(3, 4))
+    y = ops.reshape(y, (shape[0], shape[1], shape[2], s_count, 1, channels))
+    w = ops.reshape(weights, (s_count, t_count, 1))
+    return ops.reshape(y * w, (shape[0], shape[1], shape[2], s_count * t_count * channels))
+
+
+def _add_all(tensors):
+    total = tensors[0]
+    for t in tensors[1:]:
+        total = total + t
+    return total

@@ -34,7 +34,7 @@ import tensorflow as tf
 BN_EPSILON = 1e-5
 
 
-def batch_norm(x):
+def batch_norm(x, scale=None):
     """BatchNorm without affine parameters, normalised with the batch statistics.
 
     The search cells' BN (affine=False) in training and inference alike
@@ -42,14 +42,17 @@ def batch_norm(x):
 
     Args:
         x: `[B, H, W, C]` tensor.
+        scale: Optional `[C]` multiplier applied after normalisation (not a learned affine
+            weight: the supernets pass the architecture's mixing weights here, so the fused
+            kernel does the weighting and returns its gradient).
 
     Returns:
-        The normalised tensor, same shape.
+        The normalised (and scaled) tensor, same shape.
     """
     channels = int(x.shape[-1])
     y, _, _ = tf.compat.v1.nn.fused_batch_norm(
         x,
-        scale=tf.ones([channels], x.dtype),
+        scale=tf.ones([channels], x.dtype) if scale is None else scale,
         offset=tf.zeros([channels], x.dtype),
         epsilon=BN_EPSILON,
         is_training=True,
