@@ -246,11 +246,16 @@ def test_one_step_moves_weights_and_architecture(space, kwargs):
     assert any(np.abs(np.array(v) - b).max() > 0 for v, b in zip(net.weight_variables, before_w))
 
 
+@pytest.mark.parametrize("block_diagonal", [True, False])
 @pytest.mark.parametrize("space, reduction", [("darts", False), ("darts", True), ("nb201", False)])
-def test_softmax_cell_is_the_weighted_sum_of_single_ops(space, reduction):
+def test_softmax_cell_is_the_weighted_sum_of_single_ops(space, reduction, block_diagonal,
+                                                        monkeypatch):
     """The batched softmax cell (weights folded into the BN scale, sources spread onto edges)
     equals `sum_o w[e, o] * op_o(x)` summed per node, each op computed alone, for generic
-    (not one-hot) weights."""
+    (not one-hot) weights, with the pointwise convs as block-diagonal or batched matmuls."""
+    from tfnas.supernets import kernels
+
+    monkeypatch.setattr(kernels, "BLOCK_DIAGONAL_MAX_CHANNELS", 10**6 if block_diagonal else 0)
     op_names = darts_space.OPS if space == "darts" else nb201_space.OPS
     kwargs = dict(channels=4, op_names=op_names, seed=3)
     if space == "darts":

@@ -32,6 +32,9 @@ from keras import ops
 import tensorflow as tf
 
 BN_EPSILON = 1e-5
+#: Per-edge pointwise convs of a group with at most this many input channels in all run as
+#: one block-diagonal matmul; wider groups as a batched matmul (see `edge_matmul`).
+BLOCK_DIAGONAL_MAX_CHANNELS = 128
 
 
 def batch_norm(x, scale=None):
@@ -98,6 +101,18 @@ def edge_matmul(x, kernel, *, sources: int, targets: int, channels: int, multipl
     if edges == 1:
         y = ops.matmul(ops.reshape(x, (-1, channels)), kernel[0])
         return ops.reshape(y, (shape[0], shape[1], shape[2], out))
+    if edges * channels <= BLOCK_DIAGONAL_MAX_CHANNELS:
+        # One dense matmul with a block-diagonal kernel (the layout change folded into it):
+        # `edges` times the FLOPs, but no transposes and a full-width GEMM, faster for
+        # narrow edges (measured fwd+bwd at [32, 32, 32, 2*16*4]: 0.10 s vs 0.16 s).
+        per_edge = ops.reshape(kernel, (sources, targets, channels, out))
+        eye_s = ops.eye(sources, dtype=kernel.dtype)
+        eye_t = ops.eye(targets, dtype=kernel.dtype)
+        spec = "stcd,sz,ty->sctzyd" if multiplier_layout else "stcd,sz,ty->stczyd"
+        full = ops.reshape(ops.einsum(spec, per_edge, eye_s, eye_t),
+                           (edges * channels, edges * out))
+        y = ops.matmul(ops.reshape(x, (-1, edges * channels)), full)
+        return ops.reshape(y, (shape[0], shape[1], shape[2], edges * out))
     if multiplier_layout:
         y = ops.reshape(x, (-1, sources, channels, targets))
         y = ops.transpose(y, (1, 3, 0, 2))
