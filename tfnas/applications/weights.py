@@ -36,6 +36,11 @@ def sha256_file(path: str) -> str:
     return digest.hexdigest()
 
 
+def _stored_variables(model: keras.Model) -> list:
+    """The model's weights minus random-seed state (whose names are numbered per process)."""
+    return [v for v in model.weights if "seed_generator" not in v.path]
+
+
 def save_weights_npz(model: keras.Model, path: str, dtype: str = "float16") -> str:
     """Writes every variable of `model` to a compressed `.npz` file and returns its sha256.
 
@@ -53,7 +58,7 @@ def save_weights_npz(model: keras.Model, path: str, dtype: str = "float16") -> s
     if dtype not in ("float16", "float32"):
         raise ValueError(f"dtype must be 'float16' or 'float32'. Received: dtype={dtype!r}")
     arrays: dict[str, np.ndarray] = {}
-    for variable in model.variables:
+    for variable in _stored_variables(model):
         key = variable.path
         if key in arrays:
             raise ValueError(f"Two variables share the path {key!r}; weights could not load by name.")
@@ -101,7 +106,7 @@ def load_weights_npz(
     with archive:
         missing, wrong = [], []
         assignments = []
-        for variable in model.variables:
+        for variable in _stored_variables(model):
             key = variable.path
             if any(key.startswith(p) for p in skip_prefixes):
                 continue

@@ -1,0 +1,161 @@
+r"""Package a `launch.train` run as zoo weights: `python -m export.zoo_weights ...`.
+
+Copies the trained network's weights (by variable path) into the zoo's build of the same
+architecture, writes them as float16 `.npz` into `tfnas/applications/weights/`, loads them
+back through `tfnas.applications.create_model` (so the sha256 check runs), measures the
+shipped weights' accuracy on the whole CIFAR-10 test split, and writes the card
+`<arch>.<tag>.json` beside the file: options, training command, the run's config and
+report figures, measured accuracy, sha256, size.
+
+Example:
+  python -m export.zoo_weights --workdir=runs/zoo/darts_v2_c16_l8 --name=darts_v2.c16_l8_cifar10 \
+      --command="python -m launch.train --genotype=darts_v2 ..."
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+from absl import app, flags
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "A finished launch.train run folder.", required=True)
+_NAME = flags.DEFINE_string("name", None, "Zoo name <arch>.<tag>, e.g. darts_v2.c16_l8_cifar10.", required=True)
+_COMMAND = flags.DEFINE_string("command", None, "The exact training command line.", required=True)
+_LOAD = flags.DEFINE_string("load", None, "Machine load during training, as observed (free text).")
+_PUBLISHED = flags.DEFINE_string("published", None, "The paper's published figure to cite beside ours.")
+_DEST = flags.DEFINE_string("dest", None, "Output folder (default: tfnas/applications/weights).")
+
+
+def package_run(
+    workdir: str,
+    name: str,
+    command: str,
+    *,
+    dest: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Writes the zoo weights file and card of a finished training run.
+
+    Args:
+        workdir: The `launch.train` run folder (config.json, report.json, model.keras).
+        name: `<arch>.<tag>`, `arch` a zoo architecture.
+        command: The exact training command.
+        dest: Output folder (default: the package's weights folder).
+        extra: More card fields (observed load, published figures).
+
+    Returns:
+        The card.
+
+    Raises:
+        ValueError: for an unknown architecture, a run of another genotype, or a tag
+            already shipped.
+        FileNotFoundError: if the run is not finished (no report.json / model.keras).
+    """
+    import keras
+
+    import tfnas.ops  # noqa: F401  (the run's model.keras holds tfnas layers)
+    from tfnas import applications, data
+    from tfnas.applications import zoo
+    from tfnas.budgets.counters import count_madds, count_params
+    from tfnas.children.training import _evaluate
+    from tfnas.genotypes import codec
+
+    arch, _, tag = name.partition(".")
+    if arch not in zoo.ARCHITECTURES or not tag:
+        raise ValueError(f"name must be <arch>.<tag> with arch in {sorted(zoo.ARCHITECTURES)}. Received: {name!r}")
+    paths = {k: os.path.join(workdir, f) for k, f in
+             (("config", "config.json"), ("report", "report.json"), ("model", "model.keras"))}
+    for key, path in paths.items():
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path} missing: is {workdir} a finished launch.train run? ({key})")
+    with open(paths["config"], encoding="utf-8") as f:
+        config = json.load(f)
+    with open(paths["report"], encoding="utf-8") as f:
+        report = json.load(f)
+    genotype = codec.load(zoo.ARCHITECTURES[arch]["genotype"])
+    if report["genotype"] != genotype.to_string():
+        raise ValueError(f"{workdir} trained {report['genotype'][:80]}..., not the {arch} genotype.")
+    dest = dest or zoo.WEIGHTS_DIR
+    file_name = f"{name}.npz"
+    if os.path.exists(os.path.join(dest, f"{name}.json")):
+        raise ValueError(f"{name} is already shipped in {dest}; choose a new tag.")
+
+    trained = keras.saving.load_model(paths["model"], compile=False)
+    options = {"channels": config["channels"], "layers": config["layers"]} if genotype.space == "darts" else {}
+    network = zoo.build_zoo_model(arch, dataset=config["dataset"], classifier_activation=None, **options)
+    source = {v.path: v for v in trained.weights}
+    targets = [v for v in network.weights if "seed_generator" not in v.path]
+    missing = [v.path for v in targets if v.path not in source]
+    if missing:
+        raise ValueError(f"The trained model lacks {len(missing)} variables of the zoo build: {missing[:5]}")
+    for variable in targets:
+        variable.assign(source[variable.path])
+    os.makedirs(dest, exist_ok=True)
+    digest = applications.save_weights_npz(network, os.path.join(dest, file_name), dtype="float16")
+    params = count_params(network)
+    card: dict[str, Any] = {
+        "arch": arch,
+        "tag": tag,
+        "file": file_name,
+        "sha256": digest,
+        "size_bytes": os.path.getsize(os.path.join(dest, file_name)),
+        "storage_dtype": "float16",
+        "dataset": config["dataset"],
+        "channels": options.get("channels"),
+        "layers": options.get("layers"),
+        "classes": int(network.outputs[0].shape[-1]),
+        "input_size": int(network.inputs[0].shape[1]),
+        "genotype": genotype.to_string(),
+        "space": genotype.space,
+        "trainable_params": params.trainable,
+        "madds": int(count_madds(network)),
+        "command": command,
+        "training": {
+            "config": config,
+            "float32_test_accuracy": report["test_accuracy"],
+            "seconds_per_epoch": report.get("seconds_per_epoch"),
+            "train_images_per_second": report.get("train_images_per_second"),
+        },
+        **(extra or {}),
+    }
+    # Measure what ships: the float16 file, loaded through the zoo with its hash check.
+    card_path = os.path.join(dest, f"{name}.json")
+    located = {**card, "file": os.path.abspath(os.path.join(dest, file_name))}  # absolute: any dest
+    try:
+        zoo.WEIGHTS[name] = located
+        shipped = applications.create_model(name, classifier_activation=None)
+        _, test = data.load_splits(config["dataset"], data_dir=config.get("data_dir"))
+        _, accuracy = _evaluate(shipped, data.make_eval_dataset(test, dataset=config["dataset"], batch_size=200))
+    except Exception:
+        zoo.WEIGHTS.pop(name, None)
+        raise
+    card["test_accuracy"] = round(float(accuracy), 4)
+    card["accuracy_split"] = f"{config['dataset']} test split, all images, shipped float16 weights"
+    with open(card_path, "w", encoding="utf-8") as f:
+        json.dump(card, f, indent=2)
+        f.write("\n")
+    zoo.WEIGHTS[name] = {**located, "test_accuracy": card["test_accuracy"], "accuracy_split": card["accuracy_split"]}
+    return card
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    extra = {}
+    if _LOAD.value:
+        extra["machine_load"] = _LOAD.value
+    if _PUBLISHED.value:
+        extra["published"] = _PUBLISHED.value
+    try:
+        card = package_run(_WORKDIR.value, _NAME.value, _COMMAND.value, dest=_DEST.value, extra=extra)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    print(json.dumps({k: v for k, v in card.items() if k != "training"}))
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,129 @@
+"""The zoo: keras.applications contract, create_model/list_models, hash-verified weights."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from tfnas import applications
+from tfnas.applications import WeightsIntegrityError, zoo
+from tfnas.children import build_child
+from tfnas.genotypes import codec
+
+TINY = {"channels": 4, "layers": 3, "input_shape": (16, 16, 3)}
+
+
+def test_list_models_names_every_published_architecture():
+    names = applications.list_models()
+    for arch in ("darts_v1", "darts_v2", "pc_darts", "gdas", "mobilenet_v2", "mnasnet_a1",
+                 "proxylessnas_mobile", "fbnet_c", "efficientnet_b0"):
+        assert arch in names
+    assert set(applications.list_models(pretrained=True)) <= set(names)
+
+
+def test_keras_applications_contract_on_a_cell_network():
+    x = np.random.default_rng(0).normal(size=(2, 16, 16, 3)).astype("float32")
+    probs = applications.DARTS_V2(**TINY)
+    np.testing.assert_allclose(np.asarray(probs(x)).sum(-1), 1.0, atol=1e-5)
+    logits = applications.DARTS_V2(**TINY, classifier_activation=None, classes=5)
+    assert logits.output_shape == (None, 5)
+    assert applications.DARTS_V2(**TINY, include_top=False).output_shape == (None, 4, 4, 64)
+    assert applications.GDAS(**TINY, include_top=False, pooling="max").output_shape[1:] == (
+        applications.GDAS(**TINY, include_top=False).output_shape[-1],)
+    tensor = keras.Input((16, 16, 3))
+    model = applications.PC_DARTS(**{k: v for k, v in TINY.items() if k != "input_shape"}, input_tensor=tensor)
+    assert model.inputs[0] is tensor or model.input_shape == (None, 16, 16, 3)
+
+
+def test_mobile_network_matches_the_child_builder():
+    model = applications.create_model("mobilenet_v2", input_shape=(32, 32, 3), classes=10,
+                                      classifier_activation=None)
+    child = build_child(codec.load("mobilenet_v2"), input_size=32, num_classes=10)
+    assert model.count_params() == child.count_params()
+    features = applications.MnasNetA1(include_top=False, pooling="avg", input_shape=(32, 32, 3))
+    assert features.output_shape == (None, 1280)  # the 1x1 head conv
+
+
+def test_bad_names_and_options_are_refused():
+    with pytest.raises(ValueError, match="Unknown zoo model 'resnet50'.*darts_v2"):
+        applications.create_model("resnet50")
+    with pytest.raises(ValueError, match="Unknown zoo model 'darts_v2.imagenet_nope'"):
+        applications.create_model("darts_v2.imagenet_nope")
+    with pytest.raises(ValueError, match="pooling must be"):
+        applications.DARTS_V2(**TINY, include_top=False, pooling="mean")
+    with pytest.raises(ValueError, match="channels/layers do not apply"):
+        applications.build_zoo_model("mobilenet_v2", channels=8)
+    with pytest.raises(ValueError, match="weights must be None, a tag of darts_v2"):
+        applications.DARTS_V2(**TINY, weights="imagenet")
+    with pytest.raises(TypeError, match="must be a string"):
+        applications.create_model(3)
+
+
+def _fake_run(tmp_path):
+    """A finished launch.train-style run folder of a tiny DARTS_V2 net on digits."""
+    import tfnas.ops  # noqa: F401
+
+    genotype = codec.load("darts_v2")
+    network = build_child(genotype, dataset="digits", channels=4, layers=3, drop_path_rate=0.2)
+    for v in network.trainable_variables:  # trained-looking, non-default weights
+        v.assign(np.random.default_rng(len(v.path)).normal(0, 0.1, v.shape).astype("float32"))
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    network.save(workdir / "model.keras")
+    (workdir / "config.json").write_text(json.dumps({"dataset": "digits", "channels": 4, "layers": 3,
+                                                     "data_dir": None, "epochs": 1}))
+    (workdir / "report.json").write_text(json.dumps({"genotype": genotype.to_string(), "test_accuracy": 0.1}))
+    return workdir, network
+
+
+def test_packaged_weights_load_verified_and_corruption_is_an_error(tmp_path):
+    from export.zoo_weights import package_run
+
+    workdir, network = _fake_run(tmp_path)
+    dest = tmp_path / "weights"
+    try:
+        card = package_run(str(workdir), "darts_v2.test_c4_l3_digits", "python -m launch.train ...", dest=str(dest))
+        assert card["sha256"] == applications.sha256_file(str(dest / "darts_v2.test_c4_l3_digits.npz"))
+        assert 0.0 <= card["test_accuracy"] <= 1.0 and card["storage_dtype"] == "float16"
+        assert json.loads((dest / "darts_v2.test_c4_l3_digits.json").read_text())["command"].startswith("python")
+        model = applications.create_model("darts_v2.test_c4_l3_digits", classifier_activation=None)
+        x = np.random.default_rng(1).normal(size=(2, 32, 32, 3)).astype("float32")
+        np.testing.assert_allclose(model(x), network(x, training=False), atol=2e-2, rtol=2e-2)
+        features = applications.create_model("darts_v2.test_c4_l3_digits", include_top=False, pooling="avg")
+        assert features.output_shape == (None, 64)
+        with pytest.raises(ValueError, match="trained with"):
+            applications.create_model("darts_v2.test_c4_l3_digits", channels=8)
+        with pytest.raises(ValueError, match="10-class classifier"):
+            applications.create_model("darts_v2.test_c4_l3_digits", classes=3)
+        weights = dest / "darts_v2.test_c4_l3_digits.npz"
+        data = bytearray(weights.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        weights.write_bytes(bytes(data))
+        with pytest.raises(WeightsIntegrityError, match="sha256 mismatch"):
+            applications.create_model("darts_v2.test_c4_l3_digits")
+    finally:
+        zoo.WEIGHTS.pop("darts_v2.test_c4_l3_digits", None)
+
+
+def test_npz_that_does_not_fit_is_refused(tmp_path):
+    small = applications.DARTS_V2(**TINY)
+    path = tmp_path / "w.npz"
+    applications.save_weights_npz(small, str(path))
+    with pytest.raises(ValueError, match="does not fit"):
+        applications.DARTS_V2(channels=8, layers=3, input_shape=(16, 16, 3), weights=str(path))
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a readable .npz"):
+        applications.DARTS_V2(**TINY, weights=str(tmp_path / "junk.npz"))
+
+
+@pytest.mark.parametrize("name", applications.list_models(pretrained=True))
+def test_shipped_weights_match_their_cards(name):
+    card = applications.weights_card(name)
+    assert applications.sha256_file(card["file"]) == card["sha256"]
+    assert card["command"].startswith("python -m launch.train")
+    assert 0.3 < card["test_accuracy"] <= 1.0
+    model = applications.create_model(name)
+    assert model.output_shape == (None, card["classes"])
