@@ -1,0 +1,188 @@
+"""Tests of the augmentation searches: DDAS's exact direct gradient, one step of each method, the runner."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfnas.algorithms.augment_runner import build_augment_search, search_augment
+from tfnas.algorithms.augment_search import AugmentPolicy, AugmentSearchConfig
+from tfnas.algorithms.ddas import DdasSearch, directional_derivatives
+from tfnas.genotypes import codec
+
+_STATS = ((0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+
+
+def _tiny_ddas(apply_init: float = 0.6) -> DdasSearch:
+    keras.utils.set_random_seed(1)
+    network = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Flatten(), keras.layers.Dense(5, "tanh"),
+                                keras.layers.Dense(3)])
+    policy = AugmentPolicy(entries=[("Identity", 0), ("Invert", 0), ("Rotate", 5)], stages=1, apply_init=apply_init)
+    search = DdasSearch(network, policy, AugmentSearchConfig(method="ddas"), *_STATS)
+    search.compile(keras.optimizers.SGD(0.1))
+    search.build((None, 4, 4, 3))
+    search.build_optimizers()
+    return search
+
+
+def test_directional_derivatives_are_per_example_gradient_inner_products():
+    search = _tiny_ddas()
+    x = tf.random.normal([5, 4, 4, 3], seed=2)
+    y = tf.constant([0, 1, 2, 1, 0])
+    variables = search.weight_variables
+    tangents = [tf.random.normal(v.shape, seed=3) for v in variables]
+    r = directional_derivatives(search, x, y, tangents).numpy()
+    for i in range(5):
+        with tf.GradientTape() as tape:
+            ce, _ = search.per_example_loss(x[i:i + 1], y[i:i + 1])
+            loss = ce[0]
+        grads = tape.gradient(loss, variables)
+        expected = sum(float(tf.reduce_sum(g * t)) for g, t in zip(grads, tangents))
+        np.testing.assert_allclose(r[i], expected, rtol=1e-4, atol=1e-6)
+
+
+def test_ddas_gradient_equals_autodiff_of_the_unrolled_validation_loss():
+    """With groups in the policy's proportions, the estimator is the exact d L_val(w') / d(theta, s)."""
+    search = _tiny_ddas()
+    policy = search.policy
+    net = search.network
+    clean = 3
+    groups = [2, 2, 2]  # equal groups under the initial uniform policy
+    n = clean + sum(groups)
+    x = tf.random.normal([n, 4, 4, 3], seed=4)
+    y = tf.constant([0, 1, 2, 0, 1, 2, 0, 1, 2])
+    x_val = tf.random.normal([4, 4, 4, 3], seed=5)
+    y_val = tf.constant([2, 1, 0, 1])
+    apply = tf.constant([0.0] * clean + [1.0] * sum(groups))
+    picks = tf.constant([[0]] * clean + [[k] for k, g in enumerate(groups) for _ in range(g)], tf.int32)
+    eta = 0.3
+    variables = net.trainable_variables
+
+    def ce(values, images, labels):
+        logits, _ = net.stateless_call(values, [], images, training=True)
+        return keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+
+    w = [tf.convert_to_tensor(v) for v in variables]
+    with tf.GradientTape() as outer:
+        s = policy.apply_probability()
+        p = policy.probabilities()[0]
+        with tf.GradientTape() as inner:
+            inner.watch(w)
+            losses = ce(w, x, y)
+            l_clean = tf.reduce_mean(losses[:clean])
+            l_aug, start = 0.0, clean
+            for k, g in enumerate(groups):
+                l_aug += p[k] * tf.reduce_mean(losses[start:start + g])
+                start += g
+            l_train = (1 - s) * l_clean + s * l_aug
+        g = inner.gradient(l_train, w)
+        w_prime = [a - eta * b for a, b in zip(w, g)]
+        l_val = tf.reduce_mean(ce(w_prime, x_val, y_val))
+    expected = outer.gradient(l_val, [policy.logits, policy.apply_logit])
+
+    # The DDAS estimator: g_val at w', then r_i by forward mode at w.
+    w_prime_values = [tf.convert_to_tensor(a) for a in w_prime]
+    with tf.GradientTape() as tape:
+        tape.watch(w_prime_values)
+        val = tf.reduce_mean(ce(w_prime_values, x_val, y_val))
+    g_val = tape.gradient(val, w_prime_values)
+    r = directional_derivatives(search, x, y, g_val)
+    got = search.policy_gradients(r, apply, picks, tf.constant(eta))
+    np.testing.assert_allclose(got[0].numpy(), expected[0].numpy(), rtol=1e-3, atol=1e-7)
+    np.testing.assert_allclose(float(got[1]), float(expected[1]), rtol=1e-3, atol=1e-7)
+    assert np.abs(expected[0].numpy()).max() > 1e-6  # the check is not vacuous
+
+
+def _variables(values):
+    return [np.array(v) for v in values]
+
+
+def _tiny_search(method: str):
+    """DDAS / PG on a tiny dense network (fast to trace), with the full DDAS policy space."""
+    from tfnas.algorithms.augment_search import AUGMENT_SEARCHES
+
+    keras.utils.set_random_seed(2)
+    network = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3), keras.layers.BatchNormalization(),
+                                keras.layers.ReLU(), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10)])
+    config = AugmentSearchConfig(method=method, policy_learning_rate=0.05, apply_learning_rate=0.05)
+    search = AUGMENT_SEARCHES.get(method)(network, AugmentPolicy(), config, *_STATS)
+    search.compile(keras.optimizers.SGD(0.1, momentum=0.9))
+    search.build((None, 8, 8, 3))
+    search.build_optimizers()
+    return search
+
+
+def _check_one_step(search, weight_variables, arch_variables=None):
+    x = tf.random.uniform([8, 8, 8, 3], -1.0, 1.0, seed=6)
+    y = tf.range(8) % 10
+    before_w = _variables(weight_variables)
+    before_p = _variables([search.policy.logits, search.policy.apply_logit])
+    before_a = _variables(arch_variables) if arch_variables else None
+    data = tf.data.Dataset.from_tensors(((x, y), (x[::-1], y[::-1]))).repeat()
+    # Two steps: REINFORCE's first advantage is 0 (the baseline starts at the first reward).
+    history = search.fit(data, epochs=1, steps_per_epoch=2, verbose=0)
+    after_p = _variables([search.policy.logits, search.policy.apply_logit])
+    assert any(np.abs(a - b).max() > 0 for a, b in zip(before_w, _variables(weight_variables))), "weights did not move"
+    assert np.abs(after_p[0] - before_p[0]).max() > 0, "policy logits did not move"
+    assert np.abs(after_p[1] - before_p[1]).max() > 0, "apply logit did not move"
+    if arch_variables:
+        assert any(np.abs(a - b).max() > 0 for a, b in zip(before_a, _variables(arch_variables))), "alphas did not move"
+    assert np.isfinite(history.history["loss"][-1])
+    assert {"apply_prob", "policy_entropy", "val_loss", "reward"} <= set(history.history)
+
+
+@pytest.mark.parametrize("method", ["ddas", "pg"])
+def test_one_step_moves_weights_and_policy(method):
+    search = _tiny_search(method)
+    _check_one_step(search, search.weight_variables)
+
+
+@pytest.mark.slow
+def test_daas_one_step_moves_weights_alphas_and_policy():
+    config = AugmentSearchConfig(method="daas", channels=4, batch_size=8, epochs=1, policy_learning_rate=0.05,
+                                 apply_learning_rate=0.05)
+    search = build_augment_search(config, (8, 8, 3), 10, steps_per_epoch=2, dataset="digits")
+    _check_one_step(search, search.supernet.weight_variables, search.supernet.arch_variables)
+    assert search.export_architecture().space == "nb201"
+
+
+def test_config_refuses_bad_values():
+    with pytest.raises(ValueError, match="method must be one of"):
+        AugmentSearchConfig(method="autoaugment")
+    with pytest.raises(ValueError, match="apply_init must be in"):
+        AugmentSearchConfig(apply_init=1.0)
+    with pytest.raises(ValueError, match="network must be a NAS-Bench-201 cell"):
+        AugmentSearchConfig(network="resnet")
+    config = AugmentSearchConfig(method="pg", epochs=3)
+    assert AugmentSearchConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+class _Crash(keras.callbacks.Callback):
+    """Kills a run after its first epoch's checkpoint is written."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        raise RuntimeError("simulated kill")
+
+
+@pytest.mark.slow
+def test_runner_resume_matches_uninterrupted(tmp_path):
+    config = AugmentSearchConfig(method="pg", epochs=2, batch_size=16, channels=4, policy_learning_rate=0.05)
+    kwargs = dict(dataset="digits", max_train_examples=96, image_size=8, verbose=0)
+    full = search_augment(config, workdir=str(tmp_path / "full"), **kwargs)
+    with pytest.raises(RuntimeError, match="simulated kill"):
+        search_augment(config, workdir=str(tmp_path / "part"), callbacks=[_Crash()], **kwargs)
+    resumed = search_augment(config, workdir=str(tmp_path / "part"), **kwargs)
+    assert resumed["resumed_from_epoch"] == 1
+    assert resumed["policy"] == full["policy"]
+    genotype = codec.from_dict(json.loads((tmp_path / "full" / "genotype.json").read_text()))
+    assert genotype.to_string() == full["policy"] and genotype.kind == "distribution"
+    for name in ("policy.png", "history.json", "cost.json"):
+        assert (tmp_path / "full" / name).stat().st_size > 0
+    assert full["search_cpu_seconds"] > 0
+    assert len(json.loads((tmp_path / "full" / "history.json").read_text())["epochs"]) == 2
+    with pytest.raises(ValueError, match="different config"):
+        search_augment(config.replace(seed=5), workdir=str(tmp_path / "full"), **kwargs)
