@@ -500,3 +500,167 @@ def evolve_mobile(
 
     learned, records = evolve(population, train_generation, config, log)
     return as_space(learned), records
+
+
+# ------------------------------------------------------------------------------ NB201 experiment
+@dataclasses.dataclass(frozen=True)
+class NB201ExperimentConfig:
+    """The NAS-Bench-201 AutoSpace experiment: evolve a sub-space, search in it and in the full space.
+
+    Defaults are sized for 2 CPU cores (about 30 minutes on a quiet machine): the search
+    network of `launch.nb201` (8 channels, 1 cell per stage, 16x16 CIFAR-10, the first
+    10,000 training images, batch 64; the paper: 16, 5, 32x32, 50,000).
+
+    Args:
+        evolve_algorithm: Algorithm training each generation's supernet (softmax mixing
+            gives every sampled op a weight: `darts_minus` default).
+        evolve_arch_learning_rate: Architecture learning rate of those supernets. A
+            generation is a few epochs, over which the DARTS rate 3e-4 moves the op weights
+            by about 1% (0.33 -> 0.34 measured): too little to rank candidates, so 10x.
+        generations: AutoSpace generations.
+        generation_epochs: Search epochs per generation.
+        sample_size: K, ops per edge in a generation's supernet.
+        keep: Ops per edge kept in the learned space (2 -> at most 64 cells).
+        search_algorithm: The search run in the learned and in the full space (`darts_minus`
+            default; also `darts`, `gdas`, `pc_darts`).
+        search_epochs: Epochs of each of those searches.
+        seeds: Seeds of the searches (one per seed in each space).
+        budget_madds: Optional MAdds budget of the benchmark network (16 channels, 5 cells,
+            32x32: the table's networks): hinge term in every architecture loss, hard limit
+            on every derived cell; 0 = none.
+        channels: Search supernet channels.
+        layers: Search supernet cells per stage.
+        image_size: Search image side.
+        max_train_examples: First N CIFAR-10 training images.
+        batch_size: Batch size of each part per step.
+        dataset: `cifar10` (the benchmark) or `digits` (smoke runs).
+        data_dir: Shared data folder; None reads `$TFNAS_DATA_DIR`.
+        seed: Seed of the evolution.
+
+    Raises:
+        ValueError: naming the bad field.
+    """
+
+    evolve_algorithm: str = "darts_minus"
+    evolve_arch_learning_rate: float = 3e-3
+    generations: int = 3
+    generation_epochs: int = 4
+    sample_size: int = 3
+    keep: int = 2
+    search_algorithm: str = "darts_minus"
+    search_epochs: int = 10
+    seeds: tuple[int, ...] = (0, 1, 2)
+    budget_madds: float = 0.0
+    channels: int = 8
+    layers: int = 1
+    image_size: int = 16
+    max_train_examples: int = 10000
+    batch_size: int = 64
+    dataset: str = "cifar10"
+    data_dir: str | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
+        if not self.seeds:
+            raise ValueError("seeds must name at least one seed.")
+        if self.search_algorithm == "rome":
+            raise ValueError("ROME keeps 2 inputs per node, which the NB201 cell does not have; "
+                             "use darts_minus, darts, gdas or pc_darts. Received: search_algorithm='rome'")
+        if self.budget_madds < 0:
+            raise ValueError(f"budget_madds must be >= 0. Received: budget_madds={self.budget_madds}")
+        for name in ("generation_epochs", "search_epochs", "channels", "layers", "batch_size", "max_train_examples"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1. Received: {name}={value!r}")
+        AutoSpaceConfig(generations=self.generations, sample_size=self.sample_size, keep=self.keep, seed=self.seed)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["seeds"] = list(self.seeds)
+        return data
+
+
+def nb201_experiment(config: NB201ExperimentConfig, workdir: str,
+                     log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Runs the NB201 experiment and returns the summary the CLI prints as its last line.
+
+    Writes `<workdir>/config.json`, `learned_space.json` and `report.json`. The summary:
+    `{"members_cifar10": {mean, median, best, size}, "full_space_cifar10": {...},
+    "search_in_learned": {"cifar10_mean", "cifar10_std", "cells", ...},
+    "search_in_full": {...}}`, every accuracy the 200-epoch CIFAR-10 test accuracy of
+    `$TFNAS_DATA_DIR/nb201/nats_bench_tss_200ep.csv`.
+
+    Raises:
+        FileNotFoundError: without the data or the table; ValueError for a bad config.
+    """
+    import os
+    import time
+
+    from tfnas.algorithms.mobile_search import load_search_data
+    from tfnas.algorithms.runner import make_search_config
+    from tfnas.benchmarks import NB201Table
+    from tfnas.budgets.losses import BudgetLoss, nb201_cost_table
+
+    log = log or (lambda message: None)
+    os.makedirs(workdir, exist_ok=True)
+    with open(os.path.join(workdir, "config.json"), "w", encoding="utf-8") as f:
+        json.dump(config.to_dict(), f, indent=2)
+    table = NB201Table(data_dir=config.data_dir)
+    start = time.perf_counter()
+    train_ds, n, shape, classes = load_search_data(
+        config.dataset, data_dir=config.data_dir, max_train_examples=config.max_train_examples,
+        image_size=config.image_size)
+    costs = nb201_cost_table("madds")
+    budget = BudgetLoss(costs, "hinge", target=float(config.budget_madds)) if config.budget_madds else None
+    hard = float(config.budget_madds) if config.budget_madds else None
+    common = dict(batch_size=config.batch_size, channels=config.channels, layers=config.layers)
+    evolve_search = make_search_config(config.evolve_algorithm, "nb201", epochs=config.generation_epochs,
+                                       seed=config.seed, arch_learning_rate=config.evolve_arch_learning_rate,
+                                       **common)
+    space, records = evolve_nb201(
+        evolve_search, AutoSpaceConfig(generations=config.generations, sample_size=config.sample_size,
+                                       keep=config.keep, seed=config.seed),
+        train_ds=train_ds, num_examples=n, input_shape=shape, num_classes=classes, dataset=config.dataset,
+        budget=budget, log=log)
+    evolve_seconds = time.perf_counter() - start
+    with open(os.path.join(workdir, "learned_space.json"), "w", encoding="utf-8") as f:
+        json.dump({**space.to_dict(), "generations": records}, f, indent=2)
+    log(f"learned space ({space.size} cells, {evolve_seconds:.0f} s): {space.edge_ops}")
+
+    def stats(cells):
+        s = table.stats("cifar10", cells)
+        return {"mean": s.mean, "median": s.median, "best": s.best, "size": s.size}
+
+    members = space.members()
+    if hard is not None:
+        members = [c for c in members if costs.cost([nb201_space.OPS.index(o) for o in c.ops]) <= hard] or members
+    results: dict[str, Any] = {}
+    for label, learned in (("search_in_learned", space), ("search_in_full", None)):
+        runs = []
+        for seed in config.seeds:
+            search = make_search_config(config.search_algorithm, "nb201", epochs=config.search_epochs, seed=seed,
+                                        **common)
+            report = search_nb201(search, learned, train_ds=train_ds, num_examples=n, input_shape=shape,
+                                  num_classes=classes, dataset=config.dataset, budget=budget, hard_budget=hard)
+            accuracy = table.accuracy(report["genotype"], "cifar10")
+            runs.append({"seed": seed, "cell": report["genotype"], "cifar10": accuracy,
+                         "madds": costs.cost([nb201_space.OPS.index(o) for o in
+                                              NB201Genotype.from_string(report["genotype"]).ops]),
+                         "search_seconds": report["search_seconds"]})
+            log(f"{label} seed {seed}: {report['genotype']} C10 {accuracy:.2f} ({report['search_seconds']:.0f} s)")
+        values = np.array([r["cifar10"] for r in runs])
+        results[label] = {"cifar10_mean": float(values.mean()), "cifar10_std": float(values.std()),
+                          "cells": [r["cell"] for r in runs], "cifar10": values.tolist(), "runs": runs}
+    summary = {
+        "members_cifar10": stats(members),
+        "full_space_cifar10": stats(None),
+        "search_in_learned": results["search_in_learned"],
+        "search_in_full": results["search_in_full"],
+        "learned_space": [list(o) for o in space.edge_ops],
+        "evolve_seconds": evolve_seconds,
+        "total_seconds": time.perf_counter() - start,
+    }
+    with open(os.path.join(workdir, "report.json"), "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=2)
+    return summary

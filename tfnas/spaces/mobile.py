@@ -34,8 +34,9 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
-from typing import Sequence
+from typing import Any, Sequence
 
 from tfnas.genotypes.block import ACTIVATIONS, BlockGenotype, BlockSpec
 
@@ -325,3 +326,176 @@ def stage_specs(widths: Sequence[int], strides: Sequence[int], depths: Sequence[
             f"{len(strides)}, {len(depths)}"
         )
     return tuple(StageSpec(w, s, d) for w, s, d in zip(widths, strides, depths))
+
+
+@dataclasses.dataclass(frozen=True)
+class CandidateSpace:
+    """A mobile space given by explicit candidates per layer slot (e.g. learned by AutoSpace).
+
+    Same macro skeleton as `MobileSpace` (stem, stages, head), but each slot lists its own
+    candidate single blocks (activations explicit, `zero` allowed where the slot keeps
+    width and stride) instead of a product of choice sets. `MobileSpace.candidates` and
+    `CandidateSpace.candidates` answer the same question, so the mobile supernet, the cost
+    tables and the searches take either. JSON: `to_json` / `from_json`.
+
+    References:
+        Zhou et al., AutoSpace, arXiv 2103.11833 (learned per-layer candidate sets).
+
+    Args:
+        stem: Stem width.
+        stages: The stages (`StageSpec`).
+        head: Head conv width (0 = none).
+        slots: Per stage, per slot, the candidate `BlockSpec`s (single blocks).
+        act: Default activation of the genotypes (stem and head).
+
+    Raises:
+        ValueError: naming the slot whose candidate does not fit the skeleton.
+
+    Example:
+    >>> space = CandidateSpace.from_space(MobileSpace(stem=8, stages=(StageSpec(8, 1, 1),), head=16,
+    ...                                              kernels=(3,), expansions=(3,), se_ratios=(0.0,),
+    ...                                              activations=("relu",), block_types=("ir",)))
+    >>> space.num_architectures()
+    2
+    """
+
+    stem: int
+    stages: tuple[StageSpec, ...]
+    head: int
+    slots: tuple[tuple[tuple[BlockSpec, ...], ...], ...]
+    act: str = "relu"
+
+    format = "tfnas.learned_space.mobile/1"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stages", tuple(self.stages))
+        object.__setattr__(self, "slots", tuple(tuple(tuple(c) for c in stage) for stage in self.slots))
+        MobileSpace(stem=self.stem, stages=self.stages, head=self.head)  # checks the skeleton
+        if self.act not in ACTIVATIONS:
+            raise ValueError(f"act must be one of {', '.join(ACTIVATIONS)}. Received: act={self.act!r}")
+        if len(self.slots) != len(self.stages):
+            raise ValueError(f"slots needs one entry per stage ({len(self.stages)}). Received: {len(self.slots)}")
+        skeleton = MobileSpace(stem=self.stem, stages=self.stages, head=self.head)
+        for s, (stage, slots) in enumerate(zip(self.stages, self.slots)):
+            if len(slots) != stage.depth:
+                raise ValueError(f"Stage {s} has depth {stage.depth}, slots lists {len(slots)}.")
+            for i, cands in enumerate(slots):
+                if not cands or len(set(cands)) != len(cands):
+                    raise ValueError(f"Stage {s} slot {i} needs distinct candidates. Received: {cands!r}")
+                stride = stage.stride if i == 0 else 1
+                for block in cands:
+                    if not isinstance(block, BlockSpec) or block.repeats != 1:
+                        raise ValueError(f"Stage {s} slot {i}: candidates must be single BlockSpecs. Received: {block!r}")
+                    if block.is_zero:
+                        if not skeleton._zero_allowed(s, i):
+                            raise ValueError(f"Stage {s} slot {i}: zero changes width or stride here.")
+                    elif block.stride != stride or block.out_channels != stage.width:
+                        raise ValueError(
+                            f"Stage {s} slot {i}: {block.to_string()} needs stride {stride} and width {stage.width}."
+                        )
+
+    @classmethod
+    def from_space(cls, space: MobileSpace, act: str = "relu") -> "CandidateSpace":
+        """Every choice of a `MobileSpace`, slot by slot."""
+        slots = tuple(tuple(space.candidates(s, i) for i in range(st.depth)) for s, st in enumerate(space.stages))
+        return cls(space.stem, space.stages, space.head, slots, act)
+
+    @classmethod
+    def from_slots(cls, space: Any, per_slot: Sequence[Sequence[BlockSpec]], act: str = "relu") -> "CandidateSpace":
+        """The skeleton of `space` with the candidates `per_slot` (a flat list over all slots)."""
+        per_slot = list(per_slot)
+        slots, k = [], 0
+        for stage in space.stages:
+            slots.append(tuple(tuple(per_slot[k + i]) for i in range(stage.depth)))
+            k += stage.depth
+        if k != len(per_slot):
+            raise ValueError(f"per_slot needs {k} entries (one per slot). Received: {len(per_slot)}")
+        return cls(space.stem, space.stages, space.head, tuple(slots), act)
+
+    def candidates(self, stage: int, slot: int) -> tuple[BlockSpec, ...]:
+        """The candidates of one slot.
+
+        Raises:
+            ValueError: if `stage` or `slot` is out of range.
+        """
+        if not 0 <= stage < len(self.stages) or not 0 <= slot < self.stages[stage].depth:
+            raise ValueError(f"No slot {slot} in stage {stage}.")
+        return self.slots[stage][slot]
+
+    def flat_slots(self) -> list[tuple[BlockSpec, ...]]:
+        """All slots' candidates, stage by stage (the decision order of the supernet)."""
+        return [cands for stage in self.slots for cands in stage]
+
+    def num_architectures(self) -> int:
+        total = 1
+        for cands in self.flat_slots():
+            total *= len(cands)
+        return total
+
+    def genotype(self, choices: Sequence[int], **fields: Any) -> BlockGenotype:
+        """The genotype picking candidate `choices[d]` at slot d (flat order).
+
+        Args:
+            choices: One index per slot.
+            **fields: Other `BlockGenotype` fields (bn settings, dropout, ...).
+
+        Raises:
+            ValueError: for a wrong number of choices or an index out of range.
+        """
+        flat = self.flat_slots()
+        if len(choices) != len(flat):
+            raise ValueError(f"choices needs one index per slot ({len(flat)}). Received: {len(choices)}")
+        stages, d = [], 0
+        for stage in self.slots:
+            blocks = []
+            for cands in stage:
+                j = int(choices[d])
+                if not 0 <= j < len(cands):
+                    raise ValueError(f"Choice {j} out of range for slot {d} ({len(cands)} candidates).")
+                blocks.append(cands[j])
+                d += 1
+            stages.append(tuple(blocks))
+        return BlockGenotype(stem=self.stem, stages=tuple(stages), head=self.head, act=fields.pop("act", self.act),
+                             **fields)
+
+    def validate(self, genotype: BlockGenotype) -> None:
+        """Raises ValueError naming the slot whose block is not among its candidates."""
+        if not isinstance(genotype, BlockGenotype):
+            raise ValueError(f"genotype must be a BlockGenotype. Received: genotype={genotype!r}")
+        MobileSpace(stem=self.stem, stages=self.stages, head=self.head).validate(
+            dataclasses.replace(genotype, act="relu") if genotype.act not in ACTIVATIONS else genotype)
+        for layer in genotype.layers():
+            block = layer.spec
+            if not block.is_zero:
+                block = dataclasses.replace(block, activation=genotype.activation_of(block), skip=None)
+            if block not in self.slots[layer.stage][layer.index]:
+                raise ValueError(
+                    f"Stage {layer.stage} slot {layer.index}: {block.to_string()} is not among the slot's candidates."
+                )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format, "space": "mobile", "stem": self.stem, "head": self.head, "act": self.act,
+            "stages": [[st.width, st.stride, st.depth] for st in self.stages],
+            "slots": [[[b.to_string() for b in cands] for cands in stage] for stage in self.slots],
+            "num_architectures": self.num_architectures(),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CandidateSpace":
+        """Raises ValueError for another format."""
+        if data.get("format") != cls.format:
+            raise ValueError(f"Not a learned mobile space (format {data.get('format')!r}, expected {cls.format!r}).")
+        return cls(
+            stem=int(data["stem"]), head=int(data["head"]), act=data.get("act", "relu"),
+            stages=tuple(StageSpec(*st) for st in data["stages"]),
+            slots=tuple(tuple(tuple(BlockSpec.from_string(b) for b in cands) for cands in stage)
+                        for stage in data["slots"]),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> "CandidateSpace":
+        return cls.from_dict(json.loads(text))
