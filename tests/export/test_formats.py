@@ -109,3 +109,28 @@ def test_model_card(exported):
     assert set(card["formats"]) == set(FORMATS)
     assert card["formats"]["tflite"]["latency"]["runtime"] == "ai_edge_litert"
     assert json.loads((out / "tiny.export_config.json").read_text())["channels"] == 4
+
+
+def test_consumption_check_runs_every_format_without_tfnas(exported, tmp_path, data_dir):
+    """examples/consume.py with a `tfnas` package that refuses to import shadowing the real one."""
+    import subprocess
+    import sys
+
+    out, _ = exported
+    blocker = tmp_path / "block" / "tfnas"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text('raise ImportError("the consumption check imported tfnas")\n')
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "block"), "TF_CPP_MIN_LOG_LEVEL": "3",
+           "TFNAS_DATA_DIR": str(data_dir)}
+    result = subprocess.run(
+        [sys.executable, os.path.join(root, "examples", "consume.py"), f"--card={out / 'tiny.card.json'}",
+         "--num_images=100"],
+        check=False, cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    accuracies = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(accuracies) == set(FORMATS)
+    float_formats = [accuracies[f]["accuracy"] for f in ("keras", "saved_model", "onnx", "tflite", "tflite_fp16")]
+    assert max(float_formats) - min(float_formats) <= 0.01 + 1e-9  # at most one image of 100 differs
+    assert all(a["images"] == 100 for a in accuracies.values())
