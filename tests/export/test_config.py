@@ -49,3 +49,26 @@ def test_bad_inputs_are_refused_clearly(tmp_path):
         export_model(ExportConfig(model=str(tmp_path / "missing.keras"), out=str(tmp_path)))
     with pytest.raises(ValueError, match="Model name must be"):
         ExportConfig(model="darts_v2", out=str(tmp_path), name="../escape")
+
+
+def test_export_from_a_trained_keras_file_reads_its_report(tmp_path, data_dir):
+    import json
+
+    import tfnas.ops  # noqa: F401
+    from tfnas.children import build_child
+    from tfnas.genotypes import codec
+
+    genotype = codec.load("darts_v2")
+    run = tmp_path / "run"
+    run.mkdir()
+    build_child(genotype, channels=4, layers=2, input_size=16, drop_path_rate=0.2).save(run / "model.keras")
+    (run / "report.json").write_text(json.dumps(
+        {"genotype": genotype.to_string(), "space": "darts", "dataset": "cifar10", "test_accuracy": 0.5}))
+    out = tmp_path / "out"
+    summary = export_model(ExportConfig(model=str(run / "model.keras"), out=str(out), formats="keras",
+                                        parity_images=20, latency_runs=1, data_dir=str(data_dir)))
+    assert summary["keras"]["max_abs_diff"] <= 1e-4
+    card = json.loads((out / "run.card.json").read_text())
+    assert card["accuracy"]["top1"] == 0.5 and card["genotype"] == genotype.to_string()
+    with pytest.raises(ValueError, match="fixes its own architecture"):
+        export_model(ExportConfig(model=str(run / "model.keras"), out=str(out), channels=8))
