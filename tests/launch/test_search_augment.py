@@ -1,0 +1,62 @@
+"""Tests of `python -m launch.search_augment`, run as subprocesses (absl flags are process-global).
+
+Tiny sizes: digits at 8x8, 64 training examples, 4 channels, 1 epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from tfnas.genotypes import codec
+
+_ROOT = pathlib.Path(__file__).resolve().parents[2]
+_TINY = ("--dataset=digits", "--image_size=8", "--max_train_examples=64", "--batch_size=16", "--channels=4",
+         "--epochs=1", "--verbose=0")
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    return subprocess.run([sys.executable, "-m", "launch.search_augment", *args], cwd=_ROOT, env=env,
+                          capture_output=True, text=True, timeout=900, check=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["ddas", "daas"])
+def test_search_writes_policy_and_files(tmp_path, method):
+    workdir = tmp_path / method
+    proc = _run(f"--method={method}", f"--workdir={workdir}", *_TINY)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.strip().splitlines()
+    report = json.loads(lines[-1])
+    assert f"policy: {report['policy']}" in lines
+    policy = codec.from_dict(json.loads((workdir / "genotype.json").read_text()))
+    assert policy.to_string() == report["policy"] and policy.kind == "distribution"
+    assert report["search_cpu_seconds"] > 0 and report["steps_per_epoch"] == 2
+    for name in ("policy.png", "history.json", "cost.json", "config.json"):
+        assert (workdir / name).stat().st_size > 0
+    assert any((workdir / "tensorboard").iterdir())
+    assert json.loads((workdir / "config.json").read_text())["augment_search"]["method"] == method
+    if method == "daas":
+        cell = codec.from_dict(json.loads((workdir / "arch_genotype.json").read_text()))
+        assert cell.space == "nb201" and f"genotype: {cell.to_string()}" in lines
+        assert (workdir / "cells.png").stat().st_size > 0
+    # The same command again resumes at the end: nothing left to train, same policy.
+    again = _run(f"--method={method}", f"--workdir={workdir}", *_TINY)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert json.loads(again.stdout.strip().splitlines()[-1])["policy"] == report["policy"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--method=ddas", "--apply_init=1.5"), "apply_init must be in (0, 1)"),
+    (("--method=pg", "--network=resnet18"), "network must be a NAS-Bench-201 cell"),
+])
+def test_bad_flags_fail_with_a_clear_error(tmp_path, args, message):
+    proc = _run(*args, f"--workdir={tmp_path / 'w'}", *_TINY)
+    assert proc.returncode == 2
+    assert "error: " in proc.stderr and message in proc.stderr
