@@ -41,6 +41,7 @@ _WARMUP_STEPS = flags.DEFINE_integer("warmup_steps", 1, "search_step: steps afte
 _GRAPPLER = flags.DEFINE_boolean(
     "grappler", True, "search_step: keep TF's graph optimizer (grappler) on."
 )
+_METHOD = flags.DEFINE_enum("method", "ddas", ["ddas", "pg", "daas"], "augment_step: augmentation search method.")
 _STEP = flags.DEFINE_enum(
     "step", "auto", ["auto", "algorithm", "minimal"],
     "search_step: time the algorithm's train_step (tfnas.algorithms) or the built-in minimal "
@@ -135,10 +136,21 @@ def search_step(config: dict[str, Any]) -> dict[str, Any]:
     return _search_step_bench.run(config)
 
 
+def augment_step(config: dict[str, Any]) -> dict[str, Any]:
+    """Times one augmentation-search step (DDAS, PG, DAAS) against a plain training step.
+
+    See `launch/_augment_step_bench.py`; returns `step_seconds` and `plain_step_seconds`.
+    """
+    from launch import _augment_step_bench  # Imported here so `--help` stays fast.
+
+    return _augment_step_bench.run(config)
+
+
 #: Sub-command name -> function(config dict) -> JSON-able dict.
 SUBCOMMANDS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "input_pipeline": input_pipeline,
     "search_step": search_step,
+    "augment_step": augment_step,
 }
 
 
@@ -165,6 +177,7 @@ def main(argv: list[str]) -> None:
         "warmup_steps": _WARMUP_STEPS.value,
         "grappler": _GRAPPLER.value,
         "step": _STEP.value,
+        "method": _METHOD.value,
     }
     result = SUBCOMMANDS[argv[1]](config)
     print(json.dumps(result, sort_keys=True))
