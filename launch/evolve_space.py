@@ -38,11 +38,12 @@ _SPACE = flags.DEFINE_enum("space", "nb201", ["nb201", "mobile"], "The space to 
 _BUDGET_MADDS = flags.DEFINE_float(
     "budget_madds", None,
     "MAdds budget (nb201: of the 16-channel 5-cell 32x32 benchmark network, default none; mobile: of the "
-    "searched network at its input size, default 500e6 imagenet / 15e6 cifar).",
+    "searched network at its input size, default 500e6 imagenet / 3.5e6 cifar).",
 )
 _WORKDIR = flags.DEFINE_string("workdir", "runs/evolve_space", "Output folder.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Shared data folder; default $TFNAS_DATA_DIR.")
-_DATASET = flags.DEFINE_enum("dataset", "cifar10", ["cifar10", "digits"], "Search data (digits: smoke runs).")
+_DATASET = flags.DEFINE_enum(
+    "dataset", None, ["cifar10", "digits"], "Search data (default cifar10; imagenet2012 with --preset=imagenet).")
 _GENERATIONS = flags.DEFINE_integer("generations", 3, "AutoSpace generations.")
 _GENERATION_EPOCHS = flags.DEFINE_integer("generation_epochs", None, "Supernet epochs per generation.")
 _SAMPLE_SIZE = flags.DEFINE_integer("sample_size", None, "Candidates per decision in a generation's supernet (K).")
@@ -87,12 +88,12 @@ def main(argv: list[str]) -> None:
                 raise ValueError(f"--seeds must be integers. Received: {_SEEDS.value}") from None
             config = autospace.NB201ExperimentConfig(
                 generations=_GENERATIONS.value, seeds=seeds, channels=_CHANNELS.value, layers=_LAYERS.value,
-                image_size=_IMAGE_SIZE.value, dataset=_DATASET.value, data_dir=_DATA_DIR.value, seed=_SEED.value,
+                image_size=_IMAGE_SIZE.value, dataset=_DATASET.value or "cifar10", data_dir=_DATA_DIR.value, seed=_SEED.value,
                 **overrides)
             summary = autospace.nb201_experiment(config, _WORKDIR.value, log=lambda m: print(m, flush=True))
             _print_nb201_table(summary)
         else:
-            from tfnas.algorithms import mobile_pipeline
+            from tfnas.algorithms import mobile_search as mobile_pipeline
 
             _set(overrides, "train_epochs", _TRAIN_EPOCHS)
             config = mobile_pipeline.MobileExperimentConfig.preset(

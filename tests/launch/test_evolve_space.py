@@ -1,0 +1,65 @@
+"""Tests of `python -m launch.evolve_space` (subprocess): refusals, and an NB201 smoke run checked on the table."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from tfnas.algorithms.autospace import LearnedNB201Space
+from tfnas.benchmarks import NB201Table
+
+_ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _run(data_dir, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", TFNAS_DATA_DIR=str(data_dir))
+    return subprocess.run([sys.executable, "-m", "launch.evolve_space", *args], cwd=_ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--space=nb201", "--seeds=a"], "--seeds must be integers"),
+        (["--space=nb201", "--search_algorithm=rome"], "ROME keeps 2 inputs per node"),
+        (["--space=mobile", "--preset=imagenet"], "--imagenet_manual_dir"),
+        (["--space=mobile", "--search_algorithm=darts"], "single-path"),
+    ],
+)
+def test_bad_settings_exit_2(data_dir, tmp_path, args, message):
+    proc = _run(data_dir, *args, f"--workdir={tmp_path}", timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert message in proc.stderr
+
+
+def test_missing_table_exits_2(tmp_path):
+    proc = _run(tmp_path, "--space=nb201", f"--workdir={tmp_path / 'w'}", timeout=300)
+    assert proc.returncode == 2
+    assert "nats_bench_tss_200ep.csv" in proc.stderr
+
+
+@pytest.mark.slow
+def test_nb201_smoke_run_reports_table_figures(data_dir, tmp_path):
+    proc = _run(data_dir, "--space=nb201", "--generations=1", "--generation_epochs=1", "--search_epochs=1",
+                "--seeds=0", "--channels=4", "--image_size=8", "--max_train_examples=64", "--batch_size=16",
+                "--sample_size=2", f"--workdir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert {"members_cifar10", "full_space_cifar10", "search_in_learned", "search_in_full"} <= set(summary)
+    table = NB201Table(data_dir=data_dir)
+    space = LearnedNB201Space.from_dict(json.loads((tmp_path / "learned_space.json").read_text()))
+    stats = table.stats("cifar10", space.members())
+    assert summary["members_cifar10"] == {"mean": stats.mean, "median": stats.median, "best": stats.best,
+                                          "size": stats.size}
+    assert summary["full_space_cifar10"]["median"] == pytest.approx(90.745, abs=0.01)
+    assert summary["full_space_cifar10"]["best"] == pytest.approx(94.373, abs=0.01)
+    learned = summary["search_in_learned"]
+    space.validate(space.members()[0].from_string(learned["cells"][0]))
+    assert learned["cifar10_mean"] == pytest.approx(table.accuracy(learned["cells"][0]))
+    assert learned["cifar10_std"] == 0.0
+    assert "search in full space" in proc.stdout
