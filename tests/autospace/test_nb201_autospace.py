@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from tfnas.algorithms import autospace
-from tfnas.algorithms.autospace import AutoSpaceConfig, LearnedNB201Space, Population, evolve
+from tfnas.algorithms.autospace import (
+    AutoSpaceConfig,
+    LearnedNB201Space,
+    Population,
+    evolve,
+)
 from tfnas.algorithms.runner import make_search_config
 from tfnas.budgets.losses import BudgetLoss, nb201_cost_table
 from tfnas.genotypes.nb201 import NB201Genotype

@@ -11,7 +11,6 @@ from tfnas.algorithms.runner import make_search_config
 from tfnas.budgets.counters import count_madds
 from tfnas.budgets.losses import BudgetLoss, mobile_cost_table
 from tfnas.children.mobile_net import build_mobile_network
-from tfnas.genotypes.block import BlockSpec
 from tfnas.spaces.mobile import CandidateSpace, MobileSpace, StageSpec
 
 SHAPE = (8, 8, 3)

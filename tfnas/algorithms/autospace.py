@@ -56,7 +56,8 @@ import dataclasses
 import itertools
 import json
 import random
-from typing import Any, Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -289,7 +290,7 @@ class LearnedNB201Space:
         return json.dumps(self.to_dict())
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "LearnedNB201Space":
+    def from_dict(cls, data: dict[str, Any]) -> LearnedNB201Space:
         """Raises ValueError for another format."""
         if data.get("format") != cls.format:
             raise ValueError(f"Not a learned NB201 space (format {data.get('format')!r}, expected {cls.format!r}).")
@@ -298,7 +299,7 @@ class LearnedNB201Space:
                    None if fitness is None else tuple(tuple(row.items()) for row in fitness))
 
     @classmethod
-    def from_json(cls, text: str) -> "LearnedNB201Space":
+    def from_json(cls, text: str) -> LearnedNB201Space:
         return cls.from_dict(json.loads(text))
 
 

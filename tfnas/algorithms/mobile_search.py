@@ -37,7 +37,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import keras
 import numpy as np
@@ -301,7 +302,7 @@ class MobileExperimentConfig:
                 raise ValueError(f"{name} must be an int >= 1. Received: {name}={value!r}")
 
     @classmethod
-    def preset(cls, name: str, **overrides: Any) -> "MobileExperimentConfig":
+    def preset(cls, name: str, **overrides: Any) -> MobileExperimentConfig:
         """The preset's config with `overrides` (None values ignored).
 
         Raises:

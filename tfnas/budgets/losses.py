@@ -40,7 +40,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from keras import ops
@@ -118,7 +119,7 @@ class CostTable:
                 "labels": None if self.labels is None else [list(r) for r in self.labels]}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "CostTable":
+    def from_dict(cls, data: dict[str, Any]) -> CostTable:
         return cls(data["metric"], data["base"], tuple(tuple(r) for r in data["choices"]),
                    None if data.get("labels") is None else tuple(tuple(r) for r in data["labels"]))
 

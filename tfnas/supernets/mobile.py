@@ -34,7 +34,8 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -246,5 +247,5 @@ class MobileSupernet(keras.Model):
                 "bn_momentum": c.bn_momentum, "se_base": c.se_base, "name": self.name}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "MobileSupernet":
+    def from_config(cls, config: dict[str, Any]) -> MobileSupernet:
         return cls(**config)
