@@ -198,6 +198,12 @@ class Population:
         return tuple(c for c, _ in ranked[:keep])
 
 
+def _label(candidate: Any) -> str:
+    """A candidate's short name (block string for a `BlockSpec`, op name for NB201)."""
+    to_string = getattr(candidate, "to_string", None)
+    return to_string() if callable(to_string) else str(candidate)
+
+
 def evolve(
     population: Population,
     train_generation: Callable[[list[tuple[Any, ...]], int], Sequence[Sequence[float]]],
@@ -224,11 +230,11 @@ def evolve(
         sampled = population.sample(config.sample_size, config, rng, first=generation == 0)
         probabilities = [np.asarray(p, dtype=np.float64) for p in train_generation(sampled, generation)]
         population.update(sampled, probabilities, config.fitness_update)
-        records.append({"generation": generation, "sampled": [[str(c) for c in s] for s in sampled],
+        records.append({"generation": generation, "sampled": [[_label(c) for c in s] for s in sampled],
                         "probabilities": [p.tolist() for p in probabilities]})
         if log:
             log(f"generation {generation + 1}/{config.generations}: "
-                + "; ".join(",".join(f"{c}:{p:.2f}" for c, p in zip(s, pr)) for s, pr in zip(sampled, probabilities)))
+                + "; ".join(",".join(f"{_label(c)}:{p:.2f}" for c, p in zip(s, pr)) for s, pr in zip(sampled, probabilities)))
     return [population.top(d, config.keep) for d in range(population.num_decisions)], records
 
 
