@@ -27,6 +27,56 @@ _COMMAND = flags.DEFINE_string("command", None, "The exact training command line
 _LOAD = flags.DEFINE_string("load", None, "Machine load during training, as observed (free text).")
 _PUBLISHED = flags.DEFINE_string("published", None, "The paper's published figure to cite beside ours.")
 _DEST = flags.DEFINE_string("dest", None, "Output folder (default: tfnas/applications/weights).")
+_RECALIBRATE_BN = flags.DEFINE_integer(
+    "recalibrate_bn_batches", 0,
+    "Recompute BatchNorm moving statistics over this many 200-image batches of the training images "
+    "before packaging (0: off). For runs too short for slow BN momenta (0.999) to converge.",
+)
+
+
+def recalibrate_batch_norm(model, batches) -> int:
+    """Sets every BatchNorm's moving mean/variance to the average of its batch statistics.
+
+    Runs `model(x, training=True)` eagerly on each batch with the momentum of batch `i`
+    (1-based) set to `1 - 1/i`, so the moving statistics end as the plain mean of the
+    per-batch statistics (batch-norm recalibration, as in AdaBN arXiv 1603.04779 and the
+    subnet BN calibration of Once-for-All arXiv 1908.09791). Trainable weights are untouched;
+    the momenta are restored afterwards.
+
+    Args:
+        model: The network (logits model).
+        batches: An iterable of normalized image batches.
+
+    Returns:
+        The number of batches used.
+
+    Raises:
+        ValueError: if `model` has no BatchNormalization layer or `batches` is empty.
+    """
+    import keras
+
+    layers, stack = [], list(model.layers)
+    while stack:
+        layer = stack.pop()
+        if isinstance(layer, keras.Model):
+            stack.extend(layer.layers)
+        elif isinstance(layer, keras.layers.BatchNormalization):
+            layers.append(layer)
+    if not layers:
+        raise ValueError(f"{model.name} has no BatchNormalization layer to recalibrate.")
+    momenta = [layer.momentum for layer in layers]
+    count = 0
+    try:
+        for count, x in enumerate(batches, start=1):
+            for layer in layers:
+                layer.momentum = 1.0 - 1.0 / count
+            model(x, training=True)
+    finally:
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
+    if count == 0:
+        raise ValueError("No batches to recalibrate BatchNorm statistics with.")
+    return count
 
 
 def package_run(
@@ -36,6 +86,7 @@ def package_run(
     *,
     dest: str | None = None,
     extra: dict[str, Any] | None = None,
+    recalibrate_bn_batches: int = 0,
 ) -> dict[str, Any]:
     """Writes the zoo weights file and card of a finished training run.
 
@@ -45,6 +96,9 @@ def package_run(
         command: The exact training command.
         dest: Output folder (default: the package's weights folder).
         extra: More card fields (observed load, published figures).
+        recalibrate_bn_batches: When > 0, recompute BatchNorm moving statistics on that many
+            200-image batches of the run's training images (`recalibrate_batch_norm`) before
+            saving; recorded in the card.
 
     Returns:
         The card.
@@ -93,6 +147,20 @@ def package_run(
         raise ValueError(f"The trained model lacks {len(missing)} variables of the zoo build: {missing[:5]}")
     for variable in targets:
         variable.assign(source[variable.path])
+    recalibration = None
+    if recalibrate_bn_batches > 0:
+        train, _ = data.load_splits(config["dataset"], data_dir=config.get("data_dir"))
+        if config.get("max_train_examples"):
+            train = train.take(config["max_train_examples"])
+        batches = data.make_eval_dataset(train, dataset=config["dataset"], batch_size=200)
+        used = recalibrate_batch_norm(network, (x for x, _ in batches.take(recalibrate_bn_batches)))
+        recalibration = {
+            "batches": used,
+            "batch_size": 200,
+            "images": "the run's training images, unaugmented",
+            "why": "BatchNorm moving statistics recomputed after training (AdaBN-style); the run's "
+            "moving averages had not converged",
+        }
     os.makedirs(dest, exist_ok=True)
     digest = applications.save_weights_npz(network, os.path.join(dest, file_name), dtype="float16")
     params = count_params(network)
@@ -119,6 +187,7 @@ def package_run(
             "seconds_per_epoch": report.get("seconds_per_epoch"),
             "train_images_per_second": report.get("train_images_per_second"),
         },
+        "bn_recalibration": recalibration,
         **(extra or {}),
     }
     # Measure what ships: the float16 file, loaded through the zoo with its hash check.
@@ -150,7 +219,10 @@ def main(argv: list[str]) -> None:
     if _PUBLISHED.value:
         extra["published"] = _PUBLISHED.value
     try:
-        card = package_run(_WORKDIR.value, _NAME.value, _COMMAND.value, dest=_DEST.value, extra=extra)
+        card = package_run(
+            _WORKDIR.value, _NAME.value, _COMMAND.value, dest=_DEST.value, extra=extra,
+            recalibrate_bn_batches=_RECALIBRATE_BN.value,
+        )
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
