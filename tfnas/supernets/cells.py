@@ -17,9 +17,12 @@ Mixing:
   the weights' gradient, and no separate multiply / reduce over a stacked `[.., O, E, C]`
   tensor is needed (it cost a quarter of a DARTS step). Parameter-free ops (pooling,
   identity) are weighted by a broadcast multiply onto the edges.
-- `gumbel` / `rome`: per edge, `keras.ops.switch` on the sampled op index runs only that
-  op's branch (weights sliced from the batched variables, so unsampled ops get exactly zero
-  gradient), and the output is multiplied by the straight-through weight `h[e, index]`.
+- `gumbel` / `rome`: the group's edges are sorted by their sampled op and each op runs once
+  on the block of edges that sampled it, with those edges' weights gathered from the
+  batched variables (unsampled ops and edges get exactly zero gradient); the output is
+  weighted by the straight-through `h[e, index]` (times ROME's `keep`) as the last BN's
+  scale, and routed back to the nodes (`kernels.gather_edges` / `scatter_edges`). Block
+  sizes are known only at run time, so this path calls TensorFlow directly.
 
 References:
     - Liu et al., DARTS, arXiv 1806.09055 (`model_search.py`: MixedOp, Cell).
@@ -34,6 +37,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from tfnas.spaces import darts as darts_space
@@ -227,9 +231,9 @@ class SearchCell(keras.layers.Layer):
                 if self.partial_channels > 1:
                     self._add_bypass(g, sources, targets, xs, arch, bypass)
             else:
-                for si, src in enumerate(sources):
-                    for ti, node in enumerate(targets):
-                        partial[node].append(self._edge_sampled(g, si, ti, xs[si], arch))
+                contributions = self._group_sampled(g, sources, targets, xs, arch)
+                for i, node in enumerate(targets):
+                    partial[node].append(contributions[:, :, :, i, :])
         for node in self.nodes:
             if node not in done:
                 states[node] = self._finish_node(partial[node], bypass[node])
@@ -353,6 +357,121 @@ class SearchCell(keras.layers.Layer):
         return parts[0] if s_count == 1 else ops.concatenate(parts, axis=-1)
 
     # ------------------------------------------------------------------ sampled mixing
+    def _group_sampled(self, g, sources, targets, xs, arch):
+        """GDAS / ROME: the group's edges sorted by sampled op, each op run once on its edges.
+
+        Returns `[B, H', W', T, C]`, each target's sum over its sources of
+        `h[e] * op_{index[e]}(x_s)` with `h` the straight-through weight (times ROME's `keep`);
+        dropped ROME edges contribute zeros.
+        """
+        s_count, t_count = len(sources), len(targets)
+        cp = self.op_channels
+        num_ops = len(self.op_names)
+        rows = self._group_edges(sources, targets)
+        index = tf.cast(tf.gather(arch["index"], rows), tf.int32)
+        hard = tf.gather(arch["hard"], rows)
+        scale = tf.gather(hard, index, axis=1, batch_dims=1)
+        code = index
+        if self.mixing == "rome":
+            scale = scale * tf.gather(arch["keep"], rows)
+            code = tf.where(tf.gather(arch["branch"], rows) > 0, index, num_ops)
+        order = tf.argsort(code, stable=True)
+        inverse = tf.math.invert_permutation(order)
+        counts = tf.math.bincount(code, minlength=num_ops + 1, maxlength=num_ops + 1)
+        x = xs[0] if s_count == 1 else ops.concatenate(xs, axis=-1)
+        edge_inputs = kernels.gather_edges(x, order // t_count, inverse, sources=s_count,
+                                           targets=t_count, channels=cp)
+        pieces = tf.split(edge_inputs, counts * cp, axis=-1, num=num_ops + 1)
+        selections = tf.split(order, counts, num=num_ops + 1)
+        scales = tf.split(tf.gather(scale, order), counts, num=num_ops + 1)
+        outputs = []
+        for o in range(num_ops + 1):
+            op = self.op_names[o] if o < num_ops else "none"
+            outputs.append(self._block_op(g, op, pieces[o], selections[o], scales[o]))
+        y = tf.concat(outputs, axis=-1)
+        return kernels.scatter_edges(y, order, inverse, sources=s_count, targets=t_count,
+                                     channels=cp)
+
+    def _edge_table(self, name, layout, s_count, t_count):
+        """A batched variable rearranged to one row per edge `(s, t)` of the group."""
+        var = self._vars[name]
+        cp = self.op_channels
+        if layout == "multiplier":  # depthwise [k, k, S*C, T] -> [E, k, k, C]
+            k = int(var.shape[0])
+            t = tf.reshape(var, [k, k, s_count, cp, t_count])
+            return tf.reshape(tf.transpose(t, [2, 4, 0, 1, 3]), [s_count * t_count, k, k, cp])
+        if layout == "edge_depthwise":  # [k, k, E*C, 1] -> [E, k, k, C]
+            k = int(var.shape[0])
+            t = tf.reshape(var, [k, k, s_count * t_count, cp])
+            return tf.transpose(t, [2, 0, 1, 3])
+        if layout == "conv":  # [S, k, k, C, T*C] -> [E, k, k, C, C]
+            k = int(var.shape[1])
+            t = tf.reshape(var, [s_count, k, k, cp, t_count, cp])
+            return tf.reshape(tf.transpose(t, [0, 4, 1, 2, 3, 5]), [-1, k, k, cp, cp])
+        if layout == "factorized":  # [S, C, T*h] -> [E, C, h]
+            half = int(var.shape[-1]) // t_count
+            t = tf.reshape(var, [s_count, cp, t_count, half])
+            return tf.reshape(tf.transpose(t, [0, 2, 1, 3]), [-1, cp, half])
+        # pointwise [E, C, D]; the reshape makes the gathered rows' gradient dense
+        return tf.reshape(var, var.shape)
+
+    def _block_op(self, g, op, x, sel, scale):
+        """One op on the edges `sel` of group `g`, inputs side by side `[B, H, W, n*C]`."""
+        kind, k = OP_KINDS[op]
+        sources, targets = self.groups[g]
+        s_count, t_count = len(sources), len(targets)
+        stride = self.group_stride(g)
+        cp = self.op_channels
+        per_channel = tf.repeat(scale, cp)
+
+        def table(suffix, layout):
+            return tf.gather(self._edge_table(f"g{g}_{op}_{suffix}", layout, s_count, t_count), sel)
+
+        if kind == "none":
+            return tf.zeros_like(x[:, ::stride, ::stride, :])
+        if kind == "pool":
+            y = kernels.pool(x, k, stride)
+            if self.space == "darts":
+                return kernels.batch_norm(y, scale=per_channel)
+            return y * per_channel
+        if kind == "skip":
+            if stride == 1:
+                return x * per_channel
+            r = tf.nn.relu(x)
+            a = kernels.block_matmul(r[:, ::2, ::2, :], table("fa", "factorized"))
+            b = kernels.block_matmul(r[:, 1::2, 1::2, :], table("fb", "factorized"))
+            shape = tf.shape(a)
+            half = cp // 2
+            a = tf.reshape(a, [shape[0], shape[1], shape[2], -1, half])
+            b = tf.reshape(b, [shape[0], shape[1], shape[2], -1, half])
+            y = tf.reshape(tf.concat([a, b], axis=-1), [shape[0], shape[1], shape[2], -1])
+            return kernels.batch_norm(y, scale=per_channel)
+        r = tf.nn.relu(x)
+        if kind == "sep":
+            y = kernels.block_depthwise(r, table("dw1", "multiplier"), stride=stride)
+            y = kernels.block_matmul(y, table("pw1", "pointwise"))
+            y = tf.nn.relu(kernels.batch_norm(y))
+            y = kernels.block_depthwise(y, table("dw2", "edge_depthwise"))
+            y = kernels.block_matmul(y, table("pw2", "pointwise"))
+            return kernels.batch_norm(y, scale=per_channel)
+        if kind == "dil":
+            y = kernels.block_depthwise(r, table("dw", "multiplier"), stride=stride, dilation=2)
+            y = kernels.block_matmul(y, table("pw", "pointwise"))
+            return kernels.batch_norm(y, scale=per_channel)
+        # conv: a full conv has no zero-channel kernel on CPU, so an unsampled op runs on one
+        # stand-in edge whose output (and so its gradient) is dropped.
+        count = tf.size(sel)
+        padded = tf.maximum(count, 1)
+        kernels_ = tf.gather(self._edge_table(f"g{g}_{op}_w", "conv", s_count, t_count),
+                             tf.concat([sel, tf.zeros([1], sel.dtype)], axis=0)[:padded])
+        r = tf.pad(r, [[0, 0], [0, 0], [0, 0], [0, (padded - count) * cp]])
+        if k == 1:
+            y = kernels.block_matmul(r[:, ::stride, ::stride, :], kernels_[:, 0, 0])
+        else:
+            y = kernels.block_conv(r, kernels_, stride=stride)
+        y = y[..., : count * cp]
+        return kernels.batch_norm(y, scale=per_channel)
+
     def _single_op(self, g, op, si, ti, x):
         """One op of one edge `(source si, target ti)` of group `g`, weights sliced."""
         kind, k = OP_KINDS[op]
@@ -394,22 +513,6 @@ class SearchCell(keras.layers.Layer):
         kernel = self._vars[f"g{g}_{op}_w"][si][..., ti * cp : (ti + 1) * cp]
         return kernels.batch_norm(_conv(r, kernel, stride))
 
-    def _edge_sampled(self, g, si, ti, x, arch):
-        sources, targets = self.groups[g]
-        edge = self.edge_index[(targets[ti], sources[si])]
-        branches = [_Branch(self, g, op, si, ti) for op in self.op_names]
-        if self.mixing == "rome":
-            branches = [_Branch(self, g, "none", si, ti)] + branches
-            index = arch["branch"][edge]
-        else:
-            index = arch["index"][edge]
-        y = ops.switch(index, branches, x)
-        hard = arch["hard"][edge]
-        scale = ops.take(hard, ops.maximum(arch["index"][edge], 0))
-        if self.mixing == "rome":
-            scale = scale * arch["keep"][edge]
-        return y * scale
-
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update({
@@ -421,16 +524,6 @@ class SearchCell(keras.layers.Layer):
             "steps": self.steps, "seed": self.seed,
         })
         return config
-
-
-class _Branch:
-    """A `switch` branch: one op of one edge (a named callable, not a lambda)."""
-
-    def __init__(self, cell: SearchCell, group: int, op: str, source: int, target: int) -> None:
-        self.cell, self.group, self.op, self.source, self.target = cell, group, op, source, target
-
-    def __call__(self, x):
-        return self.cell._single_op(self.group, self.op, self.source, self.target, x)
 
 
 def _conv(x, kernel, stride: int):

@@ -52,7 +52,7 @@ def batch_norm(x, scale=None):
     Returns:
         The normalised (and scaled) tensor, same shape.
     """
-    channels = int(x.shape[-1])
+    channels = x.shape[-1] if x.shape[-1] is not None else tf.shape(x)[-1]
     y, _, _ = tf.compat.v1.nn.fused_batch_norm(
         x,
         scale=tf.ones([channels], x.dtype) if scale is None else scale,
@@ -176,3 +176,127 @@ def uniform_initializer(fan_in: int, seed: int) -> keras.initializers.Initialize
     """PyTorch's default conv init (kaiming_uniform, a=sqrt(5)): U(-1/sqrt(fan_in), ...)."""
     bound = float(1.0 / np.sqrt(fan_in))
     return keras.initializers.RandomUniform(-bound, bound, seed=seed)
+
+
+# ---------------------------------------------------------------------------------------
+# Single-path kernels (GDAS / ROME): each op runs on the dynamic set of edges that sampled it.
+#
+# A group's edges are sorted by their sampled op; the inputs are copied to the edges in that
+# order (`gather_edges`), split into one contiguous block per op (sizes known only at run
+# time), each op runs once on its block with its edges' weights gathered, and the outputs go
+# back to their nodes (`scatter_edges`). The graph is one computation per (group, op), as in
+# the softmax cell, instead of one `switch` per edge with a branch per op (DARTS space:
+# 14 x 8 branches per cell, which took over 20 minutes to trace). Tensors here have a
+# dynamic channel count, so these kernels call TensorFlow directly.
+
+
+def gather_edges(x, sources_of, inverse, *, sources: int, targets: int, channels: int):
+    """Copies each source's channels to the edges that read it, in a given edge order.
+
+    Args:
+        x: `[B, H, W, S * C]` the group's sources side by side.
+        sources_of: `[E]` int32, the source of the edge at each position of the order.
+        inverse: `[E]` int32, the position of edge `e = s * T + t` in the order.
+        sources, targets, channels: `S`, `T`, `C`.
+
+    Returns:
+        `[B, H, W, E * C]` edge inputs in the given order. The gradient sums each source's
+        edges (a reshape and a sum, no scatter).
+    """
+
+    @tf.custom_gradient
+    def _gather(x):
+        shape = tf.shape(x)
+        y = tf.gather(tf.reshape(x, [-1, sources, channels]), sources_of, axis=1)
+        y = tf.reshape(y, [shape[0], shape[1], shape[2], sources * targets * channels])
+
+        def grad(dy):
+            d = tf.gather(tf.reshape(dy, [-1, sources * targets, channels]), inverse, axis=1)
+            d = tf.reduce_sum(tf.reshape(d, [-1, sources, targets, channels]), axis=2)
+            return tf.reshape(d, shape)
+
+        return y, grad
+
+    return _gather(x)
+
+
+def scatter_edges(y, order, inverse, *, sources: int, targets: int, channels: int):
+    """Edge outputs in sorted order -> each target's sum over its sources: `[B, H, W, T, C]`.
+
+    Args:
+        y: `[B, H, W, E * C]` edge outputs in the order of `order`.
+        order: `[E]` int32, the edge at each position.
+        inverse: `[E]` int32, the position of each edge.
+        sources, targets, channels: `S`, `T`, `C`.
+    """
+    edges = sources * targets
+
+    @tf.custom_gradient
+    def _scatter(y):
+        shape = tf.shape(y)
+        d = tf.gather(tf.reshape(y, [-1, edges, channels]), inverse, axis=1)
+        d = tf.reduce_sum(tf.reshape(d, [-1, sources, targets, channels]), axis=1)
+        out = tf.reshape(d, [shape[0], shape[1], shape[2], targets, channels])
+
+        def grad(dout):
+            d = tf.reshape(dout, [-1, 1, targets, channels])
+            if sources > 1:
+                d = tf.tile(d, [1, sources, 1, 1])
+            d = tf.gather(tf.reshape(d, [-1, edges, channels]), order, axis=1)
+            return tf.reshape(d, shape)
+
+        return out, grad
+
+    return _scatter(y)
+
+
+def block_matmul(x, kernels_):
+    """Per-edge 1x1 convs of `n` edges side by side: `[B, H, W, n * C] x [n, C, D]`.
+
+    One matmul with the block-diagonal `[n * C, n * D]` kernel (`n` is small: the edges of a
+    group that sampled one op).
+    """
+    shape = tf.shape(x)
+    n = tf.shape(kernels_)[0]
+    c, d = int(kernels_.shape[1]), int(kernels_.shape[2])
+    full = tf.einsum("ncd,nm->ncmd", kernels_, tf.eye(n, dtype=kernels_.dtype))
+    full = tf.reshape(full, [n * c, n * d])
+    y = tf.matmul(tf.reshape(x, [shape[0] * shape[1] * shape[2], n * c]), full)
+    return tf.reshape(y, [shape[0], shape[1], shape[2], n * d])
+
+
+def block_depthwise(x, kernels_, *, stride: int = 1, dilation: int = 1):
+    """Per-edge depthwise convs of `n` edges side by side: `[B, H, W, n * C]`, `[n, k, k, C]`."""
+    k = int(kernels_.shape[1])
+    kernel = tf.reshape(tf.transpose(kernels_, [1, 2, 0, 3]), [k, k, -1, 1])
+    if stride > 1 and dilation > 1:
+        x = x[:, ::stride, ::stride, :]
+        stride, dilation = 1, 1
+    if stride == 1 and dilation > 1:
+        # tf.nn's dilated path needs a static channel count: do its space-to-batch here.
+        pad = dilation * (k - 1) // 2
+        x = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
+        height, width = int(x.shape[1]), int(x.shape[2])
+        extra = [(-height) % dilation, (-width) % dilation]
+        blocks = tf.space_to_batch(x, [dilation, dilation], [[0, extra[0]], [0, extra[1]]])
+        y = tf.nn.depthwise_conv2d(blocks, kernel, [1, 1, 1, 1], "VALID")
+        return tf.batch_to_space(y, [dilation, dilation], [[0, extra[0]], [0, extra[1]]])
+    if stride == 1:
+        return tf.nn.depthwise_conv2d(x, kernel, [1, 1, 1, 1], "SAME")
+    pad = dilation * (k - 1) // 2
+    x = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
+    return tf.nn.depthwise_conv2d(x, kernel, [1, stride, stride, 1], "VALID")
+
+
+def block_conv(x, kernels_, *, stride: int = 1):
+    """Per-edge full convs of `n >= 1` edges side by side: `[n, k, k, C, D]` kernels."""
+    k = int(kernels_.shape[1])
+    n = tf.shape(kernels_)[0]
+    c, d = int(kernels_.shape[3]), int(kernels_.shape[4])
+    full = tf.einsum("nijcd,nm->ijncmd", kernels_, tf.eye(n, dtype=kernels_.dtype))
+    full = tf.reshape(full, [k, k, n * c, n * d])
+    if stride == 1:
+        return tf.nn.conv2d(x, full, 1, "SAME")
+    pad = (k - 1) // 2
+    x = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
+    return tf.nn.conv2d(x, full, stride, "VALID")
