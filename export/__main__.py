@@ -12,7 +12,7 @@ Examples:
   python -m export --model=mobilenet_v2 --formats=onnx,tflite --out=exports --nostrict
 
 Exit status: 0 on success, 2 for bad input, 3 when a format misses its parity tolerance
-(the files and the card are still written).
+(the files and the card are still written, and the summary is still the last line).
 """
 
 from __future__ import annotations
@@ -72,6 +72,8 @@ def main(argv: list[str]) -> None:
         summary = export_model(config)
     except ParityError as err:
         print(f"error: {err}", file=sys.stderr)
+        if err.summary is not None:
+            print(json.dumps(err.summary))  # still the last line: the figures that failed
         sys.exit(3)
     except (ValueError, FileNotFoundError, WeightsIntegrityError) as err:
         print(f"error: {err}", file=sys.stderr)

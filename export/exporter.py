@@ -246,6 +246,7 @@ def export_model(config: ExportConfig) -> dict[str, dict[str, Any]]:
             f"Export parity failed for {source.name}: {details}. The files and "
             f"{source.name}.card.json are in {config.out} for inspection"
             + ("" if source.trained else "; the network is untrained, where int8 top-1 agreement is not meaningful")
-            + "."
+            + ".",
+            summary=summary,
         )
     return summary

@@ -30,7 +30,16 @@ TOLERANCES: dict[str, tuple[str, float]] = {
 
 
 class ParityError(RuntimeError):
-    """An exported model disagrees with the Keras model beyond its format's tolerance."""
+    """An exported model disagrees with the Keras model beyond its format's tolerance.
+
+    Args:
+        message: What failed and by how much.
+        summary: The export summary (every format's figures), for callers that report it.
+    """
+
+    def __init__(self, message: str, summary: dict | None = None) -> None:
+        super().__init__(message)
+        self.summary = summary
 
 
 def real_images(dataset: str, split: str, count: int, size: int | None = None, data_dir: str | None = None):

@@ -31,8 +31,9 @@ def test_strict_export_raises_when_a_format_misses_its_tolerance(tmp_path, data_
     monkeypatch.setitem(parity.TOLERANCES, "keras", ("max_abs_diff", -1.0))
     config = ExportConfig(**TINY, out=str(tmp_path), formats="keras", parity_images=10, latency_runs=1,
                           data_dir=str(data_dir))
-    with pytest.raises(parity.ParityError, match="keras: max_abs_diff"):
+    with pytest.raises(parity.ParityError, match="keras: max_abs_diff") as caught:
         export_model(config)
+    assert caught.value.summary["keras"]["parity"]["ok"] is False
     assert (tmp_path / "darts_v2.card.json").exists()  # written before failing
 
 
