@@ -1,0 +1,38 @@
+"""`python -m launch.quickstart` end to end at tiny size: search, derive, train the child."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from tfnas.genotypes import codec
+
+_ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_quickstart_searches_then_trains_the_found_cell(tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    proc = subprocess.run(
+        [sys.executable, "-m", "launch.quickstart", f"--workdir={tmp_path}", "--search_epochs=1",
+         "--epochs=1", "--search_channels=4", "--channels=4", "--image_size=8"],
+        cwd=_ROOT, env=env, capture_output=True, text=True, timeout=900, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    searched = json.loads((tmp_path / "search" / "genotype.json").read_text())
+    # the child trained is the cell the search derived
+    assert report["genotype"] == searched["genotype"]
+    assert codec.parse(report["genotype"]).to_string() == report["genotype"]
+    assert report["algorithm"] == "darts_minus"
+    assert 0.0 <= report["test_accuracy"] <= 1.0
+    assert report["trainable_params"] > 0 and report["madds"] > 0
+    for name in ("cells.png", "arch_weights.png"):
+        assert (tmp_path / "search" / name).stat().st_size > 0
+    assert (tmp_path / "child" / "model.keras").exists()
+    assert "genotype" in proc.stdout and "MAdds" in proc.stdout
