@@ -54,3 +54,16 @@ def test_evolution_with_a_fitness_that_prefers_small_kernels_learns_them():
     space.validate(genotype)
     space_learned.validate(genotype)
     assert CandidateSpace.from_json(space_learned.to_json()) == space_learned
+
+
+def test_zoo_entry_of_the_searched_architecture_has_its_recorded_cost():
+    from tfnas.budgets.counters import count_madds, count_params
+    from tfnas.children.mobile_net import build_mobile_network
+    from tfnas.genotypes.codec import load
+
+    genotype = load("autospace_c10_proxy")
+    model = build_mobile_network(genotype, input_shape=(32, 32, 3), num_classes=10)
+    assert count_madds(model) == 2137504 <= MobileExperimentConfig.preset("cifar").budget_madds
+    assert count_params(model).trainable == 206736
+    space, _ = _setting()
+    space.validate(genotype)

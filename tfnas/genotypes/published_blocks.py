@@ -147,3 +147,17 @@ PUBLISHED.register("mnasnet_a1", MNASNET_A1)
 PUBLISHED.register("proxylessnas_mobile", PROXYLESSNAS_MOBILE)
 PUBLISHED.register("fbnet_c", FBNET_C)
 PUBLISHED.register("efficientnet_b0", EFFICIENTNET_B0)
+
+#: Found by this project's mobile AutoSpace pipeline (issue 4, `python -m launch.evolve_space
+#: --space=mobile --preset=cifar`, seed 0): 3 generations evolved a learned space of 256
+#: architectures (2 blocks per slot) out of 592,240,896 in the CIFAR proxy skeleton, budgeted
+#: GDAS (hinge on expected MAdds, hard limit 3.5M) searched it for 4 epochs. Cost at 32x32, 10
+#: classes (counted on the built child): 2,137,504 MAdds, 206,736 parameters; at 224x224, 1000
+#: classes: 104.4M MAdds, 461,166 parameters. 37.5% CIFAR-10 test accuracy after a 5-epoch
+#: training on 10,000 images (a pipeline check, not a trained model).
+AUTOSPACE_C10_PROXY = BlockGenotype.from_string(
+    "stem=16;blocks=zero_r1|ir_r1_k3_s2_e3_c24_se0.25_nr6,ir_r1_k3_s1_e6_c24_se0.25_nr6|"
+    "ir_r1_k7_s2_e3_c40_nr6,ir_r1_k7_s1_e3_c40_se0.25_nr6|ir_r1_k3_s2_e6_c80_se0.25_nr6,ir_r1_k5_s1_e3_c80_nr6|"
+    "ir_r1_k7_s1_e3_c96_nr6;head=256;act=relu6"
+)
+PUBLISHED.register("autospace_c10_proxy", AUTOSPACE_C10_PROXY)
