@@ -118,12 +118,16 @@ class Supernet(keras.Model):
         u = keras.random.uniform(shape, minval=_TINY, maxval=1.0, seed=self.seed_generator)
         return -ops.log(-ops.log(u))
 
+    def _op_logits(self, kind: str):
+        """The op logits of a cell kind's edges `[E, O]` (subclasses may mask ops out)."""
+        return self._alphas[kind]
+
     def arch_inputs(self, kind: str) -> dict[str, Any]:
         """The architecture tensors a cell of `kind` consumes (see `SearchCell`).
 
         Draws a fresh sample in `gumbel` and `rome` mixing.
         """
-        alpha = self._alphas[kind]
+        alpha = self._op_logits(kind)
         mixing = self.config.mixing
         if mixing == "softmax":
             weights = ops.softmax(alpha, axis=-1)

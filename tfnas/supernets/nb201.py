@@ -109,32 +109,16 @@ class NB201Supernet(Supernet):
             self._op_mask = mask
         self.built = True
 
-    def arch_inputs(self, kind: str) -> dict[str, Any]:
-        """As `Supernet.arch_inputs`, with the ops outside `config.edge_ops` masked out.
+    def _op_logits(self, kind: str):
+        """The op logits with the ops outside `config.edge_ops` masked out.
 
         A masked op's logit is lowered by 1e9 before the softmax / Gumbel sampling: its
         weight is exactly 0 (softmax mixing) and it is never sampled (gumbel mixing).
         """
-        if self._op_mask is None:
-            return super().arch_inputs(kind)
         alpha = self._alphas[kind]
-        logits = alpha + ops.convert_to_tensor(self._op_mask, dtype=alpha.dtype)
-        if self.config.mixing == "softmax":
-            weights = ops.softmax(logits, axis=-1)
-            arch: dict[str, Any] = {}
-            if self.config.edge_normalization:
-                edge = self._node_softmax(self._edge_logits[kind])
-                weights = weights * edge[:, None]
-                arch["edge_weights"] = edge
-            arch["weights"] = weights
-            if self.config.aux_skip:
-                arch["beta"] = ops.cast(self.aux_skip_beta, weights.dtype)
-            return arch
-        tau = ops.cast(self.temperature, alpha.dtype)
-        probs = ops.softmax((ops.log_softmax(logits, axis=-1) + self._gumbel(ops.shape(alpha))) / tau, axis=-1)
-        index = ops.argmax(probs, axis=-1)
-        one_hot = ops.one_hot(index, len(self.op_names), dtype=probs.dtype)
-        return {"hard": one_hot - ops.stop_gradient(probs) + probs, "index": index}
+        if self._op_mask is None:
+            return alpha
+        return alpha + ops.convert_to_tensor(self._op_mask, dtype=alpha.dtype)
 
     def arch_probabilities(self) -> list:
         """Per edge, the (differentiable) softmax over its allowed ops: the input of
