@@ -135,3 +135,9 @@ def test_shipped_weights_match_their_cards(name):
     assert 0.2 < card["test_accuracy"] <= 1.0  # well above chance (0.1): trained weights
     model = applications.create_model(name)
     assert model.output_shape == (None, card["classes"])
+
+
+def test_at_least_two_models_ship_weights_trained_here():
+    shipped = applications.list_models(pretrained=True)
+    assert len(shipped) >= 2, shipped
+    assert {applications.weights_card(n)["space"] for n in shipped} >= {"darts", "mobile"}
