@@ -21,9 +21,9 @@ from typing import Any
 
 from absl import app, flags
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "A finished launch.train run folder.", required=True)
-_NAME = flags.DEFINE_string("name", None, "Zoo name <arch>.<tag>, e.g. darts_v2.c16_l8_cifar10.", required=True)
-_COMMAND = flags.DEFINE_string("command", None, "The exact training command line.", required=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "A finished launch.train run folder.")
+_NAME = flags.DEFINE_string("name", None, "Zoo name <arch>.<tag>, e.g. darts_v2.c16_l8_cifar10.")
+_COMMAND = flags.DEFINE_string("command", None, "The exact training command line.")
 _LOAD = flags.DEFINE_string("load", None, "Machine load during training, as observed (free text).")
 _PUBLISHED = flags.DEFINE_string("published", None, "The paper's published figure to cite beside ours.")
 _DEST = flags.DEFINE_string("dest", None, "Output folder (default: tfnas/applications/weights).")
@@ -213,6 +213,11 @@ def package_run(
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    # Checked here rather than with `required=True`: absl flags are process-global, and a
+    # required flag would break every other flag-parsing test that imports this module.
+    missing = [f"--{flag.name}" for flag in (_WORKDIR, _NAME, _COMMAND) if not flag.value]
+    if missing:
+        raise app.UsageError(f"Missing required flags: {', '.join(missing)}.")
     extra = {}
     if _LOAD.value:
         extra["machine_load"] = _LOAD.value
