@@ -29,7 +29,6 @@ Examples (sizes these 2 CPU cores handle in minutes):
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 from absl import app, flags
@@ -89,28 +88,17 @@ _OVERRIDES = {
 }
 
 
-def _check_workdir(workdir: str) -> None:
-    if os.path.exists(workdir) and not os.path.isdir(workdir):
-        raise ValueError(f"--workdir={workdir!r} exists and is not a folder.")
-    try:
-        os.makedirs(workdir, exist_ok=True)
-    except OSError as err:
-        raise ValueError(f"--workdir={workdir!r} cannot be created ({err.strerror}).") from None
-    if not os.access(workdir, os.W_OK):
-        raise ValueError(f"--workdir={workdir!r} is not writable.")
-
-
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     from tfnas.algorithms.runner import make_search_config, search
-    from tfnas.runs import CorruptCheckpointError, NonFiniteLossError
+    from tfnas.runs import CorruptCheckpointError, NonFiniteLossError, check_workdir
 
     try:
         config = make_search_config(
             _ALGORITHM.value, _SPACE.value, _PRESET.value, **{k: f.value for k, f in _OVERRIDES.items()}
         )
-        _check_workdir(_WORKDIR.value)
+        check_workdir(_WORKDIR.value)
         report = search(
             config,
             space=_SPACE.value,

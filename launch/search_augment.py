@@ -31,7 +31,6 @@ images, 2,000 + 2,000, for 20 epochs):
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 from absl import app, flags
@@ -65,23 +64,12 @@ _DETERMINISTIC = flags.DEFINE_bool("deterministic", True, "TensorFlow op determi
 _VERBOSE = flags.DEFINE_integer("verbose", 1, "Keras progress verbosity (0, 1 or 2).")
 
 
-def _check_workdir(workdir: str) -> None:
-    if os.path.exists(workdir) and not os.path.isdir(workdir):
-        raise ValueError(f"--workdir={workdir!r} exists and is not a folder.")
-    try:
-        os.makedirs(workdir, exist_ok=True)
-    except OSError as err:
-        raise ValueError(f"--workdir={workdir!r} cannot be created ({err.strerror}).") from None
-    if not os.access(workdir, os.W_OK):
-        raise ValueError(f"--workdir={workdir!r} is not writable.")
-
-
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     from tfnas.algorithms.augment_runner import search_augment
     from tfnas.algorithms.augment_search import DEFAULT_NETWORK, AugmentSearchConfig
-    from tfnas.runs import CorruptCheckpointError, NonFiniteLossError
+    from tfnas.runs import CorruptCheckpointError, NonFiniteLossError, check_workdir
 
     try:
         config = AugmentSearchConfig(
@@ -92,7 +80,7 @@ def main(argv: list[str]) -> None:
             network=_NETWORK.value or DEFAULT_NETWORK, channels=_CHANNELS.value, layers=_LAYERS.value,
             arch_learning_rate=_ARCH_LR.value, tau_max=_TAU_MAX.value, tau_min=_TAU_MIN.value, seed=_SEED.value,
         )
-        _check_workdir(_WORKDIR.value)
+        check_workdir(_WORKDIR.value)
         report = search_augment(
             config, dataset=_DATASET.value, workdir=_WORKDIR.value, data_dir=_DATA_DIR.value,
             max_train_examples=_MAX_TRAIN_EXAMPLES.value, image_size=_IMAGE_SIZE.value, verbose=_VERBOSE.value,

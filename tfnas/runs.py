@@ -167,3 +167,23 @@ def make_strategy() -> tf.distribute.Strategy:
     if len(cpus) > 1:
         return tf.distribute.MirroredStrategy([d.name for d in cpus])
     return tf.distribute.get_strategy()
+
+
+def check_workdir(workdir: str, label: str = "--workdir") -> None:
+    """Creates `workdir` if needed; a clear `ValueError` if it cannot be a writable folder.
+
+    Args:
+        workdir: The run folder.
+        label: How the message names it (the launch scripts' flag).
+
+    Raises:
+        ValueError: if it exists and is not a folder, cannot be created or is not writable.
+    """
+    if os.path.exists(workdir) and not os.path.isdir(workdir):
+        raise ValueError(f"{label}={workdir!r} exists and is not a folder.")
+    try:
+        os.makedirs(workdir, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"{label}={workdir!r} cannot be created ({err.strerror}).") from None
+    if not os.access(workdir, os.W_OK):
+        raise ValueError(f"{label}={workdir!r} is not writable.")
