@@ -473,7 +473,12 @@ class SearchCell(keras.layers.Layer):
         return kernels.batch_norm(y, scale=per_channel)
 
     def _single_op(self, g, op, si, ti, x):
-        """One op of one edge `(source si, target ti)` of group `g`, weights sliced."""
+        """One op of one edge `(source si, target ti)` of group `g`, weights sliced.
+
+        The plain per-edge reading of the batched variables: not used by `call` (both the
+        softmax and the sampled paths are batched), kept as the independent reference the
+        tests check those paths against.
+        """
         kind, k = OP_KINDS[op]
         sources, targets = self.groups[g]
         t_count = len(targets)
