@@ -288,3 +288,27 @@ def test_softmax_cell_is_the_weighted_sum_of_single_ops(space, reduction, block_
     else:
         expected = states[cell.nodes[-1]]
     np.testing.assert_allclose(out, expected, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("mixing", ["gumbel", "rome"])
+def test_sampled_step_in_a_graph_with_ops_that_no_edge_sampled(mixing):
+    """Inside `tf.function`, ops with no sampled edge (empty blocks) must run and train.
+
+    Regression: TensorFlow's graph-mode depthwise kernel rejects a zero-channel filter, so
+    an op sampled by no edge of a group crashed the DARTS-space GDAS/ROME step (eager passed).
+    """
+    from launch._search_step_bench import _minimal_step
+
+    net = build_supernet(_config(mixing=mixing))
+    ops_ = list(net.op_names)
+    for kind in ("normal", "reduce"):
+        net._alphas[kind].assign(_forcing_alphas(14, ops_, ["sep_conv_3x3"] * 14, 50.0))
+    step = _minimal_step(net)
+    x, y = tf.constant(_images()), tf.constant(np.arange(4) % 5, tf.int32)
+    before = {v.path: np.array(v) for v in net.weight_variables}
+    loss = step(x, y, tf.constant(_images(seed=1)), y)
+    assert np.isfinite(loss)
+    moved = [p for p, v in ((v.path, v) for v in net.weight_variables)
+             if np.abs(np.array(v) - before[p]).max() > 0]
+    assert any("sep_conv_3x3" in p for p in moved)
+    assert not any("dil_conv_5x5" in p for p in moved)

@@ -430,7 +430,7 @@ class SearchCell(keras.layers.Layer):
         if kind == "none":
             return tf.zeros_like(x[:, ::stride, ::stride, :])
         if kind == "pool":
-            y = kernels.pool(x, k, stride)
+            y = kernels.block_pool(x, k, stride, channels=cp)
             if self.space == "darts":
                 return kernels.batch_norm(y, scale=per_channel)
             return y * per_channel

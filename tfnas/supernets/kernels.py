@@ -266,8 +266,23 @@ def block_matmul(x, kernels_):
 
 
 def block_depthwise(x, kernels_, *, stride: int = 1, dilation: int = 1):
-    """Per-edge depthwise convs of `n` edges side by side: `[B, H, W, n * C]`, `[n, k, k, C]`."""
+    """Per-edge depthwise convs of `n` edges side by side: `[B, H, W, n * C]`, `[n, k, k, C]`.
+
+    `n` may be 0 (no edge sampled the op). Inside a graph, TensorFlow's CPU depthwise kernel
+    rejects a zero-channel filter, so an empty block runs on one stand-in edge of zeros whose
+    output is dropped (its cost is one edge's depthwise, small next to the pointwise convs).
+    """
     k = int(kernels_.shape[1])
+    c = int(kernels_.shape[3])
+    count = tf.shape(kernels_)[0]
+    missing = tf.maximum(1 - count, 0)
+    kernels_ = tf.pad(kernels_, [[0, missing], [0, 0], [0, 0], [0, 0]])
+    x = tf.pad(x, [[0, 0], [0, 0], [0, 0], [0, missing * c]])
+    y = _block_depthwise(x, kernels_, k, stride, dilation)
+    return y[..., : count * c]
+
+
+def _block_depthwise(x, kernels_, k, stride, dilation):
     kernel = tf.reshape(tf.transpose(kernels_, [1, 2, 0, 3]), [k, k, -1, 1])
     if stride > 1 and dilation > 1:
         x = x[:, ::stride, ::stride, :]
@@ -286,6 +301,19 @@ def block_depthwise(x, kernels_, *, stride: int = 1, dilation: int = 1):
     pad = dilation * (k - 1) // 2
     x = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
     return tf.nn.depthwise_conv2d(x, kernel, [1, stride, stride, 1], "VALID")
+
+
+def block_pool(x, mode: str, stride: int, *, channels: int):
+    """`pool` of the edges side by side in `x` (`[B, H, W, n * C]`); `n` may be 0.
+
+    Under oneDNN, TensorFlow's graph-mode MaxPoolGrad aborts the process on a zero-channel
+    input (a failed type check, not an exception), so an empty block pools one stand-in edge
+    of zeros whose output is dropped.
+    """
+    size = tf.shape(x)[-1]
+    missing = tf.maximum(channels - size, 0)
+    y = pool(tf.pad(x, [[0, 0], [0, 0], [0, 0], [0, missing]]), mode, stride)
+    return y[..., :size]
 
 
 def block_conv(x, kernels_, *, stride: int = 1):
