@@ -422,7 +422,7 @@ class SearchCell(keras.layers.Layer):
         s_count, t_count = len(sources), len(targets)
         stride = self.group_stride(g)
         cp = self.op_channels
-        per_channel = tf.repeat(scale, cp)
+        per_channel = tf.reshape(scale[:, None] * tf.ones([1, cp], scale.dtype), [-1])
 
         def table(suffix, layout):
             return tf.gather(self._edge_table(f"g{g}_{op}_{suffix}", layout, s_count, t_count), sel)
@@ -440,11 +440,9 @@ class SearchCell(keras.layers.Layer):
             r = tf.nn.relu(x)
             a = kernels.block_matmul(r[:, ::2, ::2, :], table("fa", "factorized"))
             b = kernels.block_matmul(r[:, 1::2, 1::2, :], table("fb", "factorized"))
-            shape = tf.shape(a)
-            half = cp // 2
-            a = tf.reshape(a, [shape[0], shape[1], shape[2], -1, half])
-            b = tf.reshape(b, [shape[0], shape[1], shape[2], -1, half])
-            y = tf.reshape(tf.concat([a, b], axis=-1), [shape[0], shape[1], shape[2], -1])
+            half = cp // 2  # per edge: its `a` half, then its `b` half
+            rows = tf.concat([tf.reshape(a, [-1, half]), tf.reshape(b, [-1, half])], axis=-1)
+            y = tf.reshape(rows, kernels._image_shape(a, 2 * tf.shape(a)[-1]))
             return kernels.batch_norm(y, scale=per_channel)
         r = tf.nn.relu(x)
         if kind == "sep":

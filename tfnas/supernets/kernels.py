@@ -190,6 +190,26 @@ def uniform_initializer(fan_in: int, seed: int) -> keras.initializers.Initialize
 # dynamic channel count, so these kernels call TensorFlow directly.
 
 
+def _image_shape(like, channels):
+    """`[B, H, W, channels]` for a reshape: static H and W where known (no shape ops).
+
+    The batch is `-1` only for a static positive channel count: a block of edges may be
+    empty (`channels` a tensor equal to 0), and `-1` of an empty tensor infers batch 0.
+    """
+    height, width = like.shape[1], like.shape[2]
+    if height is not None and width is not None:
+        batch = -1 if isinstance(channels, int) and channels > 0 else tf.shape(like)[0]
+        return [batch, int(height), int(width), channels]
+    shape = tf.shape(like)
+    return [shape[0], shape[1], shape[2], channels]
+
+
+def _eye(n, dtype):
+    """Identity of dynamic size `n` (a few nodes; `tf.eye` builds dozens)."""
+    r = tf.range(n)
+    return tf.cast(tf.equal(r[:, None], r[None, :]), dtype)
+
+
 def gather_edges(x, sources_of, inverse, *, sources: int, targets: int, channels: int):
     """Copies each source's channels to the edges that read it, in a given edge order.
 
@@ -206,14 +226,13 @@ def gather_edges(x, sources_of, inverse, *, sources: int, targets: int, channels
 
     @tf.custom_gradient
     def _gather(x):
-        shape = tf.shape(x)
         y = tf.gather(tf.reshape(x, [-1, sources, channels]), sources_of, axis=1)
-        y = tf.reshape(y, [shape[0], shape[1], shape[2], sources * targets * channels])
+        y = tf.reshape(y, _image_shape(x, sources * targets * channels))
 
         def grad(dy):
             d = tf.gather(tf.reshape(dy, [-1, sources * targets, channels]), inverse, axis=1)
             d = tf.reduce_sum(tf.reshape(d, [-1, sources, targets, channels]), axis=2)
-            return tf.reshape(d, shape)
+            return tf.reshape(d, _image_shape(x, sources * channels))
 
         return y, grad
 
@@ -233,17 +252,16 @@ def scatter_edges(y, order, inverse, *, sources: int, targets: int, channels: in
 
     @tf.custom_gradient
     def _scatter(y):
-        shape = tf.shape(y)
         d = tf.gather(tf.reshape(y, [-1, edges, channels]), inverse, axis=1)
         d = tf.reduce_sum(tf.reshape(d, [-1, sources, targets, channels]), axis=1)
-        out = tf.reshape(d, [shape[0], shape[1], shape[2], targets, channels])
+        out = tf.reshape(d, _image_shape(y, targets)[:3] + [targets, channels])
 
         def grad(dout):
             d = tf.reshape(dout, [-1, 1, targets, channels])
             if sources > 1:
                 d = tf.tile(d, [1, sources, 1, 1])
             d = tf.gather(tf.reshape(d, [-1, edges, channels]), order, axis=1)
-            return tf.reshape(d, shape)
+            return tf.reshape(d, _image_shape(y, edges * channels))
 
         return out, grad
 
@@ -256,13 +274,12 @@ def block_matmul(x, kernels_):
     One matmul with the block-diagonal `[n * C, n * D]` kernel (`n` is small: the edges of a
     group that sampled one op).
     """
-    shape = tf.shape(x)
     n = tf.shape(kernels_)[0]
     c, d = int(kernels_.shape[1]), int(kernels_.shape[2])
-    full = tf.einsum("ncd,nm->ncmd", kernels_, tf.eye(n, dtype=kernels_.dtype))
+    full = tf.einsum("ncd,nm->ncmd", kernels_, _eye(n, kernels_.dtype))
     full = tf.reshape(full, [n * c, n * d])
-    y = tf.matmul(tf.reshape(x, [shape[0] * shape[1] * shape[2], n * c]), full)
-    return tf.reshape(y, [shape[0], shape[1], shape[2], n * d])
+    y = tf.matmul(tf.reshape(x, [-1, n * c]), full)
+    return tf.reshape(y, _image_shape(x, n * d))
 
 
 def block_depthwise(x, kernels_, *, stride: int = 1, dilation: int = 1):
@@ -321,7 +338,7 @@ def block_conv(x, kernels_, *, stride: int = 1):
     k = int(kernels_.shape[1])
     n = tf.shape(kernels_)[0]
     c, d = int(kernels_.shape[3]), int(kernels_.shape[4])
-    full = tf.einsum("nijcd,nm->ijncmd", kernels_, tf.eye(n, dtype=kernels_.dtype))
+    full = tf.einsum("nijcd,nm->ijncmd", kernels_, _eye(n, kernels_.dtype))
     full = tf.reshape(full, [k, k, n * c, n * d])
     if stride == 1:
         return tf.nn.conv2d(x, full, 1, "SAME")
