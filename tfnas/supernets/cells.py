@@ -226,14 +226,15 @@ class SearchCell(keras.layers.Layer):
             xs = [states[src] for src in sources]
             if self.mixing == "softmax":
                 contributions = self._group_softmax(g, sources, targets, xs, arch)
-                for i, node in enumerate(targets):
-                    partial[node].append(contributions[:, :, :, i, :])
+                # unstack, not T slices: a slice's gradient is a full-size zero tensor each.
+                for node, part in zip(targets, ops.unstack(contributions, axis=3)):
+                    partial[node].append(part)
                 if self.partial_channels > 1:
                     self._add_bypass(g, sources, targets, xs, arch, bypass)
             else:
                 contributions = self._group_sampled(g, sources, targets, xs, arch)
-                for i, node in enumerate(targets):
-                    partial[node].append(contributions[:, :, :, i, :])
+                for node, part in zip(targets, ops.unstack(contributions, axis=3)):
+                    partial[node].append(part)
         for node in self.nodes:
             if node not in done:
                 states[node] = self._finish_node(partial[node], bypass[node])
@@ -343,8 +344,10 @@ class SearchCell(keras.layers.Layer):
             return ops.zeros((shape[0], shape[1], shape[2], t_count, cp), dtype=x.dtype)
         total = _add_all(edge_terms)
         shape = ops.shape(total)
+        if s_count == 1:
+            return ops.reshape(total, (shape[0], shape[1], shape[2], t_count, cp))
         total = ops.reshape(total, (shape[0], shape[1], shape[2], s_count, t_count, cp))
-        return total[:, :, :, 0] if s_count == 1 else ops.sum(total, axis=3)
+        return ops.sum(total, axis=3)
 
     def _factorized(self, relu, prefix, s_count, t_count, channels):
         """Per-edge FactorizedReduce (before BN) of every edge of the group: `[.., E*C]`."""
@@ -467,7 +470,7 @@ class SearchCell(keras.layers.Layer):
             y = kernels.block_matmul(r[:, ::stride, ::stride, :], kernels_[:, 0, 0])
         else:
             y = kernels.block_conv(r, kernels_, stride=stride)
-        y = y[..., : count * cp]
+        y = kernels.first_channels(y, count * cp)
         return kernels.batch_norm(y, scale=per_channel)
 
     def _single_op(self, g, op, si, ti, x):

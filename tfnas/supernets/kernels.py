@@ -204,6 +204,12 @@ def _image_shape(like, channels):
     return [shape[0], shape[1], shape[2], channels]
 
 
+def first_channels(x, size):
+    """`x[..., :size]` for a dynamic `size`, as a `Slice` (its gradient is one `Pad`; a
+    strided slice's generic `StridedSliceGrad` was the costliest op of a GDAS step)."""
+    return tf.slice(x, [0, 0, 0, 0], tf.stack([-1, -1, -1, size]))
+
+
 def _eye(n, dtype):
     """Identity of dynamic size `n` (a few nodes; `tf.eye` builds dozens)."""
     r = tf.range(n)
@@ -296,7 +302,7 @@ def block_depthwise(x, kernels_, *, stride: int = 1, dilation: int = 1):
     kernels_ = tf.pad(kernels_, [[0, missing], [0, 0], [0, 0], [0, 0]])
     x = tf.pad(x, [[0, 0], [0, 0], [0, 0], [0, missing * c]])
     y = _block_depthwise(x, kernels_, k, stride, dilation)
-    return y[..., : count * c]
+    return first_channels(y, count * c)
 
 
 def _block_depthwise(x, kernels_, k, stride, dilation):
@@ -330,7 +336,7 @@ def block_pool(x, mode: str, stride: int, *, channels: int):
     size = tf.shape(x)[-1]
     missing = tf.maximum(channels - size, 0)
     y = pool(tf.pad(x, [[0, 0], [0, 0], [0, 0], [0, missing]]), mode, stride)
-    return y[..., :size]
+    return first_channels(y, size)
 
 
 def block_conv(x, kernels_, *, stride: int = 1):
