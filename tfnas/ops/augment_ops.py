@@ -255,9 +255,10 @@ def _filter(images: tf.Tensor, kernel: Sequence[Sequence[float]]) -> tf.Tensor:
     size = int(k.shape[0])
     channels = images.shape[-1] or 3
     depthwise = tf.tile(k[:, :, tf.newaxis, tf.newaxis], [1, 1, channels, 1])
-    filtered = tf.nn.depthwise_conv2d(images, depthwise, strides=[1, 1, 1, 1], padding="VALID")
+    # SAME padding: the interior equals a VALID filter, and the border is replaced below. (A VALID
+    # depthwise convolution of an empty batch returns the input's spatial shape in TF 2.21.)
+    interior = tf.nn.depthwise_conv2d(images, depthwise, strides=[1, 1, 1, 1], padding="SAME")
     border = size // 2
-    interior = tf.pad(filtered, [[0, 0], [border, border], [border, border], [0, 0]])
     shape = tf.shape(images)
     rows = tf.range(shape[1])[:, tf.newaxis]
     cols = tf.range(shape[2])[tf.newaxis, :]
