@@ -35,6 +35,35 @@ def _peak_rss_mb() -> float:
     return peak / 1024.0 / (1024.0 if sys.platform == "darwin" else 1.0)
 
 
+def _release_and_reset_peak() -> bool:
+    """Returns freed heap to the OS and resets the kernel's peak-RSS mark (Linux only).
+
+    After this, `/proc/self/status`'s `VmHWM` is the peak of what stays resident from now on:
+    the steps' own memory (weights, graph, activations), without the transient memory of
+    tracing and graph optimization that `ru_maxrss` keeps for the process's life.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _vm_hwm_mb() -> float | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
 def _graph_flops(graph, library, weight: float = 1.0) -> float:
     """Profiler FLOPs of a graph, descending into calls and (weighted) switch branches."""
     import tensorflow as tf
@@ -122,6 +151,8 @@ def _algorithm_step(name: str, config: dict[str, Any], input_shape):
     search_config = registry.get(name).default_config()
     fields = {f.name for f in dataclasses.fields(search_config)}
     overrides = {k: config[k] for k in ("batch_size", "channels", "layers") if k in fields}
+    if config.get("num_samples") and "num_samples" in fields:
+        overrides["num_samples"] = config["num_samples"]
     if "seed" in fields:
         overrides["seed"] = config["seed"]
     search_config = dataclasses.replace(search_config, **overrides)
@@ -134,7 +165,7 @@ def _algorithm_step(name: str, config: dict[str, Any], input_shape):
         return float(value) if value is not None else 0.0
 
     passes = getattr(search, "search_step_passes", 2)
-    return search.supernet, run, passes
+    return search.supernet, run, passes, int(getattr(search_config, "num_samples", 1) or 1)
 
 
 def run(config: dict[str, Any]) -> dict[str, Any]:
@@ -166,9 +197,9 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
             num_classes=10, input_shape=input_shape, seed=config["seed"],
             **MINIMAL_SUPERNETS[name],
         ))
-        step, passes, kind = _minimal_step(supernet), 2, "minimal"
+        step, passes, kind, samples = _minimal_step(supernet), 2, "minimal", 1
     else:
-        supernet, step, passes = built
+        supernet, step, passes, samples = built
         kind = "algorithm"
     if supernet.config.mixing != "softmax":
         supernet.temperature.assign(5.0)
@@ -186,15 +217,21 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
     first = time.perf_counter() - start
     for i in range(config["warmup_steps"]):
         step(*batches[(i + 1) % 2])
+    peak = _peak_rss_mb()
+    reset = _release_and_reset_peak()
     times = []
     for i in range(config["timed_steps"]):
         start = time.perf_counter()
         step(*batches[i % 2])
         times.append(time.perf_counter() - start)
     seconds = statistics.median(times)
-    peak = _peak_rss_mb()
-    flops_image = forward_flops_per_image(supernet, input_shape)
-    step_flops = 3.0 * flops_image * batch * passes
+    step_peak = _vm_hwm_mb() if reset else None
+    peak = max(peak, _peak_rss_mb())
+    sampled = supernet.config.mixing != "softmax"
+    # The profiler counts only ops with static shapes; a sampled cell's op blocks have a
+    # data-dependent channel count, so its count would be a meaningless fraction: left out.
+    flops_image = None if sampled else forward_flops_per_image(supernet, input_shape)
+    step_flops = None if sampled else 3.0 * flops_image * batch * passes
     params = int(sum(int(np.prod(v.shape)) for v in supernet.weight_variables))
     return {
         "benchmark": "search_step",
@@ -211,6 +248,9 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         "step_seconds": round(seconds, 3),
         "step_seconds_all": [round(t, 3) for t in times],
         "peak_rss_mb": round(peak, 1),
-        "forward_mflops_per_image": round(flops_image / 1e6, 1),
-        "gflops_per_s": round(step_flops / seconds / 1e9, 2),
+        "step_peak_rss_mb": None if step_peak is None else round(step_peak, 1),
+        "num_samples": samples,
+        "step_seconds_per_sample": round(seconds / samples, 3),
+        "forward_mflops_per_image": None if sampled else round(flops_image / 1e6, 1),
+        "gflops_per_s": None if sampled else round(step_flops / seconds / 1e9, 2),
     }

@@ -38,6 +38,8 @@ _LAYERS = flags.DEFINE_integer("layers", 8, "search_step: cells (DARTS) or cells
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 32, "search_step: image side.")
 _TIMED_STEPS = flags.DEFINE_integer("timed_steps", 5, "search_step: steps timed after warm-up.")
 _WARMUP_STEPS = flags.DEFINE_integer("warmup_steps", 1, "search_step: steps after the first, untimed.")
+_NUM_SAMPLES = flags.DEFINE_integer(
+    "num_samples", 0, "search_step: sub-models per step for ROME (0: the algorithm's default, K=7).")
 _GRAPPLER = flags.DEFINE_boolean(
     "grappler", True, "search_step: keep TF's graph optimizer (grappler) on."
 )
@@ -109,7 +111,10 @@ def search_step(config: dict[str, Any]) -> dict[str, Any]:
 
     Runs in the calling process, so `peak_rss_mb` (the process's `ru_maxrss`) is clean only
     when each measurement is its own process: run one `python -m launch.bench search_step`
-    per algorithm (as the examples do). Data are random images of the given size.
+    per algorithm (as the examples do). `peak_rss_mb` includes the transient memory of
+    tracing and graph optimization; `step_peak_rss_mb` is the peak resident memory during
+    the timed steps alone (Linux: freed heap trimmed and the peak mark reset after warm-up;
+    null elsewhere). Data are random images of the given size.
 
     `gflops_per_s` = FLOPs of one step / `step_seconds`, with the FLOPs of one step counted
     as 3 x (forward FLOPs at the batch size) per pass (backward ~ 2 x forward), times the
@@ -121,12 +126,15 @@ def search_step(config: dict[str, Any]) -> dict[str, Any]:
 
     Args:
         config: Flag values: space, algorithm, batch_size, channels, layers, image_size,
-            timed_steps, warmup_steps, grappler, step, seed.
+            timed_steps, warmup_steps, grappler, step, seed, num_samples (ROME's K; 0 keeps
+            the algorithm's default).
 
     Returns:
         `{"benchmark", "algorithm", "space", "batch_size", "channels", "layers", "params",
         "step", "grappler", "first_step_seconds", "step_seconds", "step_seconds_all",
-        "peak_rss_mb", "forward_mflops_per_image", "gflops_per_s"}`.
+        "peak_rss_mb", "step_peak_rss_mb", "num_samples", "step_seconds_per_sample",
+        "forward_mflops_per_image", "gflops_per_s"}`. The two FLOP figures are null for single-path mixings (GDAS, ROME):
+        the profiler cannot count ops whose channel count depends on the sample.
 
     Raises:
         ValueError: for non-positive step counts or an unknown algorithm.
@@ -176,6 +184,7 @@ def main(argv: list[str]) -> None:
         "timed_steps": _TIMED_STEPS.value,
         "warmup_steps": _WARMUP_STEPS.value,
         "grappler": _GRAPPLER.value,
+        "num_samples": _NUM_SAMPLES.value,
         "step": _STEP.value,
         "method": _METHOD.value,
     }

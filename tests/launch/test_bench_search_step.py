@@ -25,10 +25,24 @@ def test_search_step_prints_one_json_line(capsys, algorithm):
                              step="minimal"):
         bench.main(["bench", "search_step"])
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    for key in ("step_seconds", "first_step_seconds", "peak_rss_mb", "gflops_per_s", "params"):
+    for key in ("step_seconds", "first_step_seconds", "peak_rss_mb", "step_peak_rss_mb", "params"):
         assert result[key] > 0, key
+    if algorithm == "darts":
+        assert result["gflops_per_s"] > 0
+    else:  # a sampled cell's op blocks have data-dependent shapes: no profiler count
+        assert result["gflops_per_s"] is None and result["forward_mflops_per_image"] is None
     assert result["algorithm"] == algorithm and result["space"] == "nb201"
     assert result["batch_size"] == 4 and result["channels"] == 4 and result["layers"] == 1
+
+
+def test_search_step_rome_num_samples_sets_k_and_reports_seconds_per_sample(capsys):
+    with flagsaver.flagsaver(space="nb201", algorithm="rome", batch_size=4, channels=4,
+                             layers=1, image_size=8, timed_steps=1, warmup_steps=0,
+                             step="algorithm", num_samples=2):
+        bench.main(["bench", "search_step"])
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["num_samples"] == 2 and result["step"] == "algorithm"
+    assert result["step_seconds_per_sample"] == pytest.approx(result["step_seconds"] / 2, abs=1e-3)
 
 
 def test_search_step_rejects_unknown_algorithm():
