@@ -35,9 +35,10 @@ def test_search_step_prints_one_json_line(capsys, algorithm):
     assert result["batch_size"] == 4 and result["channels"] == 4 and result["layers"] == 1
 
 
+@pytest.mark.slow
 def test_search_step_rome_num_samples_sets_k_and_reports_seconds_per_sample(capsys):
-    with flagsaver.flagsaver(space="nb201", algorithm="rome", batch_size=4, channels=4,
-                             layers=1, image_size=8, timed_steps=1, warmup_steps=0,
+    with flagsaver.flagsaver(space="darts", algorithm="rome", batch_size=2, channels=4,
+                             layers=3, image_size=8, timed_steps=1, warmup_steps=0,
                              step="algorithm", num_samples=2):
         bench.main(["bench", "search_step"])
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
