@@ -5,7 +5,9 @@ ROME) in the DARTS or NAS-Bench-201 space with `tfnas.algorithms.runner.search`:
 writes `<workdir>/config.json`, checkpoints every epoch and resumes after a kill (rerun the
 same command), logs losses, architecture weights and the derived genotype per epoch to
 TensorBoard (`<workdir>/tensorboard`), shows a progress bar, and writes `genotype.json`,
-`cells.png`, `arch_weights.png` and `history.json`.
+`cells.png`, `arch_weights.png` and `history.json`. `--learned_space=learned_space.json`
+(written by `launch.evolve_space --space=nb201`) searches inside AutoSpace's learned space
+instead of the full space, with the same checkpoints and resume.
 
 Every hyper-parameter flag left unset keeps the algorithm's paper default for the space
 (`ALGORITHMS.get(name).default_config(preset)`; the preset is the space's name when the
@@ -29,6 +31,7 @@ Examples (sizes these 2 CPU cores handle in minutes):
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from absl import app, flags
@@ -68,6 +71,10 @@ _MAX_TRAIN_EXAMPLES = flags.DEFINE_integer("max_train_examples", None, "Search o
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", None, "Resize images to this side (default: the dataset's).")
 _DETERMINISTIC = flags.DEFINE_bool("deterministic", True, "TensorFlow op determinism (resume = uninterrupted).")
 _VERBOSE = flags.DEFINE_integer("verbose", 1, "Keras progress verbosity (0, 1 or 2).")
+_LEARNED_SPACE = flags.DEFINE_string(
+    "learned_space", None,
+    "A learned space to search in place of the full one: the learned_space.json of launch.evolve_space (nb201).",
+)
 
 #: Flag -> SearchConfig field, for the overrides applied only when the flag is set.
 _OVERRIDES = {
@@ -88,6 +95,23 @@ _OVERRIDES = {
 }
 
 
+def _load_learned_space(path: str):
+    """The learned space in `path`; ValueError / FileNotFoundError say what is wrong."""
+    from tfnas.algorithms.autospace import LearnedNB201Space
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"--learned_space={path} does not exist; pass the learned_space.json that launch.evolve_space wrote."
+        )
+    try:
+        with open(path, encoding="utf-8") as f:
+            return LearnedNB201Space.from_json(f.read())
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(
+            f"--learned_space={path} is not a learned space ({err!r}); pass launch.evolve_space's learned_space.json."
+        ) from None
+
+
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -99,6 +123,7 @@ def main(argv: list[str]) -> None:
             _ALGORITHM.value, _SPACE.value, _PRESET.value, **{k: f.value for k, f in _OVERRIDES.items()}
         )
         check_workdir(_WORKDIR.value)
+        learned_space = _load_learned_space(_LEARNED_SPACE.value) if _LEARNED_SPACE.value else None
         report = search(
             config,
             space=_SPACE.value,
@@ -109,6 +134,7 @@ def main(argv: list[str]) -> None:
             image_size=_IMAGE_SIZE.value,
             verbose=_VERBOSE.value,
             deterministic=_DETERMINISTIC.value,
+            learned_space=learned_space,
         )
     except (ValueError, KeyError, FileNotFoundError, CorruptCheckpointError, NonFiniteLossError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err

@@ -144,3 +144,30 @@ def test_sigkill_after_a_checkpoint_then_resume_gives_the_same_genotype(tmp_path
     a = json.loads((tmp_path / "straight" / "genotype.json").read_text())["search"]["arch_state"]
     b = json.loads((killed_dir / "genotype.json").read_text())["search"]["arch_state"]
     assert a == b
+
+
+@pytest.mark.slow
+def test_search_inside_a_learned_space_stays_in_it_and_resume_needs_the_same_space(tmp_path):
+    """`--learned_space` restricts every edge to the learned ops; another space is refused."""
+    from tfnas.algorithms.autospace import LearnedNB201Space
+
+    allowed = (("nor_conv_3x3", "avg_pool_3x3"), ("skip_connect",), ("nor_conv_1x1", "none"),
+               ("nor_conv_3x3",), ("avg_pool_3x3", "skip_connect"), ("nor_conv_1x1",))
+    space_file = tmp_path / "learned_space.json"
+    space_file.write_text(LearnedNB201Space(allowed).to_json())
+    workdir = tmp_path / "learned"
+    args = ("--space=nb201", "--algorithm=gdas", "--epochs=1", "--layers=1", f"--workdir={workdir}", *_TINY)
+    report = _report(_run(*args, f"--learned_space={space_file}"))
+    assert report["learned_space_size"] == 8
+    genotype = codec.from_dict(json.loads((workdir / "genotype.json").read_text()))
+    LearnedNB201Space(allowed).validate(genotype)  # raises if an edge left the space
+    assert json.loads((workdir / "config.json").read_text())["learned_space"]["edge_ops"] == [
+        list(o) for o in LearnedNB201Space(allowed).edge_ops]
+    # The same workdir without the learned space is another search: refused, nothing overwritten.
+    refused = _run(*args)
+    assert refused.returncode == 2 and "learned_space" in refused.stderr
+    # A file that is not a learned space says so.
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "something else"}')
+    wrong = _run(*args[:-len(_TINY)], f"--workdir={tmp_path / 'other'}", *_TINY, f"--learned_space={bad}")
+    assert wrong.returncode == 2 and "not a learned space" in wrong.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 import keras
 import tensorflow as tf
@@ -65,6 +66,7 @@ def build_search(
     *,
     steps_per_epoch: int | None = None,
     strategy: tf.distribute.Strategy | None = None,
+    supernet_overrides: dict[str, Any] | None = None,
 ) -> BilevelSearch:
     """Builds the supernet, the algorithm and both optimizers, ready for `fit`.
 
@@ -79,6 +81,8 @@ def build_search(
         input_shape: `(H, W, C)`.
         steps_per_epoch: Steps per epoch, for the cosine learning-rate schedule (required).
         strategy: The distribution strategy to build under.
+        supernet_overrides: Extra `SupernetConfig` fields, e.g. a learned space's
+            `supernet_overrides()` (`{"edge_ops": ...}`) to search inside it.
 
     Returns:
         The compiled, built algorithm; pass `search.callbacks()` to `fit`.
@@ -102,7 +106,9 @@ def build_search(
     cls = ALGORITHMS.get(config.algorithm)
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
-        supernet = build_supernet(cls.supernet_config(config, space, num_classes, input_shape))
+        supernet = build_supernet(
+            cls.supernet_config(config, space, num_classes, input_shape, **(supernet_overrides or {}))
+        )
         search = cls(supernet, config, name=f"{config.algorithm}_search")
         weight_optimizer, arch_optimizer = make_optimizers(config, steps_per_epoch)
         search.compile(weight_optimizer, arch_optimizer)

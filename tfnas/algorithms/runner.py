@@ -355,6 +355,7 @@ def search(
     strategy: tf.distribute.Strategy | None = None,
     deterministic: bool = True,
     callbacks: list[keras.callbacks.Callback] | None = None,
+    learned_space: Any | None = None,
 ) -> dict[str, Any]:
     """Runs (or resumes) one architecture search in `workdir` and writes its results.
 
@@ -379,6 +380,9 @@ def search(
         deterministic: Enable TensorFlow op determinism (same seed -> same search, also
             across a kill and resume).
         callbacks: Extra Keras callbacks, run after the built-in ones.
+        learned_space: A learned space of AutoSpace (`tfnas.algorithms.autospace.
+            LearnedNB201Space`, e.g. `evolve_space`'s `learned_space.json`) to search in
+            place of the full space; recorded in `config.json`, so a resume must use it too.
 
     Returns:
         The report: genotype string, space, algorithm, dataset, epochs, the epoch the run
@@ -399,10 +403,17 @@ def search(
         config = config.replace(train_portion=float(train_portion))
     train_portion = float(config.train_portion)
     _validate(space, train_portion, max_train_examples, image_size, verbose)
+    if learned_space is not None and learned_space.space != space:
+        raise ValueError(
+            f"The learned space is a {learned_space.space} space; it cannot be searched with space={space!r}. "
+            f"Use --space={learned_space.space}."
+        )
     run_config = _run_config(
         config, space=space, dataset=dataset, max_train_examples=max_train_examples, image_size=image_size,
         deterministic=bool(deterministic),
     )
+    if learned_space is not None:  # absent otherwise, so earlier workdirs still resume
+        run_config["learned_space"] = _jsonable(learned_space.to_dict())
     _check_or_write_config(workdir, run_config)
 
     seed = int(config.seed)
@@ -427,7 +438,8 @@ def search(
         return data.make_bilevel_dataset(train_ds, batch_size, seed=epoch_seed(seed, epoch), **kwargs)
 
     algorithm = build_search(
-        config, space, num_classes, input_shape, steps_per_epoch=steps_per_epoch, strategy=strategy
+        config, space, num_classes, input_shape, steps_per_epoch=steps_per_epoch, strategy=strategy,
+        supernet_overrides=learned_space.supernet_overrides() if learned_space is not None else None,
     )
     supernet = algorithm.supernet
     SamplerState.attach(algorithm)
@@ -484,6 +496,7 @@ def search(
         "final": last_logs,
         "arch_state": _arch_state(supernet),
         "config": config.to_dict(),
+        "learned_space": learned_space.to_dict() if learned_space is not None else None,
     }
     files = {
         "genotype": os.path.join(workdir, "genotype.json"),
@@ -516,6 +529,7 @@ def search(
         "seconds_per_epoch": float(np.median([e["seconds"] for e in history.epochs])) if history.epochs else None,
         "files": {k: os.path.abspath(v) for k, v in files.items()},
         "workdir": os.path.abspath(workdir),
+        "learned_space_size": learned_space.size if learned_space is not None else None,
     }
 
 
