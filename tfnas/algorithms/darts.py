@@ -61,6 +61,15 @@ class Darts(BilevelSearch):
     supports_second_order: ClassVar[bool] = True
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"cifar": {}}
 
+    @property
+    def search_step_passes(self) -> int:
+        """Forward-backward passes of one step, for `launch.bench`'s FLOP count.
+
+        First order: validation and training batches (2). Second order adds the virtual
+        step's training pass and the two finite-difference passes (5).
+        """
+        return 5 if self.config.order == 2 else 2
+
     def arch_gradients(self, x_train, y_train, x_val, y_val):
         if self.config.order == 2:
             return self.unrolled_arch_gradients(x_train, y_train, x_val, y_val)
