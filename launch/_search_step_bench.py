@@ -217,7 +217,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
     first = time.perf_counter() - start
     for i in range(config["warmup_steps"]):
         step(*batches[(i + 1) % 2])
-    peak = _peak_rss_mb()
+    peak = _peak_rss_mb()  # read first: clearing the peak mark resets ru_maxrss too
     reset = _release_and_reset_peak()
     times = []
     for i in range(config["timed_steps"]):

@@ -133,8 +133,9 @@ def search_step(config: dict[str, Any]) -> dict[str, Any]:
         `{"benchmark", "algorithm", "space", "batch_size", "channels", "layers", "params",
         "step", "grappler", "first_step_seconds", "step_seconds", "step_seconds_all",
         "peak_rss_mb", "step_peak_rss_mb", "num_samples", "step_seconds_per_sample",
-        "forward_mflops_per_image", "gflops_per_s"}`. The two FLOP figures are null for single-path mixings (GDAS, ROME):
-        the profiler cannot count ops whose channel count depends on the sample.
+        "forward_mflops_per_image", "gflops_per_s"}`. The two FLOP figures are null for
+        single-path mixings (GDAS, ROME): the profiler cannot count ops whose channel count
+        depends on the sample.
 
     Raises:
         ValueError: for non-positive step counts or an unknown algorithm.

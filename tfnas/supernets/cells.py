@@ -445,7 +445,7 @@ class SearchCell(keras.layers.Layer):
             b = kernels.block_matmul(r[:, 1::2, 1::2, :], table("fb", "factorized"))
             half = cp // 2  # per edge: its `a` half, then its `b` half
             rows = tf.concat([tf.reshape(a, [-1, half]), tf.reshape(b, [-1, half])], axis=-1)
-            y = tf.reshape(rows, kernels._image_shape(a, 2 * tf.shape(a)[-1]))
+            y = tf.reshape(rows, kernels.image_shape(a, 2 * tf.shape(a)[-1]))
             return kernels.batch_norm(y, scale=per_channel)
         r = tf.nn.relu(x)
         if kind == "sep":
@@ -459,19 +459,16 @@ class SearchCell(keras.layers.Layer):
             y = kernels.block_depthwise(r, table("dw", "multiplier"), stride=stride, dilation=2)
             y = kernels.block_matmul(y, table("pw", "pointwise"))
             return kernels.batch_norm(y, scale=per_channel)
-        # conv: a full conv has no zero-channel kernel on CPU, so an unsampled op runs on one
-        # stand-in edge whose output (and so its gradient) is dropped.
-        count = tf.size(sel)
-        padded = tf.maximum(count, 1)
-        kernels_ = tf.gather(self._edge_table(f"g{g}_{op}_w", "conv", s_count, t_count),
-                             tf.concat([sel, tf.zeros([1], sel.dtype)], axis=0)[:padded])
-        r = tf.pad(r, [[0, 0], [0, 0], [0, 0], [0, (padded - count) * cp]])
+        # conv: an unsampled op runs on one stand-in edge (`kernels.pad_to_one_edge`) with the
+        # kernel of edge 0; its output (and so its gradient) is dropped.
+        r, size = kernels.pad_to_one_edge(r, cp)
+        rows = tf.concat([sel, tf.zeros([1], sel.dtype)], axis=0)[: tf.maximum(tf.size(sel), 1)]
+        kernels_ = tf.gather(self._edge_table(f"g{g}_{op}_w", "conv", s_count, t_count), rows)
         if k == 1:
             y = kernels.block_matmul(r[:, ::stride, ::stride, :], kernels_[:, 0, 0])
         else:
             y = kernels.block_conv(r, kernels_, stride=stride)
-        y = kernels.first_channels(y, count * cp)
-        return kernels.batch_norm(y, scale=per_channel)
+        return kernels.batch_norm(kernels.first_channels(y, size), scale=per_channel)
 
     def _single_op(self, g, op, si, ti, x):
         """One op of one edge `(source si, target ti)` of group `g`, weights sliced.

@@ -190,7 +190,7 @@ def uniform_initializer(fan_in: int, seed: int) -> keras.initializers.Initialize
 # dynamic channel count, so these kernels call TensorFlow directly.
 
 
-def _image_shape(like, channels):
+def image_shape(like, channels):
     """`[B, H, W, channels]` for a reshape: static H and W where known (no shape ops).
 
     The batch is `-1` only for a static positive channel count: a block of edges may be
@@ -202,6 +202,22 @@ def _image_shape(like, channels):
         return [batch, int(height), int(width), channels]
     shape = tf.shape(like)
     return [shape[0], shape[1], shape[2], channels]
+
+
+def pad_to_one_edge(x, channels: int):
+    """`x` (`[B, H, W, n * channels]`, `n` may be 0) with one stand-in edge of zeros when empty.
+
+    Some CPU kernels cannot take zero channels inside a graph (the depthwise kernel rejects
+    the filter; oneDNN's MaxPoolGrad aborts the process; a full conv has no zero-channel
+    kernel), so an empty block runs on one stand-in edge whose output `first_channels`
+    drops again.
+
+    Returns:
+        `(padded x, the true channel count n * channels)`.
+    """
+    size = tf.shape(x)[-1]
+    missing = tf.maximum(channels - size, 0)
+    return tf.pad(x, [[0, 0], [0, 0], [0, 0], [0, missing]]), size
 
 
 def first_channels(x, size):
@@ -233,12 +249,12 @@ def gather_edges(x, sources_of, inverse, *, sources: int, targets: int, channels
     @tf.custom_gradient
     def _gather(x):
         y = tf.gather(tf.reshape(x, [-1, sources, channels]), sources_of, axis=1)
-        y = tf.reshape(y, _image_shape(x, sources * targets * channels))
+        y = tf.reshape(y, image_shape(x, sources * targets * channels))
 
         def grad(dy):
             d = tf.gather(tf.reshape(dy, [-1, sources * targets, channels]), inverse, axis=1)
             d = tf.reduce_sum(tf.reshape(d, [-1, sources, targets, channels]), axis=2)
-            return tf.reshape(d, _image_shape(x, sources * channels))
+            return tf.reshape(d, image_shape(x, sources * channels))
 
         return y, grad
 
@@ -260,14 +276,14 @@ def scatter_edges(y, order, inverse, *, sources: int, targets: int, channels: in
     def _scatter(y):
         d = tf.gather(tf.reshape(y, [-1, edges, channels]), inverse, axis=1)
         d = tf.reduce_sum(tf.reshape(d, [-1, sources, targets, channels]), axis=1)
-        out = tf.reshape(d, _image_shape(y, targets)[:3] + [targets, channels])
+        out = tf.reshape(d, image_shape(y, targets)[:3] + [targets, channels])
 
         def grad(dout):
             d = tf.reshape(dout, [-1, 1, targets, channels])
             if sources > 1:
                 d = tf.tile(d, [1, sources, 1, 1])
             d = tf.gather(tf.reshape(d, [-1, edges, channels]), order, axis=1)
-            return tf.reshape(d, _image_shape(y, edges * channels))
+            return tf.reshape(d, image_shape(y, edges * channels))
 
         return out, grad
 
@@ -285,24 +301,19 @@ def block_matmul(x, kernels_):
     full = tf.einsum("ncd,nm->ncmd", kernels_, _eye(n, kernels_.dtype))
     full = tf.reshape(full, [n * c, n * d])
     y = tf.matmul(tf.reshape(x, [-1, n * c]), full)
-    return tf.reshape(y, _image_shape(x, n * d))
+    return tf.reshape(y, image_shape(x, n * d))
 
 
 def block_depthwise(x, kernels_, *, stride: int = 1, dilation: int = 1):
     """Per-edge depthwise convs of `n` edges side by side: `[B, H, W, n * C]`, `[n, k, k, C]`.
 
-    `n` may be 0 (no edge sampled the op). Inside a graph, TensorFlow's CPU depthwise kernel
-    rejects a zero-channel filter, so an empty block runs on one stand-in edge of zeros whose
-    output is dropped (its cost is one edge's depthwise, small next to the pointwise convs).
+    `n` may be 0 (no edge sampled the op): see `pad_to_one_edge` (the stand-in's cost is
+    one edge's depthwise, small next to the pointwise convs).
     """
     k = int(kernels_.shape[1])
-    c = int(kernels_.shape[3])
-    count = tf.shape(kernels_)[0]
-    missing = tf.maximum(1 - count, 0)
-    kernels_ = tf.pad(kernels_, [[0, missing], [0, 0], [0, 0], [0, 0]])
-    x = tf.pad(x, [[0, 0], [0, 0], [0, 0], [0, missing * c]])
-    y = _block_depthwise(x, kernels_, k, stride, dilation)
-    return first_channels(y, count * c)
+    x, size = pad_to_one_edge(x, int(kernels_.shape[3]))
+    kernels_ = tf.pad(kernels_, [[0, tf.maximum(1 - tf.shape(kernels_)[0], 0)], [0, 0], [0, 0], [0, 0]])
+    return first_channels(_block_depthwise(x, kernels_, k, stride, dilation), size)
 
 
 def _block_depthwise(x, kernels_, k, stride, dilation):
@@ -327,16 +338,10 @@ def _block_depthwise(x, kernels_, k, stride, dilation):
 
 
 def block_pool(x, mode: str, stride: int, *, channels: int):
-    """`pool` of the edges side by side in `x` (`[B, H, W, n * C]`); `n` may be 0.
-
-    Under oneDNN, TensorFlow's graph-mode MaxPoolGrad aborts the process on a zero-channel
-    input (a failed type check, not an exception), so an empty block pools one stand-in edge
-    of zeros whose output is dropped.
-    """
-    size = tf.shape(x)[-1]
-    missing = tf.maximum(channels - size, 0)
-    y = pool(tf.pad(x, [[0, 0], [0, 0], [0, 0], [0, missing]]), mode, stride)
-    return first_channels(y, size)
+    """`pool` of the edges side by side in `x` (`[B, H, W, n * C]`); `n` may be 0 (see
+    `pad_to_one_edge`: under oneDNN, graph-mode MaxPoolGrad aborts on zero channels)."""
+    x, size = pad_to_one_edge(x, channels)
+    return first_channels(pool(x, mode, stride), size)
 
 
 def block_conv(x, kernels_, *, stride: int = 1):
