@@ -12,8 +12,11 @@ every found cell up in `$TFNAS_DATA_DIR/nb201/nats_bench_tss_200ep.csv`
   the published numbers (DARTS 54.30, GDAS 93.61, PC-DARTS 93.41, DARTS- 93.80, optimum 94.37);
 - as its LAST line one JSON object keyed by algorithm:
   `{"darts_minus": {"cells": [...], "cifar10_mean": .., "cifar10_std": .., "cifar100_mean": ..,
-  "imagenet16_mean": .., "search_seconds": ..}, ...}` (`search_seconds`: mean wall time of
-  one seed's search, resumed epochs included).
+  "imagenet16_mean": .., "search_seconds": .., "cifar10_by_epoch": [..],
+  "parameter_free_by_epoch": [..]}, ...}` (`search_seconds`: mean wall time of one seed's
+  search, resumed epochs included; the two `_by_epoch` lists trace the search: the cell
+  derived at the end of each epoch, looked up, and its count of parameter-free ops of 6,
+  mean over seeds; they show when and how fast a search drifts toward skip connections).
 
 Defaults, sized for these 2 CPU cores (at most about 30 minutes per algorithm and seed):
 the NB201 supernet with `--channels=8` and `--layers=1` cell per stage (the paper: 16 and
@@ -22,13 +25,12 @@ the NB201 supernet with `--channels=8` and `--layers=1` cell per stage (the pape
 25,000 + 25,000), `--batch_size=64` (paper 64), `--epochs=30` (paper: DARTS 50, GDAS 240,
 DARTS- 50). 78 steps an epoch. All other hyper-parameters are each algorithm's paper defaults.
 
-Cost estimate (one seed, defaults = 30 x 78 = 2,340 steps, plus 30-60 s of tracing), from
-short timed runs on this shared 2-core machine (noisy: other jobs were running): first-order
-DARTS took 0.29 s a step wall / 0.33 s CPU, so 0.17-0.33 s a step on 2 free cores, i.e.
-about 7-13 minutes; relative step costs measured side by side under the same load:
-DARTS- 0.9x, PC-DARTS 0.75x, GDAS 0.26x (2-4 minutes), second-order DARTS 2.5x (17-33
-minutes, the only one near the 30-minute bound). Cheaper methods can afford more epochs
-within the budget (e.g. GDAS `--epochs=150`).
+Measured cost of one seed on these 2 cores, machine otherwise idle: first-order DARTS and
+DARTS- take 290-365 s for 50 epochs of the defaults' 78 steps (so about 3-4 minutes at the
+default 30 epochs), GDAS and PC-DARTS less, second-order DARTS about 2x DARTS. The
+paper's data budget, `--max_train_examples=50000 --epochs=50` (390 steps an epoch), takes
+26 minutes a seed for DARTS- (1,571 s), inside the 30-minute bound except for second-order
+DARTS.
 
 Scale up on real hardware with `--channels=16 --layers=5 --image_size=32
 --max_train_examples=50000 --epochs=50` (the NB201 paper's setting; flags left unset keep

@@ -12,6 +12,7 @@ from tfnas.benchmarks import (
     NB201LatencyTable,
     NB201Table,
     canonical_dataset,
+    collapse_trace,
     format_search_results,
     summarize_searches,
 )
@@ -161,3 +162,23 @@ def test_search_summary_and_table(table):
     assert "(paper 93.61+-0.09)" in text
     assert "94.37 (paper 94.37)" in text and "47.31 (paper 47.31)" in text
     assert best in text
+
+
+def test_collapse_trace_follows_the_cells_derived_per_epoch(table):
+    best = table.genotype(6111).to_string()
+    results = {"darts": [
+        {"genotype": ALL_SKIP, "seed": 0, "search_seconds": 1.0, "genotypes_by_epoch": [best, best, ALL_SKIP]},
+        {"genotype": ALL_SKIP, "seed": 1, "search_seconds": 1.0, "genotypes_by_epoch": [best, ALL_SKIP, ALL_SKIP]},
+    ]}
+    trace = collapse_trace(results["darts"], table)
+    assert trace["parameter_free"] == [1.0, 3.5, 6.0]  # the best cell has one skip
+    assert trace["cifar10"] == pytest.approx([94.373, (94.373 + 54.297) / 2, 54.297], abs=1e-3)
+    summary = summarize_searches(results, table)["darts"]
+    assert summary["parameter_free_by_epoch"] == [1.0, 3.5, 6.0]
+    assert summary["cifar10_by_epoch"][0] == pytest.approx(94.373, abs=1e-3)
+    text = format_search_results(results, table)
+    assert "e3: 54.30 (6.0)" in text and "e1: 94.37 (1.0)" in text
+    # Reports without per-epoch cells, or of unequal lengths, give no trace (and no keys).
+    results["darts"][1]["genotypes_by_epoch"] = [best]
+    assert collapse_trace(results["darts"], table) is None
+    assert "cifar10_by_epoch" not in summarize_searches(results, table)["darts"]

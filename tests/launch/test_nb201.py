@@ -47,7 +47,10 @@ def test_one_algorithm_one_seed_on_cifar10(data_dir, tmp_path):
     summary = json.loads(lines[-1])
     assert list(summary) == ["darts_minus"]
     entry = summary["darts_minus"]
-    assert set(entry) == {"cells", "cifar10_mean", "cifar10_std", "cifar100_mean", "imagenet16_mean", "search_seconds"}
+    assert set(entry) == {"cells", "cifar10_mean", "cifar10_std", "cifar100_mean", "imagenet16_mean", "search_seconds",
+                          "cifar10_by_epoch", "parameter_free_by_epoch"}
+    assert entry["cifar10_by_epoch"] == [entry["cifar10_mean"]]  # one epoch: its cell is the found one
+    assert 0 <= entry["parameter_free_by_epoch"][0] <= 6
     assert len(entry["cells"]) == 1 and entry["cifar10_std"] == 0.0
     table = NB201Table(data_dir=data_dir)
     assert entry["cifar10_mean"] == pytest.approx(table.accuracy(entry["cells"][0]), abs=1e-3)

@@ -527,6 +527,7 @@ def search(
         **{k: v for k, v in last_logs.items() if isinstance(v, float) and math.isfinite(v)},
         "search_seconds": seconds,
         "seconds_per_epoch": float(np.median([e["seconds"] for e in history.epochs])) if history.epochs else None,
+        "genotypes_by_epoch": [e["genotype"] for e in history.epochs],
         "files": {k: os.path.abspath(v) for k, v in files.items()},
         "workdir": os.path.abspath(workdir),
         "learned_space_size": learned_space.size if learned_space is not None else None,

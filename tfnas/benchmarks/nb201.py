@@ -543,7 +543,11 @@ def summarize_searches(results: Mapping[str, Sequence[Mapping[str, Any]]], table
 
     Returns:
         `{algorithm: {"cells", "cifar10_mean", "cifar10_std", "cifar100_mean",
-        "imagenet16_mean", "search_seconds"}}` (std over seeds, population).
+        "imagenet16_mean", "search_seconds"}}` (std over seeds, population). When every
+        report carries `genotypes_by_epoch` (the cell derived at each epoch's end, as
+        `runner.search` returns it) for the same number of epochs, two more keys trace the
+        search over the epochs (mean over seeds): `"cifar10_by_epoch"` and
+        `"parameter_free_by_epoch"` (see `collapse_trace`).
     """
     summary = {}
     for algorithm, reports in results.items():
@@ -557,7 +561,37 @@ def summarize_searches(results: Mapping[str, Sequence[Mapping[str, Any]]], table
             "imagenet16_mean": round(float(np.mean([e.imagenet16 for e in entries])), 3),
             "search_seconds": round(float(np.mean([r["search_seconds"] for r in reports])), 1),
         }
+        trace = collapse_trace(reports, table)
+        if trace is not None:
+            summary[algorithm]["cifar10_by_epoch"] = [round(v, 3) for v in trace["cifar10"]]
+            summary[algorithm]["parameter_free_by_epoch"] = [round(v, 3) for v in trace["parameter_free"]]
     return summary
+
+
+#: Ops without weights, the ones a collapsing DARTS drifts to (arXiv 2009.01027, 1909.09656).
+PARAMETER_FREE_OPS: tuple[str, ...] = ("none", "skip_connect", "avg_pool_3x3")
+
+
+def collapse_trace(reports: Sequence[Mapping[str, Any]], table: NB201Table) -> dict[str, list[float]] | None:
+    """The cell derived at each epoch's end, looked up: how a search drifts, mean over seeds.
+
+    Args:
+        reports: Search reports of one algorithm, each with `genotypes_by_epoch`.
+        table: The accuracy table.
+
+    Returns:
+        `{"cifar10": [...], "parameter_free": [...]}`, one value per epoch: the mean
+        CIFAR-10 accuracy of the derived cells and their mean count of parameter-free ops
+        (of 6, `PARAMETER_FREE_OPS`); None when a report has no per-epoch cells or the
+        reports differ in length.
+    """
+    histories = [r.get("genotypes_by_epoch") for r in reports]
+    if not histories or any(not h for h in histories) or len({len(h) for h in histories}) != 1:
+        return None
+    accuracy = np.array([[table.accuracy(g) for g in h] for h in histories])
+    free = np.array([[sum(op in PARAMETER_FREE_OPS for op in table.genotype(g).ops)
+                      for g in h] for h in histories])
+    return {"cifar10": accuracy.mean(axis=0).tolist(), "parameter_free": free.mean(axis=0).tolist()}
 
 
 def format_search_results(results: Mapping[str, Sequence[Mapping[str, Any]]], table: NB201Table) -> str:
@@ -610,4 +644,15 @@ def format_search_results(results: Mapping[str, Sequence[Mapping[str, Any]]], ta
     stats = table.stats("cifar10")
     lines.append(f"(whole space: CIFAR-10 mean {stats.mean:.2f}, median {stats.median:.2f}; "
                  f"the all-skip cell of a collapsed DARTS: {table.accuracy(1835):.2f})")
+    traces = {a: collapse_trace(r, table) for a, r in results.items()}
+    traces = {a: t for a, t in traces.items() if t is not None}
+    if traces:
+        lines.append("")
+        lines.append("The cell derived at the end of epoch e, mean over seeds: CIFAR-10 accuracy "
+                     "(parameter-free ops of 6):")
+        for algorithm, trace in traces.items():
+            epochs = len(trace["cifar10"])
+            marks = sorted({max(1, round(epochs * k / 10)) for k in range(1, 11)})
+            lines.append(f"{algorithm:<12} " + "  ".join(
+                f"e{e}: {trace['cifar10'][e - 1]:.2f} ({trace['parameter_free'][e - 1]:.1f})" for e in marks))
     return "\n".join(lines)
