@@ -134,13 +134,6 @@ class EvalConfig:
         return data
 
 
-def _write_json(path: str, data: Any) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2)
-    os.replace(tmp, path)
-
-
 def _materialize(ds, limit: int | None):
     import numpy as np
     import tensorflow as tf
@@ -235,18 +228,10 @@ def evaluate(config: EvalConfig, workdir: str, verbose: int = 0, log=print) -> d
 
     from tfnas import data
     from tfnas.data.policies import published_policy, randaugment
+    from tfnas.runs import check_run_config, write_json
 
+    check_run_config(workdir, config.to_dict(), what="evaluation")
     os.makedirs(os.path.join(workdir, "runs"), exist_ok=True)
-    path = os.path.join(workdir, "config.json")
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            saved = json.load(f)
-        if saved != config.to_dict():
-            diff = sorted(k for k in saved.keys() | config.to_dict().keys() if saved.get(k) != config.to_dict().get(k))
-            raise ValueError(f"Workdir {workdir} holds an evaluation with a different config ({', '.join(diff)} "
-                             "differ). Use a new --workdir, or the same flags to resume.")
-    else:
-        _write_json(path, config.to_dict())
     train, test = data.load_splits(config.dataset, data_dir=config.data_dir)
     train_ds, num_train = _materialize(train, config.train_examples)
     test_raw, _ = _materialize(test, config.test_examples)
@@ -280,7 +265,7 @@ def evaluate(config: EvalConfig, workdir: str, verbose: int = 0, log=print) -> d
                     run = json.load(f)
             else:
                 run = train_once(config, name, policies[name], seed, train_ds, num_train, test_ds, verbose)
-                _write_json(run_path, run)
+                write_json(run_path, run)
             log(f"{name} seed {seed}: test accuracy {run['test_accuracy']:.2f}% ({run['train_seconds']:.0f} s)")
             accs.append(run["test_accuracy"])
         arr = np.asarray(accs, dtype=np.float64)
@@ -288,7 +273,7 @@ def evaluate(config: EvalConfig, workdir: str, verbose: int = 0, log=print) -> d
                          "std": round(float(arr.std(ddof=1)) if len(arr) > 1 else 0.0, 3),
                          "search_cpu_hours": round(cost[name], 4), "seeds": len(arr),
                          "accuracies": [round(a, 3) for a in accs], "augmentation": notes[name], **extra.get(name, {})}
-    _write_json(os.path.join(workdir, "results.json"), results)
+    write_json(os.path.join(workdir, "results.json"), results)
     return results
 
 

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 
@@ -187,3 +188,74 @@ def check_workdir(workdir: str, label: str = "--workdir") -> None:
         raise ValueError(f"{label}={workdir!r} cannot be created ({err.strerror}).") from None
     if not os.access(workdir, os.W_OK):
         raise ValueError(f"{label}={workdir!r} is not writable.")
+
+
+class StopAfterEpoch(keras.callbacks.Callback):
+    """Ends a `fit` call after its first epoch (for runners that call `fit` once per epoch)."""
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        self.model.stop_training = True
+
+
+def jsonable(value: Any) -> Any:
+    """`value` with numpy arrays and scalars turned into lists and Python numbers, recursively."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def write_json(path: str, data: Any) -> None:
+    """Writes `data` (numpy values allowed) to `path` atomically: a temporary file, then rename,
+    so a kill never leaves a half-written file."""
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(jsonable(data), f, indent=2)
+    os.replace(tmp, path)
+
+
+def check_run_config(workdir: str, config: dict[str, Any], what: str = "run") -> None:
+    """Writes a run's `config.json`, or checks that the one already in `workdir` equals `config`.
+
+    A rerun with the same workdir resumes, so it must be the same run: any field that
+    differs is named in the error (nested dicts one level down, as `outer.key`).
+
+    Args:
+        workdir: The run folder (created if needed).
+        config: The run's configuration, JSON-ready (see `jsonable`).
+        what: How the message names the run ("search", "evaluation", ...).
+
+    Raises:
+        ValueError: if the saved config is unreadable or differs.
+    """
+    path = os.path.join(workdir, "config.json")
+    config = jsonable(config)
+    if not os.path.exists(path):
+        os.makedirs(workdir, exist_ok=True)
+        write_json(path, config)
+        return
+    try:
+        with open(path, encoding="utf-8") as f:
+            saved = json.load(f)
+    except (OSError, ValueError) as err:
+        raise ValueError(
+            f"Workdir {workdir} has an unreadable config.json ({err}); delete the workdir or pick another."
+        ) from None
+    if saved == config:
+        return
+    diff = []
+    for key in sorted(saved.keys() | config.keys()):
+        a, b = saved.get(key), config.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            diff += [f"{key}.{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)]
+        elif a != b:
+            diff.append(f"{key}: {a!r} -> {b!r}")
+    raise ValueError(
+        f"Workdir {workdir} holds a {what} with a different config ({'; '.join(diff)}). "
+        "Use a new --workdir, or the same settings to resume."
+    )

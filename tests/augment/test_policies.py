@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from tfnas.data import policies as P
 from tfnas.genotypes import codec

@@ -35,17 +35,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfnas.algorithms.augment_search import AUGMENT_SEARCHES, AugmentPolicy, AugmentSearchConfig
-from tfnas.algorithms.runner import (
-    ArchHistory,
-    SamplerState,
-    SearchTensorBoard,
-    _check_or_write_config,
-    _load_training_set,
-    _StopAfterEpoch,
-    _write_json,
-    epoch_seed,
-)
-from tfnas.runs import EpochCheckpoint, NonFiniteLossGuard
+from tfnas.algorithms.runner import ArchHistory, SamplerState, SearchTensorBoard, epoch_seed, load_training_set
+from tfnas.runs import EpochCheckpoint, NonFiniteLossGuard, StopAfterEpoch, check_run_config, write_json
 
 # Register the three methods.
 from tfnas.algorithms import daas as _daas  # noqa: F401  isort: skip
@@ -140,7 +131,7 @@ class _CostLog:
     def add(self, epoch: int, wall: float, cpu: float) -> None:
         self.epochs = [e for e in self.epochs if int(e["epoch"]) < epoch] + [
             {"epoch": epoch, "wall_seconds": wall, "cpu_seconds": cpu}]
-        _write_json(self.path, {"epochs": self.epochs})
+        write_json(self.path, {"epochs": self.epochs})
 
     def total(self, key: str) -> float:
         return float(sum(e[key] for e in self.epochs))
@@ -201,12 +192,12 @@ def search_augment(
         raise ValueError(f"image_size must be an integer >= 8 or None. Received: {image_size!r}")
     run_config = {"augment_search": config.to_dict(), "dataset": dataset, "max_train_examples": max_train_examples,
                   "image_size": image_size, "deterministic": bool(deterministic)}
-    _check_or_write_config(workdir, run_config)
+    check_run_config(workdir, run_config, what="search")
     if deterministic:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)
 
-    train_ds, num_examples, input_shape, num_classes = _load_training_set(
+    train_ds, num_examples, input_shape, num_classes = load_training_set(
         dataset, data_dir, max_train_examples, image_size)
     steps_per_epoch = data.bilevel_steps_per_epoch(num_examples, config.batch_size, config.train_portion)
     padding = max(1, round(4 * input_shape[0] / 32))
@@ -226,7 +217,7 @@ def search_augment(
     board = SearchTensorBoard(view, os.path.join(workdir, "tensorboard"))
     cost = _CostLog(os.path.join(workdir, "cost.json"), initial_epoch)
     extra = search.callbacks() if config.method == "daas" else []
-    all_callbacks = [*extra, NonFiniteLossGuard(), history, board, checkpoint, *(callbacks or []), _StopAfterEpoch()]
+    all_callbacks = [*extra, NonFiniteLossGuard(), history, board, checkpoint, *(callbacks or []), StopAfterEpoch()]
     last_logs: dict[str, float] = {}
     try:
         for epoch in range(initial_epoch, config.epochs):
@@ -263,9 +254,9 @@ def search_augment(
         report["genotype"] = cell.to_string()
         files.update(arch_genotype=os.path.join(workdir, "arch_genotype.json"),
                      cells=os.path.join(workdir, "cells.png"), arch_weights=os.path.join(workdir, "arch_weights.png"))
-        _write_json(files["arch_genotype"], {**cell.to_dict(), "search": metadata})
+        write_json(files["arch_genotype"], {**cell.to_dict(), "search": metadata})
         plot_cell(cell, files["cells"], title=f"DAAS on {dataset}, seed {config.seed}")
-    _write_json(files["genotype"], {**policy.to_dict(), "search": metadata})
+    write_json(files["genotype"], {**policy.to_dict(), "search": metadata})
     states = history.states or [view.arch_state()]
     policy_states = [{k: v for k, v in s.items() if not k.startswith("arch/")} for s in states]
     plot_arch_history(policy_states, files["policy_plot"],
@@ -274,7 +265,7 @@ def search_augment(
     if config.method == "daas":
         arch_states = [{k[5:]: v for k, v in s.items() if k.startswith("arch/")} for s in states]
         plot_arch_history(arch_states, files["arch_weights"], title="DAAS: architecture weights")
-    _write_json(files["history"], {"epochs": history.epochs})
+    write_json(files["history"], {"epochs": history.epochs})
     seconds = [e["wall_seconds"] for e in cost.epochs]
     report.update({
         "dataset": dataset, "epochs": config.epochs, "seed": config.seed, "resumed_from_epoch": initial_epoch,

@@ -121,9 +121,9 @@ def load_search_data(
     Raises:
         FileNotFoundError: without the data; ValueError for an empty set.
     """
-    from tfnas.algorithms.runner import _load_training_set
+    from tfnas.algorithms.runner import load_training_set
 
-    return _load_training_set(dataset, data_dir, max_train_examples, image_size)
+    return load_training_set(dataset, data_dir, max_train_examples, image_size)
 
 
 def run_search(

@@ -62,6 +62,10 @@ from tfnas.runs import (
     EpochCheckpoint,
     NonFiniteLossError,
     NonFiniteLossGuard,
+    StopAfterEpoch,
+    check_run_config,
+    jsonable,
+    write_json,
 )
 
 __all__ = [
@@ -72,6 +76,7 @@ __all__ = [
     "SearchTensorBoard",
     "epoch_seed",
     "load_history",
+    "load_training_set",
     "make_search_config",
     "search",
 ]
@@ -89,25 +94,6 @@ def epoch_seed(seed: int, epoch: int) -> int:
     3
     """
     return int(seed) * _EPOCH_SEED_STRIDE + int(epoch)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def _write_json(path: str, data: Any) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(_jsonable(data), f, indent=2)
-    os.replace(tmp, path)
 
 
 def _arch_state(supernet: Any) -> dict[str, np.ndarray]:
@@ -157,7 +143,7 @@ class ArchHistory(keras.callbacks.Callback):
         }
         self.truncate(epoch)
         self.epochs.append(record)
-        _write_json(self.path, {"epochs": self.epochs})
+        write_json(self.path, {"epochs": self.epochs})
 
     @property
     def states(self) -> list[dict[str, np.ndarray]]:
@@ -250,43 +236,8 @@ class SamplerState(keras.layers.Layer):
         return holder
 
 
-class _StopAfterEpoch(keras.callbacks.Callback):
-    """Ends a `fit` call after its first epoch (the runner calls `fit` once per epoch)."""
-
-    def on_epoch_end(self, epoch: int, logs=None) -> None:
-        self.model.stop_training = True
-
-
 def _run_config(config: Any, **fields: Any) -> dict[str, Any]:
-    return {"search": _jsonable(config.to_dict()), **{k: _jsonable(fields[k]) for k in _RUN_FIELDS}}
-
-
-def _check_or_write_config(workdir: str, run_config: dict[str, Any]) -> None:
-    path = os.path.join(workdir, "config.json")
-    if os.path.exists(path):
-        try:
-            with open(path, encoding="utf-8") as f:
-                saved = json.load(f)
-        except (OSError, ValueError) as err:
-            raise ValueError(
-                f"Workdir {workdir} has an unreadable config.json ({err}); delete the workdir or pick another."
-            ) from None
-        if saved != run_config:
-            diff = []
-            for key in sorted(saved.keys() | run_config.keys()):
-                a, b = saved.get(key), run_config.get(key)
-                if key == "search" and isinstance(a, dict) and isinstance(b, dict):
-                    diff += [f"search.{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(a.keys() | b.keys())
-                             if a.get(k) != b.get(k)]
-                elif a != b:
-                    diff.append(f"{key}: {a!r} -> {b!r}")
-            raise ValueError(
-                f"Workdir {workdir} holds a search with a different config ({'; '.join(diff)}). "
-                "Use a new --workdir, or the same settings to resume."
-            )
-        return
-    os.makedirs(workdir, exist_ok=True)
-    _write_json(path, run_config)
+    return {"search": jsonable(config.to_dict()), **{k: jsonable(fields[k]) for k in _RUN_FIELDS}}
 
 
 def _resize(image_size: int):
@@ -297,10 +248,23 @@ def _resize(image_size: int):
     return _fn
 
 
-def _load_training_set(
+def load_training_set(
     dataset: str, data_dir: str | None, max_train_examples: int | None, image_size: int | None
 ) -> tuple[tf.data.Dataset, int, tuple[int, int, int], int]:
-    """Returns (train set materialized in memory, size, image shape, num_classes)."""
+    """Loads a search's training images once, into memory.
+
+    Args:
+        dataset: A registered dataset (`"cifar10"`, `"digits"`).
+        data_dir: The shared data folder, or None for `$TFNAS_DATA_DIR`.
+        max_train_examples: Keep the first N training images (None: all).
+        image_size: Resize to this side (area resampling, back to uint8); None keeps it.
+
+    Returns:
+        `(dataset of (uint8 image, label) in memory, size, image shape, num_classes)`.
+
+    Raises:
+        ValueError: if no image is left.
+    """
     from tfnas import data
 
     spec = data.get_dataset_spec(dataset)
@@ -413,8 +377,8 @@ def search(
         deterministic=bool(deterministic),
     )
     if learned_space is not None:  # absent otherwise, so earlier workdirs still resume
-        run_config["learned_space"] = _jsonable(learned_space.to_dict())
-    _check_or_write_config(workdir, run_config)
+        run_config["learned_space"] = jsonable(learned_space.to_dict())
+    check_run_config(workdir, run_config, what="search")
 
     seed = int(config.seed)
     epochs = int(config.epochs)
@@ -423,7 +387,7 @@ def search(
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(seed)
 
-    train_ds, num_examples, input_shape, num_classes = _load_training_set(
+    train_ds, num_examples, input_shape, num_classes = load_training_set(
         dataset, data_dir, max_train_examples, image_size
     )
     steps_per_epoch = data.bilevel_steps_per_epoch(num_examples, batch_size, train_portion)
@@ -456,13 +420,13 @@ def search(
         board,
         checkpoint,
         *(callbacks or []),
-        _StopAfterEpoch(),
+        StopAfterEpoch(),
     ]
     last_logs: dict[str, float] = {}
     try:
         for epoch in range(initial_epoch, epochs):
             # One fit call per epoch (a fresh dataset seeded by (seed, epoch)); `epochs` is the
-            # run's total so the progress bar reads "Epoch e/N", and `_StopAfterEpoch` ends
+            # run's total so the progress bar reads "Epoch e/N", and `StopAfterEpoch` ends
             # the call after this one epoch.
             result = algorithm.fit(
                 epoch_dataset(epoch),
@@ -506,13 +470,13 @@ def search(
         "tensorboard": os.path.join(workdir, "tensorboard"),
         "config": os.path.join(workdir, "config.json"),
     }
-    _write_json(files["genotype"], {**genotype.to_dict(), "search": metadata})
+    write_json(files["genotype"], {**genotype.to_dict(), "search": metadata})
     plot_cell(genotype, files["cells"], title=f"{metadata['algorithm']} on {dataset} ({space}), seed {seed}")
     if history.epochs:
         plot_arch_history(history.states, files["arch_weights"], title=f"{metadata['algorithm']}: architecture weights")
     else:
         plot_arch_history([_arch_state(supernet)], files["arch_weights"])
-    _write_json(files["history"], {"epochs": history.epochs})
+    write_json(files["history"], {"epochs": history.epochs})
     return {
         "genotype": genotype.to_string(),
         "space": space,

@@ -35,6 +35,7 @@ from tfnas.runs import (  # noqa: F401  (re-exported for callers of the recipe)
     EpochTimer,
     NonFiniteLossError,
     NonFiniteLossGuard,
+    check_run_config,
     make_strategy,
 )
 
@@ -325,21 +326,7 @@ def train(config: TrainConfig, workdir: str, verbose: int | str = "auto") -> dic
     from tfnas.children.factory import DATASET_DEFAULTS, build_child
     from tfnas.genotypes import codec
 
-    os.makedirs(workdir, exist_ok=True)
-    config_path = os.path.join(workdir, "config.json")
-    if os.path.exists(config_path):
-        with open(config_path, encoding="utf-8") as f:
-            saved = json.load(f)
-        if saved != config.to_dict():
-            diff = sorted(k for k in saved.keys() | config.to_dict().keys()
-                          if saved.get(k) != config.to_dict().get(k))
-            raise ValueError(
-                f"Workdir {workdir} holds a run with a different config (fields {diff} differ). "
-                "Use a new --workdir, or the same flags to resume."
-            )
-    else:
-        with open(config_path, "w", encoding="utf-8") as f:
-            json.dump(config.to_dict(), f, indent=2)
+    check_run_config(workdir, config.to_dict())
 
     genotype = codec.load(config.genotype)
     keras.utils.set_random_seed(config.seed)

@@ -1,0 +1,36 @@
+"""Tests of the run helpers shared by child training, search and evaluation (tfnas.runs)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tfnas.runs import check_run_config, jsonable, write_json
+
+
+def test_write_json_turns_numpy_into_json_and_leaves_no_temporary_file(tmp_path):
+    path = tmp_path / "x.json"
+    write_json(str(path), {"a": np.arange(3), "b": np.float32(0.5), 1: (np.int64(2),)})
+    assert json.loads(path.read_text()) == {"a": [0, 1, 2], "b": 0.5, "1": [2]}
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+    assert jsonable([np.ones(2)]) == [[1.0, 1.0]]
+
+
+def test_check_run_config_writes_then_accepts_the_same_config(tmp_path):
+    workdir = tmp_path / "run"
+    config = {"search": {"epochs": 3, "seed": 0}, "space": "nb201"}
+    check_run_config(str(workdir), config)
+    assert json.loads((workdir / "config.json").read_text()) == config
+    check_run_config(str(workdir), dict(config))  # a resume with the same settings
+
+
+def test_check_run_config_names_every_field_that_differs(tmp_path):
+    check_run_config(str(tmp_path), {"search": {"epochs": 3, "seed": 0}, "space": "nb201"})
+    with pytest.raises(ValueError, match=r"holds a search with a different config \(search.epochs: 3 -> 4; space: 'nb201' -> 'darts'\)"):
+        check_run_config(str(tmp_path), {"search": {"epochs": 4, "seed": 0}, "space": "darts"}, what="search")
+
+
+def test_check_run_config_reports_an_unreadable_file(tmp_path):
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match="unreadable config.json"):
+        check_run_config(str(tmp_path), {"a": 1})
