@@ -14,7 +14,10 @@ blocks) inside the reference network's skeleton, searches in it with budgeted GD
 (`--budget_madds`, hard limit on the exported network), trains the found child briefly and
 ends with one JSON line (genotype, MAdds, params, test accuracy, LiteRT latency on this CPU,
 the same figures for MobileNetV2 and EfficientNet-B0 at the same input). `--preset=cifar`
-(default) is the 2-core proxy (32x32 CIFAR-10, a narrow 5-stage skeleton); `--preset=imagenet`
+(default) is the 2-core proxy (32x32 CIFAR-10, a narrow 5-stage skeleton). With
+`--latency_form=proxyless --latency_target_ms=T` (or `fbnet`) the search prices the expected
+LiteRT latency from a per-block lookup table measured on this CPU instead of MAdds, and
+`--budget_madds` remains the hard limit. `--preset=imagenet`
 is the ImageNet setting (ProxylessNAS skeleton, 224x224, `--budget_madds=500e6`, tfds
 `imagenet2012` prepared from `--imagenet_manual_dir`), for real accelerators.
 
@@ -61,6 +64,12 @@ _TRAIN_EPOCHS = flags.DEFINE_integer("train_epochs", None, "mobile: epochs of th
 _IMAGENET_MANUAL_DIR = flags.DEFINE_string(
     "imagenet_manual_dir", None, "mobile imagenet: folder with ILSVRC2012_img_{train,val}.tar (tfds manual_dir).")
 _LATENCY_RUNS = flags.DEFINE_integer("latency_runs", 30, "mobile: timed LiteRT invocations per model.")
+_LATENCY_FORM = flags.DEFINE_enum(
+    "latency_form", "none", ["none", "proxyless", "fbnet"],
+    "mobile: the search's differentiable term: none (the MAdds hinge) or the expected LiteRT latency "
+    "from the per-block lookup table measured on this CPU, ProxylessNAS (additive, needs "
+    "--latency_target_ms) or FBNet (multiplicative); --budget_madds stays the hard limit.")
+_LATENCY_TARGET_MS = flags.DEFINE_float("latency_target_ms", None, "mobile: ProxylessNAS reference latency (ms).")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the evolution.")
 
 
@@ -99,7 +108,7 @@ def main(argv: list[str]) -> None:
             config = mobile_pipeline.MobileExperimentConfig.preset(
                 _PRESET.value, generations=_GENERATIONS.value, dataset=_DATASET.value, data_dir=_DATA_DIR.value,
                 imagenet_manual_dir=_IMAGENET_MANUAL_DIR.value, latency_runs=_LATENCY_RUNS.value, seed=_SEED.value,
-                **overrides)
+                latency_form=_LATENCY_FORM.value, latency_target_ms=_LATENCY_TARGET_MS.value, **overrides)
             summary = mobile_pipeline.mobile_experiment(config, _WORKDIR.value, log=lambda m: print(m, flush=True))
     except (ValueError, KeyError, FileNotFoundError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err

@@ -29,6 +29,7 @@ def _run(data_dir, *args: str, timeout: int = 900) -> subprocess.CompletedProces
         (["--space=nb201", "--search_algorithm=rome"], "ROME keeps 2 inputs per node"),
         (["--space=mobile", "--preset=imagenet"], "--imagenet_manual_dir"),
         (["--space=mobile", "--search_algorithm=darts"], "single-path"),
+        (["--space=mobile", "--latency_form=proxyless"], "needs latency_target_ms"),
     ],
 )
 def test_bad_settings_exit_2(data_dir, tmp_path, args, message):
@@ -63,3 +64,22 @@ def test_nb201_smoke_run_reports_table_figures(data_dir, tmp_path):
     assert learned["cifar10_mean"] == pytest.approx(table.accuracy(learned["cells"][0]))
     assert learned["cifar10_std"] == 0.0
     assert "search in full space" in proc.stdout
+
+
+@pytest.mark.slow
+def test_mobile_pipeline_with_the_latency_term_on_digits(data_dir, tmp_path):
+    """The whole mobile pipeline (evolve, budgeted search, child training, LiteRT timing) at
+    smoke size, with the ProxylessNAS expected-latency term from the measured lookup table."""
+    proc = _run(data_dir, "--space=mobile", "--dataset=digits", "--generations=1", "--generation_epochs=1",
+                "--search_epochs=1", "--train_epochs=1", "--sample_size=2", "--max_train_examples=128",
+                "--batch_size=16", "--latency_runs=2", "--latency_form=proxyless", "--latency_target_ms=0.2",
+                f"--workdir={tmp_path}", timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    term = summary["search_term"]
+    assert term["form"] == "proxyless" and term["unit"] == "latency_ms" and term["target"] == 0.2
+    assert term["lookup_ms_of_exported"] > 0
+    assert summary["madds"] <= summary["budget_madds"]  # MAdds stay the hard limit
+    lut = json.loads((tmp_path / "latency_lut.json").read_text())
+    assert len(lut) > 0
+    assert {"searched", "mobilenet_v2", "efficientnet_b0"} <= set(summary["at_224"])

@@ -255,6 +255,12 @@ class MobileExperimentConfig:
         data_dir: Shared data folder (CIFAR-10).
         imagenet_manual_dir: tfds manual dir holding the ImageNet tars (imagenet preset).
         latency_runs: Timed LiteRT invocations per block / model.
+        latency_form: `"none"`: the search's differentiable term is the MAdds hinge;
+            `"proxyless"` (ProxylessNAS, `CE + (E[lat] - target) / target`) or `"fbnet"`
+            (FBNet, `CE * 0.2 * log(E[lat]) ** 0.6`): it is the expected LiteRT latency
+            from the per-block lookup table measured on this CPU (`latency_lut.json`),
+            while `budget_madds` stays the hard limit of the exported network.
+        latency_target_ms: The ProxylessNAS reference latency in ms (required for it).
         seed: Seed.
 
     Raises:
@@ -276,6 +282,8 @@ class MobileExperimentConfig:
     data_dir: str | None = None
     imagenet_manual_dir: str | None = None
     latency_runs: int = 30
+    latency_form: str = "none"
+    latency_target_ms: float | None = None
     seed: int = 0
 
     PRESETS = {
@@ -293,6 +301,11 @@ class MobileExperimentConfig:
                              f"Received: {self.search_algorithm!r}")
         if not self.budget_madds > 0:
             raise ValueError(f"budget_madds must be > 0. Received: budget_madds={self.budget_madds}")
+        if self.latency_form not in ("none", "proxyless", "fbnet"):
+            raise ValueError(f"latency_form must be none, proxyless or fbnet. Received: {self.latency_form!r}")
+        if self.latency_form == "proxyless" and not (self.latency_target_ms or 0) > 0:
+            raise ValueError("latency_form='proxyless' needs latency_target_ms > 0 (the reference latency, ms). "
+                             f"Received: latency_target_ms={self.latency_target_ms!r}")
         if self.dataset == "imagenet2012" and not self.imagenet_manual_dir:
             raise ValueError("The imagenet preset needs --imagenet_manual_dir (the folder holding "
                              "ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar for tfds imagenet2012).")
@@ -417,11 +430,19 @@ def mobile_experiment(config: MobileExperimentConfig, workdir: str,
     log(f"learned space: {learned.num_architectures()} architectures ({evolve_seconds:.0f} s)")
 
     table = mobile_cost_table(learned, "madds", input_size=size, num_classes=classes)
+    lut = LiteRTLatencyTable(os.path.join(workdir, "latency_lut.json"), runs=config.latency_runs)
+    if config.latency_form == "none":
+        budget = BudgetLoss(table, "hinge", target=config.budget_madds)
+    else:  # the expected latency of the learned space's blocks, measured here
+        budget = BudgetLoss(lut.cost_table(learned, input_size=size, num_classes=classes), config.latency_form,
+                            target=config.latency_target_ms)
+        log(f"latency term: {config.latency_form}, lookup table of {budget.table.num_decisions} slots "
+            f"({budget.table.cost([0] * budget.table.num_decisions):.3f} ms for the first candidates)")
     supernet = MobileSupernet(learned, num_classes=classes, input_shape=shape, seed=config.seed)
     report = run_search(
         search.replace(epochs=config.search_epochs), supernet, train_ds=train_ds, num_examples=n,
-        dataset=config.dataset, budget=BudgetLoss(table, "hinge", target=config.budget_madds),
-        hard_budget=config.budget_madds, data_options=data_options)
+        dataset=config.dataset, budget=budget, hard_budget=config.budget_madds, hard_table=table,
+        data_options=data_options)
     genotype = supernet.export(report["choices"])
     with open(os.path.join(workdir, "search.json"), "w", encoding="utf-8") as f:
         json.dump({**genotype.to_dict(), "search": report}, f, indent=2)
@@ -443,7 +464,6 @@ def mobile_experiment(config: MobileExperimentConfig, workdir: str,
                         os.path.join(workdir, "child"), verbose=0)
         log(f"child trained {config.train_epochs} epochs: test accuracy {trained['test_accuracy']:.4f}")
 
-    lut = LiteRTLatencyTable(os.path.join(workdir, "latency_lut.json"), runs=config.latency_runs)
     predicted = lut.genotype_latency(genotype, input_size=size, num_classes=classes)
 
     def figures(g, side, n_classes):
@@ -465,6 +485,10 @@ def mobile_experiment(config: MobileExperimentConfig, workdir: str,
         "test_accuracy": trained.get("test_accuracy"),
         "train_epochs": config.train_epochs if trained else 0,
         "litert_ms_lookup": predicted,
+        "search_term": ({"form": "hinge", "unit": "madds", "target": config.budget_madds}
+                        if config.latency_form == "none" else
+                        {"form": config.latency_form, "unit": "latency_ms", "target": config.latency_target_ms,
+                         "lookup_ms_of_exported": budget.table.cost(report["choices"])}),
         "at_input": {"input_size": size, "num_classes": classes, **at_input},
         "at_224": at_224,
         "evolve_seconds": evolve_seconds,
