@@ -7,7 +7,9 @@ and ends with one JSON line:
 `{"members_cifar10": {"mean", "median", "best", "size"}, "full_space_cifar10": {...},
 "search_in_learned": {"cifar10_mean", "cifar10_std", ...}, "search_in_full": {...}, ...}`.
 Defaults (8 channels, 1 cell per stage, 16x16 images, 10,000 CIFAR-10 images, batch 64,
-3 generations x 4 epochs, 2 x 3 searches x 10 epochs) take about 30 minutes on 2 quiet cores.
+3 generations x 4 epochs, 2 x 3 searches x 10 epochs) took 14 minutes wall (756 CPU-seconds)
+on these 2 cores while another search shared them; `--evolve_algorithm` picks the softmax
+algorithm of the generations (darts_minus default; darts, darts2, pc_darts).
 
 `--space=mobile`: evolves a learned mobile block space (per layer slot the `--keep` fittest
 blocks) inside the reference network's skeleton, searches in it with budgeted GDAS
@@ -52,6 +54,8 @@ _GENERATION_EPOCHS = flags.DEFINE_integer("generation_epochs", None, "Supernet e
 _SAMPLE_SIZE = flags.DEFINE_integer("sample_size", None, "Candidates per decision in a generation's supernet (K).")
 _KEEP = flags.DEFINE_integer("keep", None, "Candidates per decision kept in the learned space.")
 _SEARCH_ALGORITHM = flags.DEFINE_string("search_algorithm", None, "Search run in the learned space.")
+_EVOLVE_ALGORITHM = flags.DEFINE_string(
+    "evolve_algorithm", None, "nb201: softmax-mixing algorithm training each generation's supernet (default darts_minus).")
 _SEARCH_EPOCHS = flags.DEFINE_integer("search_epochs", None, "Epochs of each search in the learned/full space.")
 _SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "nb201: seeds of the searches.")
 _CHANNELS = flags.DEFINE_integer("channels", 8, "nb201: supernet channels.")
@@ -95,6 +99,7 @@ def main(argv: list[str]) -> None:
                 seeds = tuple(int(s) for s in _SEEDS.value)
             except ValueError:
                 raise ValueError(f"--seeds must be integers. Received: {_SEEDS.value}") from None
+            _set(overrides, "evolve_algorithm", _EVOLVE_ALGORITHM)
             config = autospace.NB201ExperimentConfig(
                 generations=_GENERATIONS.value, seeds=seeds, channels=_CHANNELS.value, layers=_LAYERS.value,
                 image_size=_IMAGE_SIZE.value, dataset=_DATASET.value or "cifar10", data_dir=_DATA_DIR.value, seed=_SEED.value,

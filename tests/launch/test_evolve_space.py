@@ -27,6 +27,7 @@ def _run(data_dir, *args: str, timeout: int = 900) -> subprocess.CompletedProces
     [
         (["--space=nb201", "--seeds=a"], "--seeds must be integers"),
         (["--space=nb201", "--search_algorithm=rome"], "ROME keeps 2 inputs per node"),
+        (["--space=nb201", "--evolve_algorithm=gdas"], "evolve_algorithm must mix every op by softmax"),
         (["--space=mobile", "--preset=imagenet"], "--imagenet_manual_dir"),
         (["--space=mobile", "--search_algorithm=darts"], "single-path"),
         (["--space=mobile", "--latency_form=proxyless"], "needs latency_target_ms"),
