@@ -142,8 +142,8 @@ def _algorithm_step(name: str, config: dict[str, Any], input_shape):
     """The algorithm's own train_step, or None when tfnas.algorithms does not offer it."""
     try:
         from tfnas import algorithms
-        build_search = getattr(algorithms, "build_search")
-        registry = getattr(algorithms, "ALGORITHMS")
+        build_search = algorithms.build_search
+        registry = algorithms.ALGORITHMS
     except (ImportError, AttributeError):
         return None
     import tensorflow as tf

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from absl import app, flags
 

@@ -5,7 +5,8 @@ The only global state tfnas keeps: name -> object tables filled at import time.
 
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Generic, TypeVar
+from collections.abc import Callable, Iterator
 
 T = TypeVar("T")
 

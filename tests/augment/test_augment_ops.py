@@ -73,7 +73,7 @@ def test_grouped_application_matches_per_op_application():
                                                "Invert", "Solarize")])
     mags = tf.constant([0.2, 0.5, 0.9, 0.1, 0.4, 0.7, 0.3, 0.6])
     grouped = A.apply_ops(x, ops, mags, (3, 4)).numpy()
-    for i, name in enumerate(("Invert", "Equalize", "Identity", "Color", "Solarize")):
+    for name in ("Invert", "Equalize", "Identity", "Color", "Solarize"):
         rows = np.where(ops.numpy() == A.op_index(name))[0]
         single = A.apply_ops(tf.gather(x, rows), tf.gather(ops, rows), tf.gather(mags, rows), (3, 4)).numpy()
         np.testing.assert_allclose(grouped[rows], single, atol=1e-4, err_msg=name)

@@ -67,7 +67,7 @@ def test_auxiliary_outputs_and_names():
     logits, aux = model(np.random.rand(2, 32, 32, 3).astype("float32"), training=False)
     assert logits.shape == (2, 7) and aux.shape == (2, 7)
     plain = build_darts_network(DARTS_V2, channels=8, layers=5, num_classes=7, input_shape=(32, 32, 3))
-    aux_layers = {l.name for l in model.layers} - {l.name for l in plain.layers}
+    aux_layers = {layer.name for layer in model.layers} - {layer.name for layer in plain.layers}
     assert aux_layers and all(name.startswith("aux_") for name in aux_layers)
     assert _params(model) == _params(plain)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -154,5 +155,5 @@ def test_looks_like():
 def test_genotype_is_hashable_and_frozen():
     g = published.MOBILENET_V2
     assert hash(g) == hash(BlockGenotype.from_string(g.to_string()))
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         g.stem = 16  # type: ignore[misc]

@@ -28,7 +28,8 @@ References:
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
+from collections.abc import Sequence
 
 import keras
 import numpy as np

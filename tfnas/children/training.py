@@ -120,7 +120,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         """Builds a config from `to_dict()` output; unknown keys raise ValueError."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
@@ -202,7 +202,7 @@ class ChildTask(keras.Model):
         }
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "ChildTask":
+    def from_config(cls, config: dict[str, Any]) -> ChildTask:
         config = dict(config)
         config["child"] = keras.saving.deserialize_keras_object(config["child"])
         return cls(**config)

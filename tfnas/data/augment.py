@@ -14,7 +14,7 @@ A single image `[H, W, C]` is accepted too and treated as a batch of one.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 

@@ -10,7 +10,8 @@ label `int64` scalar. Augmentation, normalization and batching happen later, in
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import tensorflow as tf
 

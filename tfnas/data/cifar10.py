@@ -28,7 +28,7 @@ import os
 import pathlib
 import tarfile
 import zlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import tensorflow as tf
 import tensorflow_datasets as tfds
@@ -50,10 +50,10 @@ ARCHIVE_MD5 = "2fd4db230f2bfb6baa4981d4dbe29088"
 _ARCHIVE_ROOT = "cifar10_jpg"
 _SPLIT_SIZES = {"train": 5000, "test": 1000}  # images per class
 _SET_DATA_DIR = (
-    "set TFNAS_DATA_DIR=/path/to/shared/data (the folder holding cifar10/{archive}), or pass "
+    f"set TFNAS_DATA_DIR=/path/to/shared/data (the folder holding cifar10/{ARCHIVE_NAME}), or pass "
     "data_dir= (--data_dir in launch scripts); with internet access, source='tfds' downloads "
     "the official data instead"
-).format(archive=ARCHIVE_NAME)
+)
 
 
 def cache_dir() -> pathlib.Path:

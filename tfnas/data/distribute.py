@@ -14,7 +14,8 @@ worker and the sharding explicit.)
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import tensorflow as tf
 

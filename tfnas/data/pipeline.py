@@ -13,7 +13,7 @@ takes the GLOBAL batch size and divides it by the number of replicas.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 

@@ -17,7 +17,7 @@ from tfnas.registry import Registry
 G = TypeVar("G", bound="Genotype")
 
 #: space name ("darts", "nb201", "mobile", ...) -> Genotype subclass.
-GENOTYPE_CLASSES: Registry[type["Genotype"]] = Registry("genotype space")
+GENOTYPE_CLASSES: Registry[type[Genotype]] = Registry("genotype space")
 
 
 class Genotype(abc.ABC):

@@ -226,7 +226,7 @@ class BlockSpec:
         return "_".join(parts)
 
     @classmethod
-    def from_string(cls, text: str) -> "BlockSpec":
+    def from_string(cls, text: str) -> BlockSpec:
         """Parses one block string such as `ir_r2_k5_s2_e6_c40_se0.25_nsw`.
 
         Raises:
@@ -296,7 +296,7 @@ class BlockSpec:
         except ValueError as err:
             raise ValueError(f"Invalid block string {text!r}: {err}") from None
 
-    def unrolled(self) -> tuple["BlockSpec", ...]:
+    def unrolled(self) -> tuple[BlockSpec, ...]:
         """Returns the `repeats` single blocks; repeats after the first have stride 1."""
         first = dataclasses.replace(self, repeats=1)
         if self.repeats == 1:
@@ -482,7 +482,7 @@ class BlockGenotype(Genotype):
         )
 
     @classmethod
-    def from_string(cls, text: str) -> "BlockGenotype":
+    def from_string(cls, text: str) -> BlockGenotype:
         if not isinstance(text, str) or not text.strip():
             raise ValueError(f"A mobile genotype string must be a non-empty string. Received: {text!r}")
         values: dict[str, str] = {}

@@ -18,7 +18,8 @@ References:
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar, Iterable, Sequence
+from typing import Any, ClassVar
+from collections.abc import Iterable, Sequence
 
 from tfnas.genotypes.base import GENOTYPE_CLASSES, Genotype
 from tfnas.spaces import darts as darts_space
@@ -178,7 +179,7 @@ class DartsGenotype(Genotype):
         return tuple(int(item) for item in items)
 
     @classmethod
-    def from_string(cls, text: str) -> "DartsGenotype":
+    def from_string(cls, text: str) -> DartsGenotype:
         if not isinstance(text, str):
             raise ValueError(f"A DARTS genotype string must be a str. Received: {text!r}")
         text = text.strip()
@@ -228,7 +229,7 @@ class DartsGenotype(Genotype):
         }
 
     @classmethod
-    def from_reference(cls, genotype: Any) -> "DartsGenotype":
+    def from_reference(cls, genotype: Any) -> DartsGenotype:
         """Converts a reference-code `Genotype` namedtuple (or any object with its fields)."""
         return cls(
             normal=genotype.normal,

@@ -33,7 +33,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import random
-from typing import Any, ClassVar, Iterable
+from typing import Any, ClassVar
+from collections.abc import Iterable
 
 from tfnas.genotypes.base import GENOTYPE_CLASSES, Genotype
 from tfnas.spaces import nb201 as nb201_space
@@ -92,7 +93,7 @@ class NB201Genotype(Genotype):
         )
 
     @classmethod
-    def from_string(cls, text: str) -> "NB201Genotype":
+    def from_string(cls, text: str) -> NB201Genotype:
         if not isinstance(text, str):
             raise ValueError(f"A NAS-Bench-201 string must be a str. Received: {text!r}")
         text = text.strip()

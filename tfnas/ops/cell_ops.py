@@ -32,7 +32,8 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import keras
 from keras import ops

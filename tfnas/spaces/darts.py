@@ -14,7 +14,8 @@ References:
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any
+from collections.abc import Iterable, Sequence
 
 #: Candidate operations, in the order of the reference `PRIMITIVES` list.
 OPS: tuple[str, ...] = (

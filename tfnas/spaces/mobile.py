@@ -36,7 +36,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from tfnas.genotypes.block import ACTIVATIONS, BlockGenotype, BlockSpec
 
@@ -140,7 +141,7 @@ class MobileSpace:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def skeleton_of(cls, genotype: BlockGenotype, **choices) -> "MobileSpace":
+    def skeleton_of(cls, genotype: BlockGenotype, **choices) -> MobileSpace:
         """Returns the space with `genotype`'s macro skeleton and the given (default) choices.
 
         Each genotype stage becomes a `StageSpec` (width of its last non-zero block, stride
@@ -153,7 +154,7 @@ class MobileSpace:
             raise ValueError(f"genotype must be a BlockGenotype. Received: genotype={genotype!r}")
         stages = []
         layers = genotype.layers()
-        for s, stage in enumerate(genotype.stages):
+        for s in range(len(genotype.stages)):
             own = [layer for layer in layers if layer.stage == s]
             stages.append(StageSpec(width=own[-1].out_channels, stride=own[0].spec.stride or 1, depth=len(own)))
         return cls(stem=genotype.stem, stages=tuple(stages), head=genotype.head, **choices)
@@ -395,13 +396,13 @@ class CandidateSpace:
                         )
 
     @classmethod
-    def from_space(cls, space: MobileSpace, act: str = "relu") -> "CandidateSpace":
+    def from_space(cls, space: MobileSpace, act: str = "relu") -> CandidateSpace:
         """Every choice of a `MobileSpace`, slot by slot."""
         slots = tuple(tuple(space.candidates(s, i) for i in range(st.depth)) for s, st in enumerate(space.stages))
         return cls(space.stem, space.stages, space.head, slots, act)
 
     @classmethod
-    def from_slots(cls, space: Any, per_slot: Sequence[Sequence[BlockSpec]], act: str = "relu") -> "CandidateSpace":
+    def from_slots(cls, space: Any, per_slot: Sequence[Sequence[BlockSpec]], act: str = "relu") -> CandidateSpace:
         """The skeleton of `space` with the candidates `per_slot` (a flat list over all slots)."""
         per_slot = list(per_slot)
         slots, k = [], 0
@@ -485,7 +486,7 @@ class CandidateSpace:
         return json.dumps(self.to_dict())
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "CandidateSpace":
+    def from_dict(cls, data: dict[str, Any]) -> CandidateSpace:
         """Raises ValueError for another format."""
         if data.get("format") != cls.format:
             raise ValueError(f"Not a learned mobile space (format {data.get('format')!r}, expected {cls.format!r}).")
@@ -497,5 +498,5 @@ class CandidateSpace:
         )
 
     @classmethod
-    def from_json(cls, text: str) -> "CandidateSpace":
+    def from_json(cls, text: str) -> CandidateSpace:
         return cls.from_dict(json.loads(text))

@@ -190,7 +190,7 @@ class Supernet(keras.Model):
         return {"config": self.config.to_dict(), "name": self.name}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "Supernet":
+    def from_config(cls, config: dict[str, Any]) -> Supernet:
         return cls(SupernetConfig.from_dict(config["config"]), name=config.get("name"))
 
 

@@ -34,7 +34,8 @@ References:
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import keras
 import tensorflow as tf
@@ -270,7 +271,7 @@ class SearchCell(keras.layers.Layer):
     def _add_bypass(self, g, sources, targets, xs, arch, bypass):
         """PC-DARTS: the channels past C/K skip the ops (max-pooled 2x2 on stride 2)."""
         edge_weights = arch.get("edge_weights")
-        for si, (src, x) in enumerate(zip(sources, xs)):
+        for src, x in zip(sources, xs):
             rest = x[..., self.op_channels :]
             if self.group_stride(g) == 2:
                 rest = ops.max_pool(rest, 2, 2, padding="valid")

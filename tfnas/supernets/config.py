@@ -189,7 +189,7 @@ class SupernetConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "SupernetConfig":
+    def from_dict(cls, data: dict[str, Any]) -> SupernetConfig:
         """Rebuilds a config from `to_dict()`'s output.
 
         Raises:
