@@ -1,11 +1,12 @@
 """The shipped zoo weights through the int8 export, on 1,000 real CIFAR-10 test images.
 
-The issue's bar is >= 99% top-1 agreement with the Keras model. Our weakly trained models
-miss it: `darts_v2.c16_l8_cifar10` (62.7% accuracy) agrees on 97.5% and
-`mobilenet_v2.cifar10` (34% accuracy) on 94.1%, because its predictions
-have small margins (median top-2 probability gap 0.055; the disagreeing images' median gap
-is 0.008), so int8 rounding flips them. Each shipped model has its measured floor here, so a
-regression fails, and the issue's 99% applies wherever a model reaches it.
+The issue's bar is >= 99% top-1 agreement with the Keras model, and int8 rounding flips
+only images whose float top-2 margin is small, so the bar is a property of the weights:
+`darts_v2.c16_l8_cifar10` (83.0% accuracy, 9 epochs on all 50,000 images) agrees on 99.0%
+(the weights it replaced, 62.7% accuracy, agreed on 97.5%); `mobilenet_v2.cifar10` (34%
+accuracy) agrees on 94.1%. Each shipped model has its measured floor here, less slack for
+another CPU's int8 kernels, so a regression fails; the export itself checks the 99% bar
+(`parity.ok` in its JSON).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from tfnas import applications
 pytestmark = pytest.mark.slow
 
 #: Top-1 agreement floor per shipped model (measured, minus about one point of slack).
-INT8_AGREEMENT_FLOOR = {"mobilenet_v2.cifar10": 0.93, "darts_v2.c16_l8_cifar10": 0.965}
+INT8_AGREEMENT_FLOOR = {"mobilenet_v2.cifar10": 0.93, "darts_v2.c16_l8_cifar10": 0.985}
 ISSUE_BAR = 0.99
 
 
