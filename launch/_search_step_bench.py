@@ -53,6 +53,30 @@ def _release_and_reset_peak() -> bool:
         return False
 
 
+def _reset_tensor_peak() -> bool:
+    """Resets the peak of TensorFlow's CPU tensor allocator; False where it keeps no stats.
+
+    The CPU allocator counts bytes only when it is the BFC allocator
+    (`TF_CPU_ALLOCATOR_USE_BFC=true`, which `launch.bench` sets before TensorFlow starts).
+    """
+    import tensorflow as tf
+
+    try:
+        tf.config.experimental.reset_memory_stats("CPU:0")
+        return "peak" in tf.config.experimental.get_memory_info("CPU:0")
+    except (ValueError, RuntimeError):
+        return False
+
+
+def _tensor_peak_mb() -> float:
+    """Peak bytes held by tensors on the CPU since `_reset_tensor_peak` (weights, optimizer
+    slots, activations and temporaries; not the runtime, the graph or Python), in MB: the
+    CPU counterpart of PyTorch's `torch.cuda.max_memory_allocated`."""
+    import tensorflow as tf
+
+    return tf.config.experimental.get_memory_info("CPU:0")["peak"] / 2**20
+
+
 def _vm_hwm_mb() -> float | None:
     try:
         with open("/proc/self/status", encoding="ascii") as f:
@@ -219,6 +243,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         step(*batches[(i + 1) % 2])
     peak = _peak_rss_mb()  # read first: clearing the peak mark resets ru_maxrss too
     reset = _release_and_reset_peak()
+    tensor_stats = _reset_tensor_peak()
     times = []
     for i in range(config["timed_steps"]):
         start = time.perf_counter()
@@ -226,6 +251,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         times.append(time.perf_counter() - start)
     seconds = statistics.median(times)
     step_peak = _vm_hwm_mb() if reset else None
+    tensor_peak = _tensor_peak_mb() if tensor_stats else None
     peak = max(peak, _peak_rss_mb())
     sampled = supernet.config.mixing != "softmax"
     # The profiler counts only ops with static shapes; a sampled cell's op blocks have a
@@ -249,6 +275,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         "step_seconds_all": [round(t, 3) for t in times],
         "peak_rss_mb": round(peak, 1),
         "step_peak_rss_mb": None if step_peak is None else round(step_peak, 1),
+        "step_peak_tensor_mb": None if tensor_peak is None else round(tensor_peak, 1),
         "num_samples": samples,
         "step_seconds_per_sample": round(seconds / samples, 3),
         "forward_mflops_per_image": None if sampled else round(flops_image / 1e6, 1),

@@ -14,6 +14,7 @@ an entry there.
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any
 from collections.abc import Callable
@@ -115,7 +116,12 @@ def search_step(config: dict[str, Any]) -> dict[str, Any]:
     per algorithm (as the examples do). `peak_rss_mb` includes the transient memory of
     tracing and graph optimization; `step_peak_rss_mb` is the peak resident memory during
     the timed steps alone (Linux: freed heap trimmed and the peak mark reset after warm-up;
-    null elsewhere). Data are random images of the given size.
+    null elsewhere). `step_peak_tensor_mb` is the peak of the bytes TensorFlow's CPU
+    allocator holds for tensors during the timed steps (weights, optimizer slots,
+    activations, temporaries; not the runtime, graph or Python heap): the counterpart of
+    PyTorch's `torch.cuda.max_memory_allocated`, which is how single-path methods' memory
+    savings are usually stated. It needs the BFC CPU allocator, which this function selects
+    (`TF_CPU_ALLOCATOR_USE_BFC=true`) unless the environment says otherwise; null without it. Data are random images of the given size.
 
     `gflops_per_s` = FLOPs of one step / `step_seconds`, with the FLOPs of one step counted
     as 3 x (forward FLOPs at the batch size) per pass (backward ~ 2 x forward), times the
@@ -133,7 +139,7 @@ def search_step(config: dict[str, Any]) -> dict[str, Any]:
     Returns:
         `{"benchmark", "algorithm", "space", "batch_size", "channels", "layers", "params",
         "step", "grappler", "first_step_seconds", "step_seconds", "step_seconds_all",
-        "peak_rss_mb", "step_peak_rss_mb", "num_samples", "step_seconds_per_sample",
+        "peak_rss_mb", "step_peak_rss_mb", "step_peak_tensor_mb", "num_samples", "step_seconds_per_sample",
         "forward_mflops_per_image", "gflops_per_s"}`. The two FLOP figures are null for
         single-path mixings (GDAS, ROME): the profiler cannot count ops whose channel count
         depends on the sample.
@@ -141,6 +147,9 @@ def search_step(config: dict[str, Any]) -> dict[str, Any]:
     Raises:
         ValueError: for non-positive step counts or an unknown algorithm.
     """
+    # The BFC CPU allocator keeps the byte counts behind `step_peak_tensor_mb`; it must be
+    # chosen before TensorFlow creates its CPU device (a caller's own setting wins).
+    os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
     from launch import _search_step_bench  # Imported here so `--help` stays fast.
 
     return _search_step_bench.run(config)

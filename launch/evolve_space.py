@@ -53,6 +53,10 @@ _GENERATIONS = flags.DEFINE_integer("generations", 3, "AutoSpace generations.")
 _GENERATION_EPOCHS = flags.DEFINE_integer("generation_epochs", None, "Supernet epochs per generation.")
 _SAMPLE_SIZE = flags.DEFINE_integer("sample_size", None, "Candidates per decision in a generation's supernet (K).")
 _KEEP = flags.DEFINE_integer("keep", None, "Candidates per decision kept in the learned space.")
+_FITNESS = flags.DEFINE_enum(
+    "fitness", None, ["perturbation", "alpha"],
+    "nb201: candidate fitness: perturbation (default; each op's share of the validation loss rise when it is "
+    "removed from the trained supernet, arXiv 2108.04392) or alpha (the paper's K*softmax(alpha)).")
 _SEARCH_ALGORITHM = flags.DEFINE_string("search_algorithm", None, "Search run in the learned space.")
 _EVOLVE_ALGORITHM = flags.DEFINE_string(
     "evolve_algorithm", None, "nb201: softmax-mixing algorithm training each generation's supernet (default darts_minus).")
@@ -100,6 +104,7 @@ def main(argv: list[str]) -> None:
             except ValueError:
                 raise ValueError(f"--seeds must be integers. Received: {_SEEDS.value}") from None
             _set(overrides, "evolve_algorithm", _EVOLVE_ALGORITHM)
+            _set(overrides, "fitness", _FITNESS)
             config = autospace.NB201ExperimentConfig(
                 generations=_GENERATIONS.value, seeds=seeds, channels=_CHANNELS.value, layers=_LAYERS.value,
                 image_size=_IMAGE_SIZE.value, dataset=_DATASET.value or "cifar10", data_dir=_DATA_DIR.value, seed=_SEED.value,

@@ -107,8 +107,13 @@ def test_tiny_real_evolution_and_search_in_the_learned_space(data_dir):
     budget = BudgetLoss(table, "hinge", target=60e6)
     space, records = autospace.evolve_nb201(
         search, AutoSpaceConfig(generations=2, sample_size=2, keep=2), train_ds=train_ds, num_examples=n,
-        input_shape=shape, num_classes=classes, budget=budget)
+        input_shape=shape, num_classes=classes, budget=budget, fitness="perturbation", fitness_examples=48)
     assert len(records) == 2 and space.size <= 64 and space.fitness is not None
+    for probabilities in records[-1]["probabilities"]:  # Shares of the loss rise: K in all, or uniform.
+        assert min(probabilities) >= 0.0 and sum(probabilities) == pytest.approx(len(probabilities))
+    with pytest.raises(ValueError, match="fitness must be one of"):
+        autospace.evolve_nb201(search, AutoSpaceConfig(), train_ds=train_ds, num_examples=n, input_shape=shape,
+                               num_classes=classes, fitness="loss")
     report = autospace.search_nb201(
         make_search_config("gdas", "nb201", epochs=1, batch_size=32, channels=4, layers=1), space,
         train_ds=train_ds, num_examples=n, input_shape=shape, num_classes=classes, budget=budget,
@@ -118,3 +123,79 @@ def test_tiny_real_evolution_and_search_in_the_learned_space(data_dir):
     assert report["table_cost"] <= 60e6
     assert report["table_cost"] == table.cost([nb201_space.OPS.index(op) for op in cell.ops])
     assert np.isfinite(report["final"]["expected_cost"])
+
+
+@pytest.mark.parametrize("mixing", ["softmax", "gumbel"])
+def test_ops_removed_zeroes_the_op_keeps_the_others_and_restores(mixing):
+    net = build_supernet(SupernetConfig(space="nb201", channels=4, layers=1, input_shape=(8, 8, 3), mixing=mixing))
+    probs = net.arch_state()["cell/alpha"]
+    key = "weights" if mixing == "softmax" else "hard"
+    with net.ops_removed([(2, 0), (5, 3)]):
+        for _ in range(1 if mixing == "softmax" else 20):
+            inside = np.asarray(net.arch_inputs("cell")[key])
+            assert inside[2, 0] == 0.0 and inside[5, 3] == 0.0
+        if mixing == "softmax":  # The other weights are not renormalised.
+            np.testing.assert_allclose(np.delete(inside[2], 0), np.delete(probs[2], 0), rtol=1e-5)
+            np.testing.assert_allclose(inside[0], probs[0], rtol=1e-5)
+        images = np.random.default_rng(0).random((2, 8, 8, 3)).astype("float32")
+        assert np.all(np.isfinite(np.asarray(net(images))))
+    after = np.asarray(net.arch_inputs("cell")[key])
+    if mixing == "softmax":
+        np.testing.assert_allclose(after, probs, rtol=1e-5)
+    with pytest.raises(RuntimeError), net.ops_removed([(0, 1)]):
+        raise RuntimeError("boom")
+    assert net._removed_ops is None
+    with pytest.raises(ValueError, match="outside the 6 edges"):
+        with net.ops_removed([(6, 0)]):
+            pass
+
+
+class _KnownRiseSupernet:
+    """Logits = strength * one-hot image, where removing (edge, op) sets a known strength."""
+
+    def __init__(self, strengths):
+        import tensorflow as tf
+
+        self.strengths = strengths  # {(edge, op): strength without it}
+        self.strength = tf.Variable(3.0)
+
+    def __call__(self, images, training=None):
+        return images * self.strength
+
+    def arch_probabilities(self):
+        return []
+
+    def ops_removed(self, removed):
+        import contextlib
+
+        @contextlib.contextmanager
+        def scope():
+            (key,) = removed
+            self.strength.assign(self.strengths.get(tuple(key), 3.0))
+            try:
+                yield
+            finally:
+                self.strength.assign(3.0)
+
+        return scope()
+
+
+def test_perturbation_fitness_is_the_share_of_the_loss_rise():
+    labels = np.arange(8) % 4
+    images = np.eye(4, dtype="float32")[labels]
+    batches = [(images[:5], labels[:5]), (images[5:], labels[5:])]
+
+    def ce(strength):  # Cross-entropy of logits strength * one_hot over 4 classes.
+        return float(-np.log(np.exp(strength) / (np.exp(strength) + 3.0)))
+
+    # Edge 0: op 1 matters twice as much as op 2, op 4's removal helps (share 0).
+    # Edge 1: nothing matters (uniform). Edge 2: a single candidate (1.0).
+    net = _KnownRiseSupernet({(0, 1): 1.0, (0, 2): None, (0, 4): 5.0})
+    rise1 = ce(1.0) - ce(3.0)
+    strength2 = float(np.log(3.0 / (np.exp(ce(3.0) + rise1 / 2.0) - 1.0)))  # Solves ce(s) = ce(3) + rise1 / 2.
+    net.strengths[(0, 2)] = strength2
+    fitness = autospace.perturbation_fitness(net, batches, [[1, 2, 4], [0, 3], [2]])
+    np.testing.assert_allclose(fitness[0], [2.0, 1.0, 0.0], rtol=1e-4)
+    assert fitness[1] == [1.0, 1.0] and fitness[2] == [1.0]
+    with pytest.raises(ValueError, match="held-out batch"):
+        autospace.perturbation_fitness(net, [], [[0, 1]])

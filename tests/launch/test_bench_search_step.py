@@ -25,7 +25,8 @@ def test_search_step_prints_one_json_line(capsys, algorithm):
                              step="minimal"):
         bench.main(["bench", "search_step"])
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    for key in ("step_seconds", "first_step_seconds", "peak_rss_mb", "step_peak_rss_mb", "params"):
+    for key in ("step_seconds", "first_step_seconds", "peak_rss_mb", "step_peak_rss_mb", "step_peak_tensor_mb",
+                "params"):
         assert result[key] > 0, key
     if algorithm == "darts":
         assert result["gflops_per_s"] > 0

@@ -18,7 +18,10 @@ blocks `BlockSpec`, kernel x expansion x SE x activation, or `zero`). One genera
    uniform, `K * softmax(alpha)_i` (the differentiable fitness score: it already carries
    the budget, which shaped alpha), blended into its running fitness
    `f <- (1 - fitness_update) * f + fitness_update * K * p` (first evaluation: `K * p`),
-   which ranks every candidate ever evaluated (the global ranking);
+   which ranks every candidate ever evaluated (the global ranking). NB201 also has
+   `fitness="perturbation"` (`perturbation_fitness`): the candidate's share of the
+   search objective's rise when it is taken out of the trained supernet, `K * d_i /
+   sum_j d_j`, on held-out images; see "Fitness" below;
 4. after the last generation the learned space keeps the top `keep` candidates per
    decision.
 
@@ -29,6 +32,17 @@ strong network instead of a random one, and every generation's supernet is the r
 network's skeleton (same widths, strides and depth). NB201's reference is the ResNet cell
 of the NAS-Bench-201 paper; the mobile reference is a genotype of the skeleton (default
 MobileNetV2-like `ir_k3_e6` everywhere).
+
+Fitness (our measurement, NB201): the architecture weight of a short softmax-mixing
+search is biased toward parameter-free ops, as DARTS is (arXiv 2108.04392 shows that the
+magnitude of alpha does not reflect an op's strength). Under DARTS- at high beta the
+auxiliary skip carries the signal and `none` scores highest; the alpha fitness then kept
+`none` on 4 of 6 edges, and a DARTS- search inside that space did worse than in the full
+space. The perturbation fitness measures what each op contributes to the trained
+supernet instead: the rise of the validation objective (cross-entropy, plus the budget
+term when there is one, so the budget still shapes fitness) when the op's mixing weight is
+set to 0, the edge's other weights unchanged. Removing `none` changes nothing, so its
+share is 0.
 
 The learned spaces are JSON-serializable (`LearnedNB201Space`, and
 `tfnas.spaces.mobile.CandidateSpace` for mobile), and any algorithm of the engine
@@ -41,6 +55,8 @@ References:
       arXiv 2103.11833.
     - Dong & Yang, NAS-Bench-201, arXiv 2001.00326.
     - Real et al., Regularized Evolution, arXiv 1802.01548 (tournament selection).
+    - Wang et al., Rethinking Architecture Selection in Differentiable NAS,
+      arXiv 2108.04392 (perturbation-based op strength).
 
 Example:
 >>> space = LearnedNB201Space((("nor_conv_3x3", "skip_connect"),) * 6)
@@ -319,6 +335,88 @@ def nb201_population(reference: str | None = NB201_REFERENCE) -> Population:
     return Population([list(nb201_space.OPS)] * len(nb201_space.EDGES), _nb201_mutate, None, ref)
 
 
+FITNESS_KINDS = ("alpha", "perturbation")
+
+
+def heldout_batches(train_ds, *, split_seed: int, train_portion: float = 0.5, examples: int = 2048,
+                    batch_size: int = 256, dataset: str = "cifar10") -> list[tuple[Any, Any]]:
+    """The first `examples` images of the architecture part of a search's bilevel split,
+    normalised and batched (no augmentation), materialised once.
+
+    They are the images a search with `split_seed` never trains the weights on.
+    """
+    from tfnas.data.bilevel import bilevel_split
+    from tfnas.data.pipeline import make_eval_dataset
+
+    _, arch_part = bilevel_split(train_ds, train_portion, split_seed)
+    return list(make_eval_dataset(arch_part.take(examples), batch_size, dataset=dataset))
+
+
+def perturbation_fitness(supernet, batches: Sequence[tuple[Any, Any]], sampled: Sequence[Sequence[int]], *,
+                         budget=None) -> list[list[float]]:
+    """Per decision, the fitness of each sampled op: its share of the objective's rise on removal.
+
+    For every edge `e` and op `o` of `sampled[e]`, `d = J(without o) - J(full)` where `J` is
+    the mean cross-entropy of the trained supernet on `batches` (plus `budget.term` of the
+    architecture distribution, or times it for FBNet's form, when a budget is given), and
+    "without o" is `supernet.ops_removed([(e, o)])`: the op's mixing weight set to 0, the
+    edge's other weights unchanged (renormalising them would scale the edge's output, so
+    that even removing `none` would move the loss). The fitness is `K * max(d, 0) /
+    sum_j max(d_j, 0)`, uniform (1.0 each) when no op's removal raises `J` or `K = 1`:
+    the scale of `K * softmax(alpha)`, so both feed the same running fitness.
+
+    References:
+        Wang et al., Rethinking Architecture Selection in Differentiable NAS, arXiv 2108.04392.
+
+    Args:
+        supernet: A trained supernet with `ops_removed` (softmax mixing).
+        batches: Held-out `(images, labels)` batches (`heldout_batches`).
+        sampled: Per edge, the op indices of its candidates.
+        budget: The search's `BudgetLoss`, or None.
+
+    Returns:
+        Per edge, one fitness per sampled op (same order).
+
+    Raises:
+        ValueError: for no batches.
+    """
+    import keras
+
+    if not batches:
+        raise ValueError("perturbation_fitness needs at least one held-out batch.")
+
+    def summed_ce(images, labels):  # eager: `ops_removed` is read when the forward pass runs
+        logits = supernet(images, training=False)
+        return keras.ops.sum(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
+
+    total = sum(int(keras.ops.shape(y)[0]) for _, y in batches)
+
+    def objective(removed: tuple[int, int] | None = None) -> float:
+        ce = sum(float(summed_ce(x, y)) for x, y in batches) / total
+        if budget is None:
+            return ce
+        probabilities = [np.asarray(p, dtype=np.float64) for p in supernet.arch_probabilities()]
+        if removed is not None:
+            probabilities[removed[0]] = probabilities[removed[0]].copy()
+            probabilities[removed[0]][removed[1]] = 0.0
+        return float(budget(ce, probabilities))
+
+    base = objective()
+    fitness = []
+    for e, ops_ in enumerate(sampled):
+        if len(ops_) < 2:
+            fitness.append([1.0] * len(ops_))
+            continue
+        rises = []
+        for o in ops_:
+            with supernet.ops_removed([(e, int(o))]):
+                rises.append(max(objective((e, int(o))) - base, 0.0))
+        total_rise = sum(rises)
+        k = len(ops_)
+        fitness.append([k * r / total_rise for r in rises] if total_rise > 0 else [1.0] * k)
+    return fitness
+
+
 def evolve_nb201(
     search_config,
     config: AutoSpaceConfig,
@@ -330,6 +428,8 @@ def evolve_nb201(
     dataset: str = "cifar10",
     budget=None,
     reference: str | None = NB201_REFERENCE,
+    fitness: str = "alpha",
+    fitness_examples: int = 2048,
     log: Callable[[str], None] | None = None,
 ) -> tuple[LearnedNB201Space, list[dict[str, Any]]]:
     """Evolves a learned NB201 sub-space (module docstring), one supernet per generation.
@@ -345,15 +445,26 @@ def evolve_nb201(
         dataset: Dataset name.
         budget: Optional `BudgetLoss` over `nb201_cost_table` (per-edge decisions).
         reference: The reference cell (seeds the populations), or None.
+        fitness: `"alpha"` (`K * softmax(alpha)`) or `"perturbation"`
+            (`perturbation_fitness` on `fitness_examples` held-out images of each
+            generation's architecture split).
+        fitness_examples: Held-out images of the perturbation fitness.
         log: Optional progress printer.
 
     Returns:
         `(learned_space, records)`.
+
+    Raises:
+        ValueError: for an unknown fitness.
     """
     from tfnas.algorithms.base import ALGORITHMS
     from tfnas.algorithms.mobile_search import run_search
     from tfnas.supernets import build_supernet
 
+    if fitness not in FITNESS_KINDS:
+        raise ValueError(f"fitness must be one of {FITNESS_KINDS}. Received: fitness={fitness!r}")
+    if fitness_examples < 1:
+        raise ValueError(f"fitness_examples must be >= 1. Received: fitness_examples={fitness_examples}")
     population = nb201_population(reference)
     cls = ALGORITHMS.get(search_config.algorithm)
 
@@ -361,6 +472,11 @@ def evolve_nb201(
         run = search_config.replace(seed=search_config.seed * 1000 + generation)
         supernet = build_supernet(cls.supernet_config(run, "nb201", num_classes, input_shape, edge_ops=sampled))
         run_search(run, supernet, train_ds=train_ds, num_examples=num_examples, dataset=dataset, budget=budget)
+        if fitness == "perturbation":
+            batches = heldout_batches(train_ds, split_seed=run.seed, train_portion=run.train_portion,
+                                      examples=fitness_examples, dataset=dataset)
+            indices = [[nb201_space.OPS.index(op) for op in ops] for ops in sampled]
+            return perturbation_fitness(supernet, batches, indices, budget=budget)
         probs = [np.asarray(p) for p in supernet.arch_probabilities()]
         return [[probs[e][nb201_space.OPS.index(op)] for op in ops] for e, ops in enumerate(sampled)]
 
@@ -528,6 +644,10 @@ class NB201ExperimentConfig:
         generation_epochs: Search epochs per generation.
         sample_size: K, ops per edge in a generation's supernet.
         keep: Ops per edge kept in the learned space (2 -> at most 64 cells).
+        fitness: `"perturbation"` (default: each op's share of the validation objective's
+            rise when it is removed from the trained supernet) or `"alpha"` (the paper's
+            `K * softmax(alpha)`); see the module docstring's "Fitness".
+        fitness_examples: Held-out images of the perturbation fitness.
         search_algorithm: The search run in the learned and in the full space (`darts_minus`
             default; also `darts`, `gdas`, `pc_darts`).
         search_epochs: Epochs of each of those searches.
@@ -554,6 +674,8 @@ class NB201ExperimentConfig:
     generation_epochs: int = 4
     sample_size: int = 3
     keep: int = 2
+    fitness: str = "perturbation"
+    fitness_examples: int = 2048
     search_algorithm: str = "darts_minus"
     search_epochs: int = 10
     seeds: tuple[int, ...] = (0, 1, 2)
@@ -579,7 +701,10 @@ class NB201ExperimentConfig:
                              f"darts, darts2, darts_minus or pc_darts. Received: {self.evolve_algorithm!r}")
         if self.budget_madds < 0:
             raise ValueError(f"budget_madds must be >= 0. Received: budget_madds={self.budget_madds}")
-        for name in ("generation_epochs", "search_epochs", "channels", "layers", "batch_size", "max_train_examples"):
+        if self.fitness not in FITNESS_KINDS:
+            raise ValueError(f"fitness must be one of {FITNESS_KINDS}. Received: fitness={self.fitness!r}")
+        for name in ("generation_epochs", "search_epochs", "channels", "layers", "batch_size", "max_train_examples",
+                     "fitness_examples"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an int >= 1. Received: {name}={value!r}")
@@ -632,7 +757,7 @@ def nb201_experiment(config: NB201ExperimentConfig, workdir: str,
         evolve_search, AutoSpaceConfig(generations=config.generations, sample_size=config.sample_size,
                                        keep=config.keep, seed=config.seed),
         train_ds=train_ds, num_examples=n, input_shape=shape, num_classes=classes, dataset=config.dataset,
-        budget=budget, log=log)
+        budget=budget, fitness=config.fitness, fitness_examples=config.fitness_examples, log=log)
     evolve_seconds = time.perf_counter() - start
     with open(os.path.join(workdir, "learned_space.json"), "w", encoding="utf-8") as f:
         json.dump({**space.to_dict(), "generations": records}, f, indent=2)

@@ -11,6 +11,8 @@ References:
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import keras
@@ -64,6 +66,7 @@ class Supernet(keras.Model):
         super().__init__(**kwargs)
         self.config = config
         self.seed_generator = keras.random.SeedGenerator(config.seed)
+        self._removed_ops: tuple[str, np.ndarray] | None = None  # set by `ops_removed`
 
     # ------------------------------------------------------------------ variables
     def _make_arch_variables(self) -> None:
@@ -129,8 +132,15 @@ class Supernet(keras.Model):
         """
         alpha = self._op_logits(kind)
         mixing = self.config.mixing
+        keep = None
+        if self._removed_ops is not None and self._removed_ops[0] == kind:
+            keep = ops.convert_to_tensor(self._removed_ops[1], dtype=alpha.dtype)
+            if mixing != "softmax":
+                alpha = alpha + (keep - 1.0) * 1e9
         if mixing == "softmax":
             weights = ops.softmax(alpha, axis=-1)
+            if keep is not None:
+                weights = weights * keep
             arch: dict[str, Any] = {}
             if self.config.edge_normalization:
                 edge = self._node_softmax(self._edge_logits[kind])
@@ -166,6 +176,38 @@ class Supernet(keras.Model):
             arch["keep"] = keep
             arch["branch"] = kept * (ops.cast(index, "int32") + 1)
         return arch
+
+    @contextlib.contextmanager
+    def ops_removed(self, removed: Sequence[tuple[int, int]], kind: str | None = None) -> Iterator[None]:
+        """Temporarily takes ops out of the mixture (the perturbation of arXiv 2108.04392).
+
+        Inside the block, op `o` of edge `e` for every `(e, o)` in `removed` gets mixing
+        weight 0 with the edge's other weights left as they are (softmax mixing: removing
+        `none` changes nothing), or is never sampled (Gumbel mixing). The removal is read
+        when the forward pass is traced: call the model eagerly, or trace inside the block.
+
+        Args:
+            removed: `(edge, op index)` pairs.
+            kind: The cell kind (default: the first, e.g. NB201's only `"cell"`).
+
+        Raises:
+            ValueError: for an index outside the edges or ops, or an unknown kind.
+        """
+        kind = self.cell_kinds[0] if kind is None else kind
+        if kind not in self._alphas:
+            raise ValueError(f"Unknown cell kind {kind!r}; this supernet has {self.cell_kinds}.")
+        keep = np.ones((len(self.edges), len(self.op_names)), dtype="float32")
+        for e, o in removed:
+            if not (0 <= int(e) < keep.shape[0] and 0 <= int(o) < keep.shape[1]):
+                raise ValueError(f"(edge, op) = {(e, o)} is outside the {keep.shape[0]} edges x "
+                                 f"{keep.shape[1]} ops of kind {kind!r}.")
+            keep[int(e), int(o)] = 0.0
+        previous = self._removed_ops
+        self._removed_ops = (kind, keep)
+        try:
+            yield
+        finally:
+            self._removed_ops = previous
 
     # ------------------------------------------------------------------ logging and export
     def arch_state(self) -> dict[str, np.ndarray]:

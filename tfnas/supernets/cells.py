@@ -462,14 +462,14 @@ class SearchCell(keras.layers.Layer):
             return kernels.batch_norm(y, scale=per_channel)
         # conv: an unsampled op runs on one stand-in edge (`kernels.pad_to_one_edge`) with the
         # kernel of edge 0; its output (and so its gradient) is dropped.
-        r, size = kernels.pad_to_one_edge(r, cp)
+        r, size, batch = kernels.pad_to_one_edge(r, cp)
         rows = tf.concat([sel, tf.zeros([1], sel.dtype)], axis=0)[: tf.maximum(tf.size(sel), 1)]
         kernels_ = tf.gather(self._edge_table(f"g{g}_{op}_w", "conv", s_count, t_count), rows)
         if k == 1:
             y = kernels.block_matmul(r[:, ::stride, ::stride, :], kernels_[:, 0, 0])
         else:
             y = kernels.block_conv(r, kernels_, stride=stride)
-        return kernels.batch_norm(kernels.first_channels(y, size), scale=per_channel)
+        return kernels.batch_norm(kernels.first_channels(y, size, batch), scale=per_channel)
 
     def _single_op(self, g, op, si, ti, x):
         """One op of one edge `(source si, target ti)` of group `g`, weights sliced.

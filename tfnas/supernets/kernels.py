@@ -67,17 +67,139 @@ def depthwise(x, kernel, *, stride: int = 1, dilation: int = 1):
     """Depthwise conv with PyTorch's symmetric padding `dilation * (k - 1) // 2`.
 
     `kernel` is `[k, k, C_in, multiplier]`. A stride-2 dilated conv (dilation 2) is computed
-    exactly as the even-pixel subsample followed by the undilated kernel.
+    exactly as the even-pixel subsample followed by the undilated kernel; a stride-1
+    dilated one by `dilated_depthwise`.
     """
-    k = int(kernel.shape[0])
     if stride > 1 and dilation > 1:
         x = x[:, ::stride, ::stride, :]
         stride, dilation = 1, 1
+    if stride == 1 and dilation > 1:
+        return dilated_depthwise(x, kernel, dilation)
     if stride == 1:
         return ops.depthwise_conv(x, kernel, strides=1, padding="same", dilation_rate=dilation)
+    return strided_depthwise(x, kernel, stride)
+
+
+_NATIVE_DILATION: list[bool] = []  # memo of `_native_dilation_works()`
+
+
+def _native_dilated(x, kernel, dilation: int):
+    return tf.raw_ops.DepthwiseConv2dNative(
+        input=x, filter=kernel, strides=[1, 1, 1, 1], padding="SAME", dilations=[1, dilation, dilation, 1])
+
+
+def _native_dilation_works() -> bool:
+    """Whether this build's depthwise kernel takes a dilation itself (oneDNN's does; the
+    plain Eigen kernel, `TF_ENABLE_ONEDNN_OPTS=0`, refuses it). Probed once, eagerly,
+    against the space-to-batch formulation."""
+    if not _NATIVE_DILATION:
+        rng = np.random.default_rng(0)
+        with tf.init_scope():  # eager, also when first reached while tracing
+            x = tf.constant(rng.standard_normal((1, 7, 7, 2)), tf.float32)
+            kernel = tf.constant(rng.standard_normal((3, 3, 2, 2)), tf.float32)
+            reference = tf.nn.depthwise_conv2d(x, kernel, [1, 1, 1, 1], "SAME", dilations=[2, 2])
+            try:
+                ok = bool(np.allclose(_native_dilated(x, kernel, 2).numpy(), reference.numpy(), atol=1e-5))
+            except (tf.errors.UnimplementedError, tf.errors.InvalidArgumentError):
+                ok = False
+        _NATIVE_DILATION.append(ok)
+    return _NATIVE_DILATION[0]
+
+
+def dilated_depthwise(x, kernel, dilation: int):
+    """Stride-1 dilated depthwise conv, padding `dilation * (k - 1) // 2` ("same", odd `k`).
+
+    `tf.nn.depthwise_conv2d` computes a dilated conv as pad, space-to-batch, conv and
+    batch-to-space: three extra copies of the input, kept for the backward pass (a quarter
+    of a GDAS step's tensor memory). Where the kernel takes the dilation itself (oneDNN),
+    this calls it directly, with its own gradient: TensorFlow's CPU backprop kernels ignore
+    the dilation attribute (measured: wrong gradients), so the input gradient is the same
+    dilated conv of the output gradient with the flipped kernel, and the kernel gradient
+    is computed in the space-to-batch form inside the backward op. Elsewhere it falls back
+    to `tf.nn.depthwise_conv2d`.
+
+    Args:
+        x: `[B, H, W, C]` (`C` may be dynamic).
+        kernel: `[k, k, C, M]`, `k` odd.
+        dilation: Dilation rate.
+
+    Returns:
+        `[B, H, W, C * M]`.
+    """
+    if dilation == 1 or not _native_dilation_works():
+        return tf.nn.depthwise_conv2d(x, kernel, [1, 1, 1, 1], "SAME", dilations=[dilation, dilation])
+    k, multiplier = int(kernel.shape[0]), int(kernel.shape[3])
     pad = dilation * (k - 1) // 2
-    x = ops.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
-    return ops.depthwise_conv(x, kernel, strides=stride, padding="valid", dilation_rate=dilation)
+
+    @tf.custom_gradient
+    def _conv(x, kernel):
+        y = _native_dilated(x, kernel, dilation)
+
+        def grad(dy):
+            flipped = tf.reshape(tf.reverse(kernel, [0, 1]), [k, k, -1, 1])
+            dx = _native_dilated(dy, flipped, dilation)
+            shape = tf.shape(x)
+            if multiplier > 1:
+                dx = tf.reduce_sum(tf.reshape(dx, [shape[0], shape[1], shape[2], -1, multiplier]), axis=-1)
+            # Phase (r, s) of the output is an undilated VALID conv of phase (r, s) of the
+            # padded input: the kernel gradient of the space-to-batch form, whose copies
+            # live only during this backward op, not from the forward pass on.
+            extra_h, extra_w = (-shape[1]) % dilation, (-shape[2]) % dilation
+            block = [dilation, dilation]
+            with tf.control_dependencies([dy]):  # else the executor runs it in the forward pass
+                padded = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
+            xb = tf.space_to_batch(padded, block, [[0, extra_h], [0, extra_w]])
+            dyb = tf.space_to_batch(dy, block, [[0, extra_h], [0, extra_w]])
+            dk = tf.raw_ops.DepthwiseConv2dNativeBackpropFilter(
+                input=xb, filter_sizes=tf.shape(kernel), out_backprop=dyb, strides=[1, 1, 1, 1], padding="VALID")
+            return dx, dk
+
+        return y, grad
+
+    return _conv(tf.convert_to_tensor(x), tf.convert_to_tensor(kernel))
+
+
+def strided_depthwise(x, kernel, stride: int):
+    """Undilated depthwise conv with stride `stride` and PyTorch's symmetric padding `(k - 1) // 2`.
+
+    TensorFlow's "SAME" padding is asymmetric at stride 2, so the input is padded
+    explicitly; done naively, the padded copy is kept from the forward pass to the
+    backward one (a fifth of a GDAS step's tensor memory at its peak). Here it lives only
+    inside each pass: the backward pass pads the input again (after the output gradient
+    exists, so the executor cannot hoist it into the forward pass) and drops the padding
+    from the input gradient.
+
+    Args:
+        x: `[B, H, W, C]` (`C` may be dynamic).
+        kernel: `[k, k, C, M]`.
+        stride: Spatial stride.
+
+    Returns:
+        `[B, H', W', C * M]`.
+    """
+    k = int(kernel.shape[0])
+    pad = (k - 1) // 2
+    paddings = [[0, 0], [pad, pad], [pad, pad], [0, 0]]
+    strides = [1, stride, stride, 1]
+
+    @tf.custom_gradient
+    def _conv(x, kernel):
+        y = tf.raw_ops.DepthwiseConv2dNative(input=tf.pad(x, paddings), filter=kernel, strides=strides,
+                                             padding="VALID")
+
+        def grad(dy):
+            with tf.control_dependencies([dy]):
+                padded = tf.pad(x, paddings)
+            dx = tf.raw_ops.DepthwiseConv2dNativeBackpropInput(
+                input_sizes=tf.shape(padded), filter=kernel, out_backprop=dy, strides=strides, padding="VALID")
+            dk = tf.raw_ops.DepthwiseConv2dNativeBackpropFilter(
+                input=padded, filter_sizes=tf.shape(kernel), out_backprop=dy, strides=strides, padding="VALID")
+            size = tf.shape(x)
+            return tf.slice(dx, [0, pad, pad, 0], size), dk
+
+        return y, grad
+
+    return _conv(tf.convert_to_tensor(x), tf.convert_to_tensor(kernel))
 
 
 def edge_matmul(x, kernel, *, sources: int, targets: int, channels: int, multiplier_layout: bool):
@@ -205,25 +327,34 @@ def image_shape(like, channels):
 
 
 def pad_to_one_edge(x, channels: int):
-    """`x` (`[B, H, W, n * channels]`, `n` may be 0) with one stand-in edge of zeros when empty.
+    """`x` (`[B, H, W, n * channels]`, `n` may be 0), or a stand-in edge of zeros when empty.
 
     Some CPU kernels cannot take zero channels inside a graph (the depthwise kernel rejects
     the filter; oneDNN's MaxPoolGrad aborts the process; a full conv has no zero-channel
-    kernel), so an empty block runs on one stand-in edge whose output `first_channels`
-    drops again.
+    kernel), so an empty block runs on one stand-in edge of one image (`[1, H, W,
+    channels]`), whose output `first_channels` drops again. A `tf.cond`, not a `Pad`: a
+    pad by zero channels still copies its input (and the copy is what the next op keeps
+    for its gradient), where the cond's true branch hands `x` on; and a full-batch
+    stand-in cost each unsampled op a full edge of activations.
 
     Returns:
-        `(padded x, the true channel count n * channels)`.
+        `(x or the stand-in, the true channel count n * channels, the batch size B)`.
     """
     size = tf.shape(x)[-1]
-    missing = tf.maximum(channels - size, 0)
-    return tf.pad(x, [[0, 0], [0, 0], [0, 0], [0, missing]]), size
+    padded = tf.cond(size > 0, lambda: tf.identity(x),
+                     lambda: tf.zeros([1] + image_shape(x, channels)[1:], x.dtype))
+    return padded, size, tf.shape(x)[0]
 
 
-def first_channels(x, size):
-    """`x[..., :size]` for a dynamic `size`, as a `Slice` (its gradient is one `Pad`; a
-    strided slice's generic `StridedSliceGrad` was the costliest op of a GDAS step)."""
-    return tf.slice(x, [0, 0, 0, 0], tf.stack([-1, -1, -1, size]))
+def first_channels(x, size, batch):
+    """Undoes `pad_to_one_edge` on an op's output `x`: `x[..., :size]` reshaped to the true
+    batch, `[batch, H', W', size]`. A non-empty block's `Slice` covers all of `x`, which
+    TensorFlow hands on without a copy, and the reshape never copies; an empty block's
+    stand-in output (`[1, H', W', C]`) becomes `[batch, H', W', 0]` (a reshape of zero
+    elements). The slice's gradient is one `Pad` (a strided slice's generic
+    `StridedSliceGrad` was the costliest op of a GDAS step)."""
+    kept = tf.slice(x, [0, 0, 0, 0], tf.stack([-1, -1, -1, size]))
+    return tf.reshape(kept, [batch] + image_shape(x, size)[1:])
 
 
 def _eye(n, dtype):
@@ -311,9 +442,9 @@ def block_depthwise(x, kernels_, *, stride: int = 1, dilation: int = 1):
     one edge's depthwise, small next to the pointwise convs).
     """
     k = int(kernels_.shape[1])
-    x, size = pad_to_one_edge(x, int(kernels_.shape[3]))
+    x, size, batch = pad_to_one_edge(x, int(kernels_.shape[3]))
     kernels_ = tf.pad(kernels_, [[0, tf.maximum(1 - tf.shape(kernels_)[0], 0)], [0, 0], [0, 0], [0, 0]])
-    return first_channels(_block_depthwise(x, kernels_, k, stride, dilation), size)
+    return first_channels(_block_depthwise(x, kernels_, k, stride, dilation), size, batch)
 
 
 def _block_depthwise(x, kernels_, k, stride, dilation):
@@ -321,6 +452,8 @@ def _block_depthwise(x, kernels_, k, stride, dilation):
     if stride > 1 and dilation > 1:
         x = x[:, ::stride, ::stride, :]
         stride, dilation = 1, 1
+    if stride == 1 and dilation > 1 and _native_dilation_works():
+        return dilated_depthwise(x, kernel, dilation)
     if stride == 1 and dilation > 1:
         # tf.nn's dilated path needs a static channel count: do its space-to-batch here.
         pad = dilation * (k - 1) // 2
@@ -332,16 +465,14 @@ def _block_depthwise(x, kernels_, k, stride, dilation):
         return tf.batch_to_space(y, [dilation, dilation], [[0, extra[0]], [0, extra[1]]])
     if stride == 1:
         return tf.nn.depthwise_conv2d(x, kernel, [1, 1, 1, 1], "SAME")
-    pad = dilation * (k - 1) // 2
-    x = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
-    return tf.nn.depthwise_conv2d(x, kernel, [1, stride, stride, 1], "VALID")
+    return strided_depthwise(x, kernel, stride)
 
 
 def block_pool(x, mode: str, stride: int, *, channels: int):
     """`pool` of the edges side by side in `x` (`[B, H, W, n * C]`); `n` may be 0 (see
     `pad_to_one_edge`: under oneDNN, graph-mode MaxPoolGrad aborts on zero channels)."""
-    x, size = pad_to_one_edge(x, channels)
-    return first_channels(pool(x, mode, stride), size)
+    x, size, batch = pad_to_one_edge(x, channels)
+    return first_channels(pool(x, mode, stride), size, batch)
 
 
 def block_conv(x, kernels_, *, stride: int = 1):
