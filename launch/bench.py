@@ -121,7 +121,8 @@ def search_step(config: dict[str, Any]) -> dict[str, Any]:
     activations, temporaries; not the runtime, graph or Python heap): the counterpart of
     PyTorch's `torch.cuda.max_memory_allocated`, which is how single-path methods' memory
     savings are usually stated. It needs the BFC CPU allocator, which this function selects
-    (`TF_CPU_ALLOCATOR_USE_BFC=true`) unless the environment says otherwise; null without it. Data are random images of the given size.
+    (`TF_CPU_ALLOCATOR_USE_BFC=true`) unless the environment says otherwise; null without
+    it. Data are random images of the given size.
 
     `gflops_per_s` = FLOPs of one step / `step_seconds`, with the FLOPs of one step counted
     as 3 x (forward FLOPs at the batch size) per pass (backward ~ 2 x forward), times the
@@ -139,8 +140,8 @@ def search_step(config: dict[str, Any]) -> dict[str, Any]:
     Returns:
         `{"benchmark", "algorithm", "space", "batch_size", "channels", "layers", "params",
         "step", "grappler", "first_step_seconds", "step_seconds", "step_seconds_all",
-        "peak_rss_mb", "step_peak_rss_mb", "step_peak_tensor_mb", "num_samples", "step_seconds_per_sample",
-        "forward_mflops_per_image", "gflops_per_s"}`. The two FLOP figures are null for
+        "peak_rss_mb", "step_peak_rss_mb", "step_peak_tensor_mb", "num_samples",
+        "step_seconds_per_sample", "forward_mflops_per_image", "gflops_per_s"}`. The two FLOP figures are null for
         single-path mixings (GDAS, ROME): the profiler cannot count ops whose channel count
         depends on the sample.
 

@@ -137,6 +137,9 @@ def test_ops_removed_zeroes_the_op_keeps_the_others_and_restores(mixing):
         if mixing == "softmax":  # The other weights are not renormalised.
             np.testing.assert_allclose(np.delete(inside[2], 0), np.delete(probs[2], 0), rtol=1e-5)
             np.testing.assert_allclose(inside[0], probs[0], rtol=1e-5)
+        budget_probs = [np.asarray(p) for p in net.arch_probabilities()]  # what a budget term prices
+        assert budget_probs[2][0] == 0.0 and budget_probs[5][3] == 0.0
+        np.testing.assert_allclose(np.delete(budget_probs[2], 0), np.delete(probs[2], 0), rtol=1e-5)
         images = np.random.default_rng(0).random((2, 8, 8, 3)).astype("float32")
         assert np.all(np.isfinite(np.asarray(net(images))))
     after = np.asarray(net.arch_inputs("cell")[key])

@@ -391,15 +391,11 @@ def perturbation_fitness(supernet, batches: Sequence[tuple[Any, Any]], sampled: 
 
     total = sum(int(keras.ops.shape(y)[0]) for _, y in batches)
 
-    def objective(removed: tuple[int, int] | None = None) -> float:
+    def objective() -> float:  # inside `ops_removed`, arch_probabilities() drops the op too
         ce = sum(float(summed_ce(x, y)) for x, y in batches) / total
         if budget is None:
             return ce
-        probabilities = [np.asarray(p, dtype=np.float64) for p in supernet.arch_probabilities()]
-        if removed is not None:
-            probabilities[removed[0]] = probabilities[removed[0]].copy()
-            probabilities[removed[0]][removed[1]] = 0.0
-        return float(budget(ce, probabilities))
+        return float(budget(ce, supernet.arch_probabilities()))
 
     base = objective()
     fitness = []
@@ -410,7 +406,7 @@ def perturbation_fitness(supernet, batches: Sequence[tuple[Any, Any]], sampled: 
         rises = []
         for o in ops_:
             with supernet.ops_removed([(e, int(o))]):
-                rises.append(max(objective((e, int(o))) - base, 0.0))
+                rises.append(max(objective() - base, 0.0))
         total_rise = sum(rises)
         k = len(ops_)
         fitness.append([k * r / total_rise for r in rises] if total_rise > 0 else [1.0] * k)

@@ -132,11 +132,9 @@ class Supernet(keras.Model):
         """
         alpha = self._op_logits(kind)
         mixing = self.config.mixing
-        keep = None
-        if self._removed_ops is not None and self._removed_ops[0] == kind:
-            keep = ops.convert_to_tensor(self._removed_ops[1], dtype=alpha.dtype)
-            if mixing != "softmax":
-                alpha = alpha + (keep - 1.0) * 1e9
+        keep = self._removal_keep(kind, alpha.dtype)
+        if keep is not None and mixing != "softmax":
+            alpha = alpha + (keep - 1.0) * 1e9
         if mixing == "softmax":
             weights = ops.softmax(alpha, axis=-1)
             if keep is not None:
@@ -177,14 +175,21 @@ class Supernet(keras.Model):
             arch["branch"] = kept * (ops.cast(index, "int32") + 1)
         return arch
 
+    def _removal_keep(self, kind: str, dtype):
+        """The `[E, O]` 0/1 mask of `ops_removed` for `kind` (0 = removed), or None."""
+        if self._removed_ops is None or self._removed_ops[0] != kind:
+            return None
+        return ops.convert_to_tensor(self._removed_ops[1], dtype=dtype)
+
     @contextlib.contextmanager
     def ops_removed(self, removed: Sequence[tuple[int, int]], kind: str | None = None) -> Iterator[None]:
         """Temporarily takes ops out of the mixture (the perturbation of arXiv 2108.04392).
 
         Inside the block, op `o` of edge `e` for every `(e, o)` in `removed` gets mixing
         weight 0 with the edge's other weights left as they are (softmax mixing: removing
-        `none` changes nothing), or is never sampled (Gumbel mixing). The removal is read
-        when the forward pass is traced: call the model eagerly, or trace inside the block.
+        `none` changes nothing), or is never sampled (Gumbel mixing); `arch_probabilities`
+        (NB201) gives it probability 0 likewise. The removal is read when the forward pass
+        is traced: call the model eagerly, or trace inside the block.
 
         Args:
             removed: `(edge, op index)` pairs.

@@ -26,6 +26,8 @@ References:
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import keras
 from keras import ops
@@ -80,30 +82,25 @@ def depthwise(x, kernel, *, stride: int = 1, dilation: int = 1):
     return strided_depthwise(x, kernel, stride)
 
 
-_NATIVE_DILATION: list[bool] = []  # memo of `_native_dilation_works()`
-
-
 def _native_dilated(x, kernel, dilation: int):
     return tf.raw_ops.DepthwiseConv2dNative(
         input=x, filter=kernel, strides=[1, 1, 1, 1], padding="SAME", dilations=[1, dilation, dilation, 1])
 
 
+@functools.cache
 def _native_dilation_works() -> bool:
     """Whether this build's depthwise kernel takes a dilation itself (oneDNN's does; the
     plain Eigen kernel, `TF_ENABLE_ONEDNN_OPTS=0`, refuses it). Probed once, eagerly,
     against the space-to-batch formulation."""
-    if not _NATIVE_DILATION:
-        rng = np.random.default_rng(0)
-        with tf.init_scope():  # eager, also when first reached while tracing
-            x = tf.constant(rng.standard_normal((1, 7, 7, 2)), tf.float32)
-            kernel = tf.constant(rng.standard_normal((3, 3, 2, 2)), tf.float32)
-            reference = tf.nn.depthwise_conv2d(x, kernel, [1, 1, 1, 1], "SAME", dilations=[2, 2])
-            try:
-                ok = bool(np.allclose(_native_dilated(x, kernel, 2).numpy(), reference.numpy(), atol=1e-5))
-            except (tf.errors.UnimplementedError, tf.errors.InvalidArgumentError):
-                ok = False
-        _NATIVE_DILATION.append(ok)
-    return _NATIVE_DILATION[0]
+    rng = np.random.default_rng(0)
+    with tf.init_scope():  # eager, also when first reached while tracing
+        x = tf.constant(rng.standard_normal((1, 7, 7, 2)), tf.float32)
+        kernel = tf.constant(rng.standard_normal((3, 3, 2, 2)), tf.float32)
+        reference = tf.nn.depthwise_conv2d(x, kernel, [1, 1, 1, 1], "SAME", dilations=[2, 2])
+        try:
+            return bool(np.allclose(_native_dilated(x, kernel, 2).numpy(), reference.numpy(), atol=1e-5))
+        except (tf.errors.UnimplementedError, tf.errors.InvalidArgumentError):
+            return False
 
 
 def dilated_depthwise(x, kernel, dilation: int):

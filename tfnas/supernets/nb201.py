@@ -123,11 +123,13 @@ class NB201Supernet(Supernet):
 
     def arch_probabilities(self) -> list:
         """Per edge, the (differentiable) softmax over its allowed ops: the input of
-        `tfnas.budgets.losses.expected_cost` (decisions = edges, choices = `OPS`)."""
-        logits = self._alphas["cell"]
-        if self._op_mask is not None:
-            logits = logits + ops.convert_to_tensor(self._op_mask, dtype=logits.dtype)
+        `tfnas.budgets.losses.expected_cost` (decisions = edges, choices = `OPS`); inside
+        `ops_removed`, the removed ops have probability 0 (the others unchanged)."""
+        logits = self._op_logits("cell")
         probs = ops.softmax(logits, axis=-1)
+        keep = self._removal_keep("cell", probs.dtype)
+        if keep is not None:
+            probs = probs * keep
         return [probs[e] for e in range(len(self.edges))]
 
     def arch_state(self) -> dict[str, np.ndarray]:
