@@ -57,10 +57,64 @@ def test_stand_in_edge_round_trip(channels_in):
 
     @tf.function
     def run(x):
-        padded, size, batch = kernels.pad_to_one_edge(x, 8)
-        return padded, kernels.first_channels(padded * 2.0, size, batch)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            padded, size, batch = kernels.pad_to_one_edge(x, 8)
+            out = kernels.first_channels(padded * 2.0, size, batch)
+            total = tf.reduce_sum(out)
+        return padded, out, tape.gradient(total, x, unconnected_gradients="zero")
 
-    padded, out = run(x)
+    padded, out, grad = run(x)
     assert padded.shape == ((3, 4, 4, 8) if channels_in else (1, 4, 4, 8))
+    np.testing.assert_array_equal(np.asarray(padded), 1.0 if channels_in else 0.0)
     assert out.shape == (3, 4, 4, channels_in)
     np.testing.assert_array_equal(np.asarray(out), 2.0 * np.asarray(x))
+    np.testing.assert_array_equal(np.asarray(grad), np.full(x.shape, 2.0))
+
+
+@pytest.mark.parametrize("traced", [True, False])
+@pytest.mark.parametrize("channels_in", [0, 8, 16])
+def test_empty_block_as_zero_batch(channels_in, traced):
+    """An empty block runs every weighted single-path kernel on a zero batch of one edge;
+    the weights (row 0 of the tables) must then get exactly zero gradients."""
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.standard_normal((3, 8, 8, channels_in)), tf.float32)
+    tables = {  # per-edge tables of 3 edges with 8 channels
+        "dw3": tf.constant(rng.standard_normal((3, 3, 3, 8)), tf.float32),
+        "dw5": tf.constant(rng.standard_normal((3, 5, 5, 8)), tf.float32),
+        "pw": tf.constant(rng.standard_normal((3, 8, 8)), tf.float32),
+        "conv": tf.constant(rng.standard_normal((3, 3, 3, 8, 8)), tf.float32),
+    }
+    sel = tf.constant([2, 0][: channels_in // 8], tf.int32)
+
+    def run(x):
+        with tf.GradientTape() as tape:
+            tape.watch(list(tables.values()))
+            r, rows, size, batch = kernels.as_edges(x, 8, sel)
+            pick = {name: tf.gather(t, rows) for name, t in tables.items()}
+            outs = [
+                kernels.block_matmul(kernels.block_depthwise(r, pick["dw3"], stride=2), pick["pw"], padded=True),
+                kernels.block_depthwise(r, pick["dw5"], dilation=2),
+                kernels.block_depthwise(r, pick["dw3"]),
+                kernels.block_conv(r, pick["conv"], stride=2),
+                kernels.batch_norm(kernels.block_conv(r, pick["conv"])),
+                kernels.block_pool(x, "avg", 2, channels=8),
+                kernels.block_pool(x, "max", 1, channels=8),
+            ]
+            strides = [2, 1, 1, 2, 1]
+            outs = [kernels.first_channels(y, size, batch, kernels.strided_size(x, s))
+                    for y, s in zip(outs, strides)] + outs[5:]
+            total = tf.add_n([tf.reduce_sum(y * y) for y in outs])
+        grads = tape.gradient(total, tables)
+        return r, rows, outs, {name: tf.convert_to_tensor(g) for name, g in grads.items()}
+
+    r, rows, outs, grads = (tf.function(run) if traced else run)(x)
+    if channels_in == 0:
+        assert r.shape == (0, 8, 8, 8) and list(np.asarray(rows)) == [0]
+        for name, g in grads.items():
+            np.testing.assert_array_equal(np.asarray(g), 0.0, err_msg=name)
+    else:
+        assert r.shape == x.shape and list(np.asarray(rows)) == list(np.asarray(sel))
+        assert all(float(np.abs(np.asarray(g)).sum()) > 0 for g in grads.values())
+    for y, side in zip(outs, [4, 8, 8, 4, 8, 4, 8]):
+        assert tuple(y.shape) == (3, side, side, channels_in)

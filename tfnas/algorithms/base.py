@@ -166,6 +166,7 @@ class BilevelSearch(keras.Model):
         self.weight_optimizer = None
         self.arch_optimizer = None
         self._arch_step_traced = True
+        self._step_forward = None  # the shared forward function while train_step is traced
 
     # ------------------------------------------------------------------ defaults
     @classmethod
@@ -321,13 +322,19 @@ class BilevelSearch(keras.Model):
 
     # ------------------------------------------------------------------ losses and gradients
     def loss_terms(self, images, labels) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        """Forward pass in training mode.
+        """Forward pass in training mode (while `train_step` is traced: one shared function).
 
         Returns:
             `(loss, cross_entropy, correct)`: the replica's share of the global mean
             cross-entropy (its local mean divided by the replica count, so that the sum over
             replicas is the global mean), and per-example cross-entropy and correctness.
         """
+        forward = self._step_forward
+        if forward is not None:
+            return forward(images, labels)
+        return self._loss_terms(images, labels)
+
+    def _loss_terms(self, images, labels):
         labels = tf.reshape(tf.cast(labels, "int32"), [-1])
         logits = tf.cast(self.supernet(images, training=True), "float32")
         cross_entropy = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
@@ -401,17 +408,31 @@ class BilevelSearch(keras.Model):
         self.apply_weight_gradients(grads)
 
     def train_step(self, data):
-        """The bilevel step on `data = ((x_train, y_train), (x_val, y_val))`."""
+        """The bilevel step on `data = ((x_train, y_train), (x_val, y_val))`.
+
+        While the step is traced, every forward pass of it (`loss_terms`: the architecture
+        step's, the weight step's, the unrolled step's, ROME's K samples) calls one nested
+        `tf.function`, so the supernet and its gradient are traced once per step, not once
+        per pass (a GDAS step's graph is over 100k nodes; the trace took half its first
+        step). The function is made anew for each trace and dropped after it, so nothing
+        read at trace time (`Supernet.ops_removed`, the traced variant) goes stale; TF
+        inlines it before optimizing the graph, so the step computes the same thing.
+        """
         (x_train, y_train), (x_val, y_val) = data
         run_arch = self._arch_step_traced
-        if self.arch_step_first:
-            if run_arch:
-                self.arch_step(x_train, y_train, x_val, y_val)
-            self.weight_step(x_train, y_train)
-        else:
-            self.weight_step(x_train, y_train)
-            if run_arch:
-                self.arch_step(x_train, y_train, x_val, y_val)
+        if tf.inside_function():
+            self._step_forward = tf.function(self._loss_terms, autograph=False)
+        try:
+            if self.arch_step_first:
+                if run_arch:
+                    self.arch_step(x_train, y_train, x_val, y_val)
+                self.weight_step(x_train, y_train)
+            else:
+                self.weight_step(x_train, y_train)
+                if run_arch:
+                    self.arch_step(x_train, y_train, x_val, y_val)
+        finally:
+            self._step_forward = None
         return self._step_logs()
 
     def _step_logs(self) -> dict[str, tf.Tensor]:

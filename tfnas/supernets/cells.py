@@ -387,7 +387,10 @@ class SearchCell(keras.layers.Layer):
                                            targets=t_count, channels=cp)
         pieces = tf.split(edge_inputs, counts * cp, axis=-1, num=num_ops + 1)
         selections = tf.split(order, counts, num=num_ops + 1)
-        scales = tf.split(tf.gather(scale, order), counts, num=num_ops + 1)
+        # each edge's weight repeated over its channels, split like the inputs: one tile for
+        # the group, not one per op
+        per_channel = tf.reshape(tf.tile(tf.expand_dims(tf.gather(scale, order), 1), [1, cp]), [-1])
+        scales = tf.split(per_channel, counts * cp, num=num_ops + 1)
         outputs = []
         for o in range(num_ops + 1):
             op = self.op_names[o] if o < num_ops else "none"
@@ -419,17 +422,18 @@ class SearchCell(keras.layers.Layer):
         # pointwise [E, C, D]; the reshape makes the gathered rows' gradient dense
         return tf.reshape(var, var.shape)
 
-    def _block_op(self, g, op, x, sel, scale):
-        """One op on the edges `sel` of group `g`, inputs side by side `[B, H, W, n*C]`."""
+    def _block_op(self, g, op, x, sel, per_channel):
+        """One op on the edges `sel` of group `g`, inputs side by side `[B, H, W, n*C]`, outputs
+        scaled by `per_channel` (`[n*C]`: each edge's weight repeated over its channels)."""
         kind, k = OP_KINDS[op]
         sources, targets = self.groups[g]
         s_count, t_count = len(sources), len(targets)
         stride = self.group_stride(g)
         cp = self.op_channels
-        per_channel = tf.reshape(scale[:, None] * tf.ones([1, cp], scale.dtype), [-1])
 
-        def table(suffix, layout):
-            return tf.gather(self._edge_table(f"g{g}_{op}_{suffix}", layout, s_count, t_count), sel)
+        def table(suffix, layout, rows):
+            """The op's per-edge weights of the edges `rows`: `[len(rows), ...]`."""
+            return tf.gather(self._edge_table(f"g{g}_{op}_{suffix}", layout, s_count, t_count), rows)
 
         if kind == "none":
             return tf.zeros_like(x[:, ::stride, ::stride, :])
@@ -442,34 +446,31 @@ class SearchCell(keras.layers.Layer):
             if stride == 1:
                 return x * per_channel
             r = tf.nn.relu(x)
-            a = kernels.block_matmul(r[:, ::2, ::2, :], table("fa", "factorized"))
-            b = kernels.block_matmul(r[:, 1::2, 1::2, :], table("fb", "factorized"))
+            a = kernels.block_matmul(r[:, ::2, ::2, :], table("fa", "factorized", sel))
+            b = kernels.block_matmul(r[:, 1::2, 1::2, :], table("fb", "factorized", sel))
             half = cp // 2  # per edge: its `a` half, then its `b` half
             rows = tf.concat([tf.reshape(a, [-1, half]), tf.reshape(b, [-1, half])], axis=-1)
             y = tf.reshape(rows, kernels.image_shape(a, 2 * tf.shape(a)[-1]))
             return kernels.batch_norm(y, scale=per_channel)
-        r = tf.nn.relu(x)
+        # sep / dil / conv: an unsampled op's empty block is read as a zero batch of one edge
+        # (`kernels.as_edges`), with edge 0's weights (they get a zero gradient from it)
+        r, rows, size, batch = kernels.as_edges(tf.nn.relu(x), cp, sel)
+
         if kind == "sep":
-            y = kernels.block_depthwise(r, table("dw1", "multiplier"), stride=stride)
-            y = kernels.block_matmul(y, table("pw1", "pointwise"))
-            y = tf.nn.relu(kernels.batch_norm(y))
-            y = kernels.block_depthwise(y, table("dw2", "edge_depthwise"))
-            y = kernels.block_matmul(y, table("pw2", "pointwise"))
-            return kernels.batch_norm(y, scale=per_channel)
-        if kind == "dil":
-            y = kernels.block_depthwise(r, table("dw", "multiplier"), stride=stride, dilation=2)
-            y = kernels.block_matmul(y, table("pw", "pointwise"))
-            return kernels.batch_norm(y, scale=per_channel)
-        # conv: an unsampled op runs on one stand-in edge (`kernels.pad_to_one_edge`) with the
-        # kernel of edge 0; its output (and so its gradient) is dropped.
-        r, size, batch = kernels.pad_to_one_edge(r, cp)
-        rows = tf.concat([sel, tf.zeros([1], sel.dtype)], axis=0)[: tf.maximum(tf.size(sel), 1)]
-        kernels_ = tf.gather(self._edge_table(f"g{g}_{op}_w", "conv", s_count, t_count), rows)
-        if k == 1:
-            y = kernels.block_matmul(r[:, ::stride, ::stride, :], kernels_[:, 0, 0])
+            y = kernels.block_depthwise(r, table("dw1", "multiplier", rows), stride=stride)
+            y = tf.nn.relu(kernels.batch_norm(kernels.block_matmul(y, table("pw1", "pointwise", rows), padded=True)))
+            y = kernels.block_depthwise(y, table("dw2", "edge_depthwise", rows))
+            y = kernels.block_matmul(y, table("pw2", "pointwise", rows), padded=True)
+        elif kind == "dil":
+            y = kernels.block_depthwise(r, table("dw", "multiplier", rows), stride=stride, dilation=2)
+            y = kernels.block_matmul(y, table("pw", "pointwise", rows), padded=True)
+        elif k == 1:  # conv 1x1
+            y = kernels.block_matmul(r[:, ::stride, ::stride, :] if stride > 1 else r,
+                                     table("w", "conv", rows)[:, 0, 0], padded=True)
         else:
-            y = kernels.block_conv(r, kernels_, stride=stride)
-        return kernels.batch_norm(kernels.first_channels(y, size, batch), scale=per_channel)
+            y = kernels.block_conv(r, table("w", "conv", rows), stride=stride)
+        y = kernels.first_channels(y, size, batch, kernels.strided_size(x, stride))
+        return kernels.batch_norm(y, scale=per_channel)
 
     def _single_op(self, g, op, si, ti, x):
         """One op of one edge `(source si, target ti)` of group `g`, weights sliced.

@@ -54,11 +54,12 @@ def batch_norm(x, scale=None):
     Returns:
         The normalised (and scaled) tensor, same shape.
     """
-    channels = x.shape[-1] if x.shape[-1] is not None else tf.shape(x)[-1]
+    if scale is None:
+        scale = tf.ones([x.shape[-1]] if x.shape[-1] is not None else tf.shape(x)[-1:], x.dtype)
     y, _, _ = tf.compat.v1.nn.fused_batch_norm(
         x,
-        scale=tf.ones([channels], x.dtype) if scale is None else scale,
-        offset=tf.zeros([channels], x.dtype),
+        scale=scale,
+        offset=tf.zeros_like(scale),
         epsilon=BN_EPSILON,
         is_training=True,
     )
@@ -310,54 +311,100 @@ def uniform_initializer(fan_in: int, seed: int) -> keras.initializers.Initialize
 
 
 def image_shape(like, channels):
-    """`[B, H, W, channels]` for a reshape: static H and W where known (no shape ops).
+    """`[B, H, W, channels]` for a reshape: static B, H and W where known (no shape ops).
 
-    The batch is `-1` only for a static positive channel count: a block of edges may be
-    empty (`channels` a tensor equal to 0), and `-1` of an empty tensor infers batch 0.
+    A dynamic batch is `-1` only for a static positive channel count: a block of edges may
+    be empty (`channels` a tensor equal to 0), and `-1` of an empty tensor infers batch 0.
     """
     height, width = like.shape[1], like.shape[2]
     if height is not None and width is not None:
-        batch = -1 if isinstance(channels, int) and channels > 0 else tf.shape(like)[0]
+        batch = like.shape[0]
+        if batch is None:
+            batch = -1 if isinstance(channels, int) and channels > 0 else tf.shape(like)[0]
         return [batch, int(height), int(width), channels]
     shape = tf.shape(like)
     return [shape[0], shape[1], shape[2], channels]
 
 
+def batch_size(x):
+    """`x`'s batch size: a Python int where static (no shape ops in the graph), else a tensor.
+
+    The search pipelines batch with `drop_remainder=True`, so inside a traced step the batch
+    is static and every reshape of the single-path kernels gets a constant shape.
+    """
+    return int(x.shape[0]) if x.shape[0] is not None else tf.shape(x)[0]
+
+
+def as_edges(x, channels: int, edges=None):
+    """`x` (`[B, H, W, n * channels]`, `n` may be 0) for kernels that cannot take 0 channels.
+
+    CPU kernels cannot take zero channels inside a graph (the depthwise kernel rejects the
+    filter; a full conv has no zero-channel kernel), but they take a zero batch. So an empty
+    block is read as `[0, H, W, channels]` (a reshape of zero elements) and `edges` (`[n]`,
+    the rows of the op's per-edge weight tables) gets row 0, so every kernel sees matching
+    shapes; a zero-batch kernel's weight gradient is zero (tested). A non-empty block is
+    handed on as it is. No branch and no copy; `first_channels` undoes it. (Earlier
+    versions ran an empty block on a one-image stand-in of zeros chosen by a `tf.cond`,
+    which cost two branch functions and a gradient `If` per op, and before that padded it
+    with a `Pad` that copied every block.)
+
+    Returns:
+        `(x, edges or [0] (None without `edges`), the true channel count n * channels, the
+        batch size B)`.
+    """
+    size = tf.shape(x)[-1]
+    empty = tf.cast(tf.equal(size, 0), tf.int32)
+    batch = batch_size(x)
+    height, width = image_shape(x, channels)[1:3]
+    x = tf.reshape(x, tf.stack([batch * (1 - empty), height, width, size + channels * empty]))
+    if edges is not None:
+        edges = tf.concat([edges, tf.zeros(tf.reshape(empty, [1]), edges.dtype)], axis=0)
+    return x, edges, size, batch
+
+
 def pad_to_one_edge(x, channels: int):
     """`x` (`[B, H, W, n * channels]`, `n` may be 0), or a stand-in edge of zeros when empty.
 
-    Some CPU kernels cannot take zero channels inside a graph (the depthwise kernel rejects
-    the filter; oneDNN's MaxPoolGrad aborts the process; a full conv has no zero-channel
-    kernel), so an empty block runs on one stand-in edge of one image (`[1, H, W,
-    channels]`), whose output `first_channels` drops again. A `tf.cond`, not a `Pad`: a
-    pad by zero channels still copies its input (and the copy is what the next op keeps
-    for its gradient), where the cond's true branch hands `x` on; and a full-batch
-    stand-in cost each unsampled op a full edge of activations.
+    For max pooling: oneDNN's MaxPoolGrad aborts the process on zero channels and on a
+    zero batch alike (so `as_edges` cannot serve), so an empty block runs on one stand-in
+    image of zeros (`[1, H, W, channels]`), whose output `first_channels` drops again. The
+    stand-in is concatenated to the flattened block: no branch, but the concat copies the
+    block (the pooling block's input is not kept for anything else, so the copy replaces
+    it rather than adding to the step's memory).
 
     Returns:
         `(x or the stand-in, the true channel count n * channels, the batch size B)`.
     """
     size = tf.shape(x)[-1]
-    padded = tf.cond(size > 0, lambda: tf.identity(x),
-                     lambda: tf.zeros([1] + image_shape(x, channels)[1:], x.dtype))
-    return padded, size, tf.shape(x)[0]
+    empty = tf.cast(tf.equal(size, 0), tf.int32)
+    batch = batch_size(x)
+    height, width = image_shape(x, channels)[1:3]
+    stand_in = tf.zeros(tf.reshape(empty * (height * width * channels), [1]), x.dtype)
+    flat = tf.concat([tf.reshape(x, [-1]), stand_in], axis=0)
+    padded = tf.reshape(flat, tf.stack([batch - (batch - 1) * empty, height, width, size + channels * empty]))
+    return padded, size, batch
 
 
-def first_channels(x, size, batch):
-    """Undoes `pad_to_one_edge` on an op's output `x`: `x[..., :size]` reshaped to the true
-    batch, `[batch, H', W', size]`. A non-empty block's `Slice` covers all of `x`, which
+def first_channels(x, size, batch, spatial=None):
+    """Undoes `as_edges` / `pad_to_one_edge` on an op's output `x`: `x[..., :size]` reshaped
+    to the true batch, `[batch, H', W', size]`, with `(H', W') = spatial` (default: `x`'s
+    static height and width). A non-empty block's `Slice` covers all of `x`, which
     TensorFlow hands on without a copy, and the reshape never copies; an empty block's
-    stand-in output (`[1, H', W', C]`) becomes `[batch, H', W', 0]` (a reshape of zero
-    elements). The slice's gradient is one `Pad` (a strided slice's generic
-    `StridedSliceGrad` was the costliest op of a GDAS step)."""
+    output (a zero batch or the stand-in image) becomes `[batch, H', W', 0]` (a reshape of
+    zero elements; pass `spatial`, since TF's conv kernels return a zero batch with the
+    input's height and width whatever the stride). The slice's gradient is one `Pad` (a
+    strided slice's generic `StridedSliceGrad` was the costliest op of a GDAS step)."""
     kept = tf.slice(x, [0, 0, 0, 0], tf.stack([-1, -1, -1, size]))
+    if spatial is None and x.shape[1] is not None and x.shape[2] is not None:
+        spatial = (int(x.shape[1]), int(x.shape[2]))
+    if spatial is not None:
+        return tf.reshape(kept, [batch, int(spatial[0]), int(spatial[1]), size])
     return tf.reshape(kept, [batch] + image_shape(x, size)[1:])
 
 
 def _eye(n, dtype):
-    """Identity of dynamic size `n` (a few nodes; `tf.eye` builds dozens)."""
-    r = tf.range(n)
-    return tf.cast(tf.equal(r[:, None], r[None, :]), dtype)
+    """Identity of dynamic size `n` (two ops; `tf.eye` builds dozens)."""
+    return tf.one_hot(tf.range(n), n, dtype=dtype)
 
 
 def gather_edges(x, sources_of, inverse, *, sources: int, targets: int, channels: int):
@@ -418,33 +465,27 @@ def scatter_edges(y, order, inverse, *, sources: int, targets: int, channels: in
     return _scatter(y)
 
 
-def block_matmul(x, kernels_):
+def block_matmul(x, kernels_, *, padded: bool = False):
     """Per-edge 1x1 convs of `n` edges side by side: `[B, H, W, n * C] x [n, C, D]`.
 
     One matmul with the block-diagonal `[n * C, n * D]` kernel (`n` is small: the edges of a
-    group that sampled one op).
+    group that sampled one op). `padded`: `x` comes from `pad_to_one_edge` (so `n >= 1` and
+    the batch, unknown to the graph, is inferred by the reshape without shape ops).
     """
     n = tf.shape(kernels_)[0]
     c, d = int(kernels_.shape[1]), int(kernels_.shape[2])
     full = tf.einsum("ncd,nm->ncmd", kernels_, _eye(n, kernels_.dtype))
     full = tf.reshape(full, [n * c, n * d])
     y = tf.matmul(tf.reshape(x, [-1, n * c]), full)
+    if padded and x.shape[1] is not None and x.shape[2] is not None:
+        return tf.reshape(y, [-1, int(x.shape[1]), int(x.shape[2]), n * d])
     return tf.reshape(y, image_shape(x, n * d))
 
 
 def block_depthwise(x, kernels_, *, stride: int = 1, dilation: int = 1):
-    """Per-edge depthwise convs of `n` edges side by side: `[B, H, W, n * C]`, `[n, k, k, C]`.
-
-    `n` may be 0 (no edge sampled the op): see `pad_to_one_edge` (the stand-in's cost is
-    one edge's depthwise, small next to the pointwise convs).
-    """
+    """Per-edge depthwise convs of `n >= 1` edges side by side: `[B, H, W, n * C]`, `[n, k, k, C]`
+    (an empty block goes through `pad_to_one_edge` first)."""
     k = int(kernels_.shape[1])
-    x, size, batch = pad_to_one_edge(x, int(kernels_.shape[3]))
-    kernels_ = tf.pad(kernels_, [[0, tf.maximum(1 - tf.shape(kernels_)[0], 0)], [0, 0], [0, 0], [0, 0]])
-    return first_channels(_block_depthwise(x, kernels_, k, stride, dilation), size, batch)
-
-
-def _block_depthwise(x, kernels_, k, stride, dilation):
     kernel = tf.reshape(tf.transpose(kernels_, [1, 2, 0, 3]), [k, k, -1, 1])
     if stride > 1 and dilation > 1:
         x = x[:, ::stride, ::stride, :]
@@ -467,9 +508,22 @@ def _block_depthwise(x, kernels_, k, stride, dilation):
 
 def block_pool(x, mode: str, stride: int, *, channels: int):
     """`pool` of the edges side by side in `x` (`[B, H, W, n * C]`); `n` may be 0 (see
-    `pad_to_one_edge`: under oneDNN, graph-mode MaxPoolGrad aborts on zero channels)."""
-    x, size, batch = pad_to_one_edge(x, channels)
-    return first_channels(pool(x, mode, stride), size, batch)
+    `as_edges`; max pooling needs `pad_to_one_edge`: under oneDNN, graph-mode MaxPoolGrad
+    aborts on zero channels and on a zero batch)."""
+    spatial = strided_size(x, stride)
+    if mode == "avg":
+        x, _, size, batch = as_edges(x, channels)
+    else:
+        x, size, batch = pad_to_one_edge(x, channels)
+    return first_channels(pool(x, mode, stride), size, batch, spatial)
+
+
+def strided_size(x, stride: int):
+    """`(ceil(H / stride), ceil(W / stride))` of `x`'s static height and width (None if
+    unknown): the output size of the single-path ops (padding `(k - 1) // 2`, odd `k`)."""
+    if x.shape[1] is None or x.shape[2] is None:
+        return None
+    return (-(-int(x.shape[1]) // stride), -(-int(x.shape[2]) // stride))
 
 
 def block_conv(x, kernels_, *, stride: int = 1):
