@@ -469,8 +469,9 @@ def block_matmul(x, kernels_, *, padded: bool = False):
     """Per-edge 1x1 convs of `n` edges side by side: `[B, H, W, n * C] x [n, C, D]`.
 
     One matmul with the block-diagonal `[n * C, n * D]` kernel (`n` is small: the edges of a
-    group that sampled one op). `padded`: `x` comes from `pad_to_one_edge` (so `n >= 1` and
-    the batch, unknown to the graph, is inferred by the reshape without shape ops).
+    group that sampled one op). `padded`: `x` comes from `as_edges` (so `n >= 1`, and the
+    batch, unknown to the graph and possibly 0, is inferred by the reshape without shape
+    ops).
     """
     n = tf.shape(kernels_)[0]
     c, d = int(kernels_.shape[1]), int(kernels_.shape[2])
