@@ -368,21 +368,18 @@ def pad_to_one_edge(x, channels: int):
     For max pooling: oneDNN's MaxPoolGrad aborts the process on zero channels and on a
     zero batch alike (so `as_edges` cannot serve), so an empty block runs on one stand-in
     image of zeros (`[1, H, W, channels]`), whose output `first_channels` drops again. The
-    stand-in is concatenated to the flattened block: no branch, but the concat copies the
-    block (the pooling block's input is not kept for anything else, so the copy replaces
-    it rather than adding to the step's memory).
+    stand-in is concatenated to `as_edges`'s zero batch (and an empty stand-in to a
+    non-empty block): no branch, but in a graph the concat copies the block (the pooling
+    block's input is not kept for anything else, so the copy replaces it rather than
+    adding to the step's memory).
 
     Returns:
         `(x or the stand-in, the true channel count n * channels, the batch size B)`.
     """
-    size = tf.shape(x)[-1]
+    x, _, size, batch = as_edges(x, channels)  # an empty block: `[0, H, W, channels]`
     empty = tf.cast(tf.equal(size, 0), tf.int32)
-    batch = batch_size(x)
-    height, width = image_shape(x, channels)[1:3]
-    stand_in = tf.zeros(tf.reshape(empty * (height * width * channels), [1]), x.dtype)
-    flat = tf.concat([tf.reshape(x, [-1]), stand_in], axis=0)
-    padded = tf.reshape(flat, tf.stack([batch - (batch - 1) * empty, height, width, size + channels * empty]))
-    return padded, size, batch
+    stand_in = tf.zeros(tf.concat([tf.reshape(empty, [1]), tf.shape(x)[1:]], axis=0), x.dtype)
+    return tf.concat([x, stand_in], axis=0), size, batch
 
 
 def first_channels(x, size, batch, spatial=None):
@@ -485,7 +482,7 @@ def block_matmul(x, kernels_, *, padded: bool = False):
 
 def block_depthwise(x, kernels_, *, stride: int = 1, dilation: int = 1):
     """Per-edge depthwise convs of `n >= 1` edges side by side: `[B, H, W, n * C]`, `[n, k, k, C]`
-    (an empty block goes through `pad_to_one_edge` first)."""
+    (an empty block goes through `as_edges` first)."""
     k = int(kernels_.shape[1])
     kernel = tf.reshape(tf.transpose(kernels_, [1, 2, 0, 3]), [k, k, -1, 1])
     if stride > 1 and dilation > 1:
@@ -528,7 +525,8 @@ def strided_size(x, stride: int):
 
 
 def block_conv(x, kernels_, *, stride: int = 1):
-    """Per-edge full convs of `n >= 1` edges side by side: `[n, k, k, C, D]` kernels."""
+    """Per-edge full convs of `n >= 1` edges side by side: `[n, k, k, C, D]` kernels (an
+    empty block goes through `as_edges` first)."""
     k = int(kernels_.shape[1])
     n = tf.shape(kernels_)[0]
     c, d = int(kernels_.shape[3]), int(kernels_.shape[4])
