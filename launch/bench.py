@@ -139,11 +139,13 @@ def search_step(config: dict[str, Any]) -> dict[str, Any]:
 
     Returns:
         `{"benchmark", "algorithm", "space", "batch_size", "channels", "layers", "params",
-        "step", "grappler", "first_step_seconds", "step_seconds", "step_seconds_all",
-        "peak_rss_mb", "step_peak_rss_mb", "step_peak_tensor_mb", "num_samples",
-        "step_seconds_per_sample", "forward_mflops_per_image", "gflops_per_s"}`. The two FLOP figures are null for
-        single-path mixings (GDAS, ROME): the profiler cannot count ops whose channel count
-        depends on the sample.
+        "step", "grappler", "compile_settings", "first_step_seconds", "step_seconds",
+        "step_seconds_all", "peak_rss_mb", "step_peak_rss_mb", "step_peak_tensor_mb",
+        "num_samples", "step_seconds_per_sample", "forward_mflops_per_image",
+        "gflops_per_s"}`. The two FLOP figures are null for single-path mixings (GDAS, ROME):
+        the profiler cannot count ops whose channel count depends on the sample.
+        `compile_settings` is what `tfnas.runtime.configure()` applied (`TFNAS_TF_DEFAULTS=1`
+        measures TensorFlow's defaults).
 
     Raises:
         ValueError: for non-positive step counts or an unknown algorithm.
@@ -179,6 +181,9 @@ def main(argv: list[str]) -> None:
         raise app.UsageError(
             f"Expected one sub-command, one of {sorted(SUBCOMMANDS)}. Received: {argv[1:]}"
         )
+    from tfnas import runtime
+
+    runtime.configure()  # before any tf.function compiles: see tfnas/runtime.py
     config = {
         "dataset": _DATASET.value,
         "data_dir": _DATA_DIR.value,

@@ -280,6 +280,9 @@ def evaluate(config: EvalConfig, workdir: str, verbose: int = 0, log=print) -> d
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from tfnas import runtime
+
+    runtime.configure()  # before any tf.function compiles: see tfnas/runtime.py
     searches = tuple((m, w) for m, w in (("ddas", _DDAS_WORKDIR.value), ("pg", _PG_WORKDIR.value),
                                          ("daas", _DAAS_WORKDIR.value)) if w)
     try:

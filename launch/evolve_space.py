@@ -89,6 +89,9 @@ def _set(overrides: dict, name: str, flag) -> None:
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from tfnas import runtime
+
+    runtime.configure()  # before any tf.function compiles: see tfnas/runtime.py
     from tfnas.algorithms import autospace
 
     try:

@@ -83,6 +83,9 @@ _VERBOSE = flags.DEFINE_integer("verbose", 1, "Keras progress verbosity of each 
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from tfnas import runtime
+
+    runtime.configure()  # before any tf.function compiles: see tfnas/runtime.py
     from tfnas.algorithms.runner import make_search_config, search
     from tfnas.benchmarks import NB201Table, format_search_results, summarize_searches
     from tfnas.runs import CorruptCheckpointError, NonFiniteLossError

@@ -56,6 +56,9 @@ def _table(costs) -> str:
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from tfnas import runtime
+
+    runtime.configure()  # before any tf.function compiles: see tfnas/runtime.py
     from tfnas.budgets.counters import count_params, layer_costs
     from tfnas.children import build_child
     from tfnas.genotypes import codec

@@ -37,6 +37,9 @@ _SEED = flags.DEFINE_integer("seed", 0, "Random seed.")
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from tfnas import runtime
+
+    runtime.configure()  # before any tf.function compiles: see tfnas/runtime.py
     from tfnas.algorithms.runner import make_search_config, search
     from tfnas.children.training import TrainConfig, train
 

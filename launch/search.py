@@ -115,6 +115,9 @@ def _load_learned_space(path: str):
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from tfnas import runtime
+
+    runtime.configure()  # before any tf.function compiles: see tfnas/runtime.py
     from tfnas.algorithms.runner import make_search_config, search
     from tfnas.runs import CorruptCheckpointError, NonFiniteLossError, check_workdir
 

@@ -67,6 +67,9 @@ _VERBOSE = flags.DEFINE_integer("verbose", 1, "Keras progress verbosity (0, 1 or
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from tfnas import runtime
+
+    runtime.configure()  # before any tf.function compiles: see tfnas/runtime.py
     from tfnas.algorithms.augment_runner import search_augment
     from tfnas.algorithms.augment_search import DEFAULT_NETWORK, AugmentSearchConfig
     from tfnas.runs import CorruptCheckpointError, NonFiniteLossError, check_workdir

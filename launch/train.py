@@ -51,6 +51,9 @@ _VERBOSE = flags.DEFINE_integer("verbose", 1, "Keras progress verbosity (0, 1 or
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from tfnas import runtime
+
+    runtime.configure()  # before any tf.function compiles: see tfnas/runtime.py
     from tfnas.children.training import (
         CorruptCheckpointError,
         NonFiniteLossError,

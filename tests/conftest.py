@@ -13,6 +13,12 @@ import pathlib
 
 import pytest
 
+from tfnas import runtime
+
+# The compile settings every launch script's main applies (one Grappler pass, ...), set
+# before any test compiles a function: see tfnas/runtime.py.
+runtime.configure()
+
 _DEFAULT_DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 

@@ -34,6 +34,8 @@ def test_search_step_prints_one_json_line(capsys, algorithm):
         assert result["gflops_per_s"] is None and result["forward_mflops_per_image"] is None
     assert result["algorithm"] == algorithm and result["space"] == "nb201"
     assert result["batch_size"] == 4 and result["channels"] == 4 and result["layers"] == 1
+    # conftest applied tfnas.runtime's settings before TensorFlow started, as bench's main does.
+    assert result["compile_settings"]["graph_config"] is True
 
 
 @pytest.mark.slow
