@@ -118,3 +118,27 @@ def test_empty_block_as_zero_batch(channels_in, traced):
         assert all(float(np.abs(np.asarray(g)).sum()) > 0 for g in grads.values())
     for y, side in zip(outs, [4, 8, 8, 4, 8, 4, 8]):
         assert tuple(y.shape) == (3, side, side, channels_in)
+
+
+@pytest.mark.parametrize("traced", [False, True])
+@pytest.mark.parametrize("rows", [[2, 0, 3], [1, 1, 4, 1], []])
+def test_gather_rows_matches_tf_gather_with_its_gradient(rows, traced):
+    table = tf.constant(np.random.default_rng(0).normal(size=(5, 2, 3)), tf.float32)
+    weights = tf.constant(np.random.default_rng(1).normal(size=(len(rows), 2, 3)), tf.float32)
+    index = tf.constant(rows, tf.int32)
+
+    def both(t):
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(t)
+            ours = kernels.gather_rows(t, index)
+            reference = tf.gather(t, index)
+            loss_ours = tf.reduce_sum(ours * weights)
+            loss_reference = tf.reduce_sum(reference * weights)
+        return ours, reference, tape.gradient(loss_ours, t), tf.convert_to_tensor(
+            tape.gradient(loss_reference, t))
+
+    fn = tf.function(both, autograph=False) if traced else both
+    ours, reference, grad_ours, grad_reference = fn(table)
+    np.testing.assert_array_equal(ours.numpy(), reference.numpy())
+    np.testing.assert_allclose(grad_ours.numpy(), grad_reference.numpy(), rtol=1e-6, atol=1e-6)
+    assert grad_ours.shape == table.shape

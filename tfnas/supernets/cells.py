@@ -373,11 +373,13 @@ class SearchCell(keras.layers.Layer):
         num_ops = len(self.op_names)
         rows = self._group_edges(sources, targets)
         index = tf.cast(tf.gather(arch["index"], rows), tf.int32)
-        hard = tf.gather(arch["hard"], rows)
-        scale = tf.gather(hard, index, axis=1, batch_dims=1)
+        hard = kernels.gather_rows(arch["hard"], rows)
+        # each edge's weight of its sampled op (a one-hot product: the batched gather's
+        # gradient is about 56 ops)
+        scale = tf.reduce_sum(hard * tf.one_hot(index, num_ops, dtype=hard.dtype), axis=1)
         code = index
         if self.mixing == "rome":
-            scale = scale * tf.gather(arch["keep"], rows)
+            scale = scale * kernels.gather_rows(arch["keep"], rows)
             code = tf.where(tf.gather(arch["branch"], rows) > 0, index, num_ops)
         order = tf.argsort(code, stable=True)
         inverse = tf.math.invert_permutation(order)
@@ -389,7 +391,8 @@ class SearchCell(keras.layers.Layer):
         selections = tf.split(order, counts, num=num_ops + 1)
         # each edge's weight repeated over its channels, split like the inputs: one tile for
         # the group, not one per op
-        per_channel = tf.reshape(tf.tile(tf.expand_dims(tf.gather(scale, order), 1), [1, cp]), [-1])
+        per_channel = tf.reshape(
+            tf.tile(tf.expand_dims(kernels.gather_rows(scale, order), 1), [1, cp]), [-1])
         scales = tf.split(per_channel, counts * cp, num=num_ops + 1)
         outputs = []
         for o in range(num_ops + 1):
@@ -433,7 +436,8 @@ class SearchCell(keras.layers.Layer):
 
         def table(suffix, layout, rows):
             """The op's per-edge weights of the edges `rows`: `[len(rows), ...]`."""
-            return tf.gather(self._edge_table(f"g{g}_{op}_{suffix}", layout, s_count, t_count), rows)
+            return kernels.gather_rows(
+                self._edge_table(f"g{g}_{op}_{suffix}", layout, s_count, t_count), rows)
 
         if kind == "none":
             return tf.zeros_like(x[:, ::stride, ::stride, :])

@@ -399,6 +399,33 @@ def first_channels(x, size, batch, spatial=None):
     return tf.reshape(kept, [batch] + image_shape(x, size)[1:])
 
 
+def gather_rows(table, rows):
+    """`tf.gather(table, rows)` (axis 0) whose gradient is one segment sum into `table`'s rows.
+
+    For the per-edge weight tables of the single-path blocks (hundreds of gathers per
+    forward pass): TensorFlow's `GatherV2` gradient builds `IndexedSlices` (about 12 ops)
+    and their densification about 3 more, which made a third of a GDAS step's backward
+    graph. The result and gradient are the same (`rows` may repeat; tested).
+
+    Args:
+        table: `[N, ...]` tensor with a static `N`.
+        rows: `[n]` int32 row indices.
+
+    Returns:
+        `[n, ...]`: the rows of `table`.
+    """
+    count = table.shape[0] if table.shape[0] is not None else tf.shape(table)[0]
+
+    @tf.custom_gradient
+    def _gather(t):
+        def grad(dy):
+            return tf.math.unsorted_segment_sum(dy, rows, count)
+
+        return tf.gather(t, rows), grad
+
+    return _gather(table)
+
+
 def _eye(n, dtype):
     """Identity of dynamic size `n` (two ops; `tf.eye` builds dozens)."""
     return tf.one_hot(tf.range(n), n, dtype=dtype)
