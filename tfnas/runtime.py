@@ -7,8 +7,9 @@ on the 2-core machine (GDAS, batch 32, 16 channels, 8 cells; WORKSPACE.md has th
 - **Grappler's second pass** over the graph costs about 9 s and removes about 1,400 nodes
   (1% of the graph; the step time is unchanged): one meta-optimizer iteration is kept.
 - **The memory optimizer** (about 2.5 s) and **the TFG (MLIR) passes** (about 5 s) change
-  nothing in these graphs on CPU: the graph is the same size after them, and the step's
-  tensor peak is unchanged (`launch.bench`'s `step_peak_tensor_mb`).
+  nothing in these graphs on CPU: the graph is the same size after them. The step's
+  tensor peak (`launch.bench`'s `step_peak_tensor_mb`) moves within its run-to-run
+  spread: DARTS 2,161 -> 2,160 MB, GDAS 593 -> 605-629 MB.
 - **glibc's fastbins**: a third of the compile's CPU time went to `malloc_consolidate`
   and its free-list walks, from the graph's millions of small protobuf allocations; with
   fastbins off (`mallopt(M_MXFAST, 0)`, small blocks still go through the per-thread
