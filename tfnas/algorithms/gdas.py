@@ -5,12 +5,7 @@ output by the straight-through one-hot weight, so the gradient reaches alpha thr
 softmax; each call draws a fresh sample. The algorithm follows the reference code
 (AutoDL-Projects `exps/algos/GDAS.py`): per step, first the weight update on the training
 batch, then the architecture update on the validation batch, with the temperature set by
-`TemperatureSchedule` (10 -> 0.1, linear per epoch). As the reference's `forward_gdas`,
-each edge also adds its unsampled ops' straight-through weights (zeros in the forward
-pass) to its output: their gradient, the sum of the edge's output gradient, reaches alpha,
-so the sampled op k is scored by <dL/dy, O_k(x) - 1> rather than <dL/dy, O_k(x)>, which
-alone never moves `none` (its output is 0) and lets it gain whenever the sampled op's
-score is positive.
+`TemperatureSchedule` (10 -> 0.1, linear per epoch).
 """
 
 from __future__ import annotations

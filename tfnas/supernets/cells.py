@@ -366,8 +366,7 @@ class SearchCell(keras.layers.Layer):
 
         Returns `[B, H', W', T, C]`, each target's sum over its sources of
         `h[e] * op_{index[e]}(x_s)` with `h` the straight-through weight (times ROME's `keep`);
-        dropped ROME edges contribute zeros. GDAS edges also add their unsampled ops'
-        weights (zeros), as the reference code does, for their gradient.
+        dropped ROME edges contribute zeros.
         """
         s_count, t_count = len(sources), len(targets)
         cp = self.op_channels
@@ -378,10 +377,6 @@ class SearchCell(keras.layers.Layer):
         # each edge's weight of its sampled op (a one-hot product: the batched gather's
         # gradient is about 56 ops)
         scale = tf.reduce_sum(hard * tf.one_hot(index, num_ops, dtype=hard.dtype), axis=1)
-        # AutoDL-Projects' GDAS (the paper's code, `forward_gdas`) adds each unsampled op's
-        # weight h_j to the edge's output: 0 in the forward pass, but its gradient gives
-        # alpha the signal <dL/dy, O_k(x) - 1> of the sampled op k, not <dL/dy, O_k(x)>
-        rest = tf.reduce_sum(hard, axis=1) - scale if self.mixing == "gumbel" else None
         code = index
         if self.mixing == "rome":
             scale = scale * kernels.gather_rows(arch["keep"], rows)
@@ -404,9 +399,6 @@ class SearchCell(keras.layers.Layer):
             op = self.op_names[o] if o < num_ops else "none"
             outputs.append(self._block_op(g, op, pieces[o], selections[o], scales[o]))
         y = tf.concat(outputs, axis=-1)
-        if rest is not None:
-            y = y + tf.reshape(
-                tf.tile(tf.expand_dims(kernels.gather_rows(rest, order), 1), [1, cp]), [-1])
         return kernels.scatter_edges(y, order, inverse, sources=s_count, targets=t_count,
                                      channels=cp)
 
