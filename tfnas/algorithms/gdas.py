@@ -5,7 +5,10 @@ output by the straight-through one-hot weight, so the gradient reaches alpha thr
 softmax; each call draws a fresh sample. The algorithm follows the reference code
 (AutoDL-Projects `exps/algos/GDAS.py`): per step, first the weight update on the training
 batch, then the architecture update on the validation batch, with the temperature set by
-`TemperatureSchedule` (10 -> 0.1, linear per epoch).
+`TemperatureSchedule` (10 -> 0.1, linear per epoch). Unlike the reference's
+`forward_gdas`, an edge's output is h_k * O_k(x) alone: the reference also adds the
+unsampled ops' weights (zeros), whose gradient reaches alpha; on NB201 at our proxy size
+that drove the cell to skip/none on every edge (WORKSPACE.md).
 """
 
 from __future__ import annotations
