@@ -422,7 +422,8 @@ class SearchCell(keras.layers.Layer):
             half = int(var.shape[-1]) // t_count
             t = tf.reshape(var, [s_count, cp, t_count, half])
             return tf.reshape(tf.transpose(t, [0, 2, 1, 3]), [-1, cp, half])
-        # pointwise [E, C, D]; the reshape makes the gathered rows' gradient dense
+        # pointwise [E, C, D]: read as a tensor, so `kernels.gather_rows`'s custom gradient
+        # differentiates a tensor, not a variable read inside it
         return tf.reshape(var, var.shape)
 
     def _block_op(self, g, op, x, sel, per_channel):
