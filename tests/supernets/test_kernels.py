@@ -91,7 +91,7 @@ def test_empty_block_as_zero_batch(channels_in, traced):
         with tf.GradientTape() as tape:
             tape.watch(list(tables.values()))
             r, rows, size, batch = kernels.as_edges(x, 8, sel)
-            pick = {name: tf.gather(t, rows) for name, t in tables.items()}
+            pick = {name: kernels.gather_rows(t, rows) for name, t in tables.items()}
             outs = [
                 kernels.block_matmul(kernels.block_depthwise(r, pick["dw3"], stride=2), pick["pw"], padded=True),
                 kernels.block_depthwise(r, pick["dw5"], dilation=2),
@@ -110,11 +110,13 @@ def test_empty_block_as_zero_batch(channels_in, traced):
 
     r, rows, outs, grads = (tf.function(run) if traced else run)(x)
     if channels_in == 0:
-        assert r.shape == (0, 8, 8, 8) and list(np.asarray(rows)) == [0]
+        assert r.shape == (0, 8, 8, 8) and list(np.asarray(rows.gather)) == [0]
+        assert list(np.asarray(rows.segments)) == [-1]
         for name, g in grads.items():
             np.testing.assert_array_equal(np.asarray(g), 0.0, err_msg=name)
     else:
-        assert r.shape == x.shape and list(np.asarray(rows)) == list(np.asarray(sel))
+        assert r.shape == x.shape and list(np.asarray(rows.gather)) == list(np.asarray(sel))
+        assert list(np.asarray(rows.segments)) == list(np.asarray(sel))
         assert all(float(np.abs(np.asarray(g)).sum()) > 0 for g in grads.values())
     for y, side in zip(outs, [4, 8, 8, 4, 8, 4, 8]):
         assert tuple(y.shape) == (3, side, side, channels_in)

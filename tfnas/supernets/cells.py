@@ -458,7 +458,7 @@ class SearchCell(keras.layers.Layer):
             y = tf.reshape(rows, kernels.image_shape(a, 2 * tf.shape(a)[-1]))
             return kernels.batch_norm(y, scale=per_channel)
         # sep / dil / conv: an unsampled op's empty block is read as a zero batch of one edge
-        # (`kernels.as_edges`), with edge 0's weights (they get a zero gradient from it)
+        # (`kernels.as_edges`) with a stand-in row of weights whose gradient is dropped
         r, rows, size, batch = kernels.as_edges(tf.nn.relu(x), cp, sel)
 
         if kind == "sep":

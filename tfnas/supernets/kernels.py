@@ -27,6 +27,7 @@ References:
 from __future__ import annotations
 
 import functools
+from typing import Any, NamedTuple
 
 import numpy as np
 import keras
@@ -340,26 +341,40 @@ def as_edges(x, channels: int, edges=None):
 
     CPU kernels cannot take zero channels inside a graph (the depthwise kernel rejects the
     filter; a full conv has no zero-channel kernel), but they take a zero batch. So an empty
-    block is read as `[0, H, W, channels]` (a reshape of zero elements) and `edges` (`[n]`,
-    the rows of the op's per-edge weight tables) gets row 0, so every kernel sees matching
-    shapes; a zero-batch kernel's weight gradient is zero (tested). A non-empty block is
-    handed on as it is. No branch and no copy; `first_channels` undoes it. (Earlier
-    versions ran an empty block on a one-image stand-in of zeros chosen by a `tf.cond`,
-    which cost two branch functions and a gradient `If` per op, and before that padded it
-    with a `Pad` that copied every block.)
+    block is read as `[0, H, W, channels]` (a reshape of zero elements), and `edges` (`[n]`,
+    the rows of the op's per-edge weight tables) gets one stand-in row, so every kernel sees
+    matching shapes. The stand-in row reads row 0 of a table but sends its gradient nowhere
+    (`EdgeRows.segments` is -1 there, a row `gather_rows` drops): the weight gradient of a
+    kernel run on a zero batch is unspecified, and TensorFlow's CPU depthwise filter
+    backprop returns uninitialised memory for it (`tests/tf_bugs`), so the empty block's
+    weight gradient is exactly zero by construction, whatever the kernels return. A
+    non-empty block is handed on as it is. No branch and no copy; `first_channels` undoes
+    it. (Earlier versions ran an empty block on a one-image stand-in of zeros chosen by a
+    `tf.cond`, which cost two branch functions and a gradient `If` per op, and before that
+    padded it with a `Pad` that copied every block.)
 
     Returns:
-        `(x, edges or [0] (None without `edges`), the true channel count n * channels, the
-        batch size B)`.
+        `(x, EdgeRows of edges or of the stand-in (None without `edges`), the true channel
+        count n * channels, the batch size B)`.
     """
     size = tf.shape(x)[-1]
     empty = tf.cast(tf.equal(size, 0), tf.int32)
     batch = batch_size(x)
     height, width = image_shape(x, channels)[1:3]
     x = tf.reshape(x, tf.stack([batch * (1 - empty), height, width, size + channels * empty]))
+    rows = None
     if edges is not None:
-        edges = tf.concat([edges, tf.zeros(tf.reshape(empty, [1]), edges.dtype)], axis=0)
-    return x, edges, size, batch
+        stand_in = tf.zeros(tf.reshape(empty, [1]), edges.dtype)
+        rows = EdgeRows(tf.concat([edges, stand_in], axis=0), tf.concat([edges, stand_in - 1], axis=0))
+    return x, rows, size, batch
+
+
+class EdgeRows(NamedTuple):
+    """Rows of per-edge weight tables for a block (`as_edges`): `gather` the rows read,
+    `segments` where their gradients go (-1: dropped, for an empty block's stand-in row)."""
+
+    gather: Any
+    segments: Any
 
 
 def pad_to_one_edge(x, channels: int):
@@ -409,17 +424,23 @@ def gather_rows(table, rows):
 
     Args:
         table: `[N, ...]` tensor with a static `N`.
-        rows: `[n]` int32 row indices.
+        rows: `[n]` int32 row indices, or an `EdgeRows` (from `as_edges`): rows `gather`
+            are read, and the gradient of each goes to row `segments` (a negative one is
+            dropped: `tf.math.unsorted_segment_sum` documents that it drops negative ids).
 
     Returns:
         `[n, ...]`: the rows of `table`.
     """
     count = table.shape[0] if table.shape[0] is not None else tf.shape(table)[0]
+    if isinstance(rows, EdgeRows):
+        rows, segments = rows.gather, rows.segments
+    else:
+        segments = rows
 
     @tf.custom_gradient
     def _gather(t):
         def grad(dy):
-            return tf.math.unsorted_segment_sum(dy, rows, count)
+            return tf.math.unsorted_segment_sum(dy, segments, count)
 
         return tf.gather(t, rows), grad
 
