@@ -8,6 +8,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # The allocator `launch.bench search_step` selects for its tensor-memory figure; chosen
 # before TensorFlow starts so that the in-process bench tests can read it.
 os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
+# Tests run on TensorFlow's default kernel library for this CPU (the Makefile runs the kernel
+# tests again on the other one); launch scripts started by tests inherit this and skip the
+# kernel-library probe (`tfnas.runtime.choose_kernel_library`), which has its own tests.
+os.environ.setdefault("TFNAS_KERNEL_LIBRARY", "default")
 
 import pathlib
 

@@ -27,19 +27,27 @@ their settings: call it at program start. The launch scripts and the test suite 
 from __future__ import annotations
 
 import ctypes
+import importlib.metadata
+import json
 import logging
 import os
+import pathlib
 import platform
+import subprocess
+import sys
+import tempfile
 
-from tensorflow.core.protobuf import config_pb2, rewriter_config_pb2
-from tensorflow.python.eager import context
+# TensorFlow is imported inside the functions that need it: `choose_kernel_library` must
+# run before TensorFlow starts.
 
 _M_MXFAST = 1  # mallopt parameter: the largest request served from fastbins
 _state: dict[str, bool] = {}
 
 
-def graph_config() -> config_pb2.ConfigProto:
+def graph_config():
     """The `ConfigProto` `configure()` installs: one Grappler pass, no memory or TFG passes."""
+    from tensorflow.core.protobuf import config_pb2, rewriter_config_pb2
+
     config = config_pb2.ConfigProto()
     rewrite = config.graph_options.rewrite_options
     rewrite.meta_optimizer_iterations = rewriter_config_pb2.RewriterConfig.ONE
@@ -58,6 +66,9 @@ def _disable_fastbins() -> bool:
 
 
 def _install_graph_config() -> bool:
+    from tensorflow.core.protobuf import config_pb2
+    from tensorflow.python.eager import context
+
     ctx = context.context()
     if not hasattr(ctx, "_config") or not hasattr(ctx, "_thread_local_data"):
         logging.getLogger(__name__).warning(
@@ -75,6 +86,42 @@ def _install_graph_config() -> bool:
     ctx._config = config
     ctx._thread_local_data.function_call_options = None
     return True
+
+
+def kernel_library() -> str:
+    """TensorFlow's CPU kernel library in this process: `"onednn"` or `"eigen"`.
+
+    TensorFlow turns its oneDNN kernels on by default only on CPUs with AVX-512 VNNI /
+    BF16 or AMX (an AVX2-only CPU gets the Eigen kernels); `TF_ENABLE_ONEDNN_OPTS=1` or
+    `=0`, read when TensorFlow is imported, overrides that. Figures depend on it (and on
+    `cpu_vector_extensions()`), so the benchmarks print both.
+    """
+    from tensorflow.python.util import _pywrap_util_port
+
+    return "onednn" if _pywrap_util_port.IsMklEnabled() else "eigen"
+
+
+def _cpuinfo_field(name: str) -> str | None:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.split(":", 1)[0].strip() == name:
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def cpu_model() -> str | None:
+    """The CPU's model name from `/proc/cpuinfo` (None where it cannot be read)."""
+    return _cpuinfo_field("model name")
+
+
+def cpu_vector_extensions() -> list[str]:
+    """The CPU's x86 vector extensions (`avx`, `avx2`, `fma`, `avx512f`, ...) from
+    `/proc/cpuinfo`; empty where it cannot be read (not Linux, not x86)."""
+    flags = (_cpuinfo_field("flags") or "").split()
+    return sorted({flag for flag in flags if flag.startswith(("avx", "fma", "sse4", "amx"))})
 
 
 def configure() -> dict[str, bool]:
@@ -98,3 +145,106 @@ def configure() -> dict[str, bool]:
         return dict(_state)
     _state.update(graph_config=_install_graph_config(), malloc_fastbins_off=_disable_fastbins())
     return dict(_state)
+
+
+#: `TFNAS_KERNEL_LIBRARY` values: probe and cache (`auto`), a fixed library, or
+#: TensorFlow's own default for this CPU (`default`).
+KERNEL_LIBRARY_CHOICES = ("auto", "onednn", "eigen", "default")
+_ONEDNN_SWITCH = {"onednn": "1", "eigen": "0"}
+
+
+def _tensorflow_version() -> str:
+    for name in ("tensorflow-cpu", "tensorflow"):
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return "unknown"
+
+
+def _probe_cache() -> pathlib.Path:
+    root = os.environ.get("TFNAS_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "tfnas")
+    return pathlib.Path(root) / "kernel_library.json"
+
+
+def probe_kernel_libraries(timeout: float = 600.0) -> dict[str, float]:
+    """Times `tfnas.kernel_probe`'s search-cell workload under oneDNN and under Eigen.
+
+    Each library runs in a fresh process (TensorFlow reads `TF_ENABLE_ONEDNN_OPTS` once,
+    at import). Takes about half a minute on 2 cores.
+
+    Returns:
+        `{"onednn": seconds, "eigen": seconds}` per call of the workload.
+
+    Raises:
+        RuntimeError: when a probe process fails (its stderr is in the message).
+    """
+    seconds = {}
+    for library, switch in _ONEDNN_SWITCH.items():
+        env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": switch, "TF_CPP_MIN_LOG_LEVEL": "3",
+               "TFNAS_KERNEL_LIBRARY": "default"}
+        done = subprocess.run([sys.executable, "-m", "tfnas.kernel_probe"], capture_output=True, text=True,
+                              env=env, timeout=timeout, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"The kernel probe under {library} failed:\n{done.stderr[-2000:]}")
+        seconds[library] = float(json.loads(done.stdout.strip().splitlines()[-1])["seconds"])
+    return seconds
+
+
+def choose_kernel_library() -> dict[str, object]:
+    """Chooses TensorFlow's CPU kernel library (oneDNN or Eigen) for this process, by measurement.
+
+    TensorFlow picks oneDNN by default only on CPUs with AVX-512 VNNI / BF16 or AMX, yet
+    which library runs the search kernels faster depends on the CPU (measured on a 2-core
+    AVX2-only AMD EPYC: the DARTS search step 8.4 s with Eigen, 6.0 s with oneDNN; see
+    WORKSPACE.md). So the first time on a machine, `probe_kernel_libraries` times both, the
+    faster one is cached per CPU model, vector extensions and TensorFlow version in
+    `$TFNAS_CACHE_DIR/kernel_library.json` (default `~/.cache/tfnas`), and
+    `TF_ENABLE_ONEDNN_OPTS` is set accordingly. Must run before TensorFlow is imported:
+    the launch scripts call it from `launch/__init__.py`.
+
+    `TFNAS_KERNEL_LIBRARY` overrides it: `auto` (the default), `onednn`, `eigen`, or
+    `default` (TensorFlow's own choice, no probe). A `TF_ENABLE_ONEDNN_OPTS` already set
+    by the user is kept.
+
+    Returns:
+        `{"kernel_library": "onednn" | "eigen" | None, "chosen_by": how}`; `chosen_by` is
+        `"probe"` (measured now), `"cache"`, `"TFNAS_KERNEL_LIBRARY"`, `"TF_ENABLE_ONEDNN_OPTS"`,
+        `"tensorflow default"`, or `"too late"` (TensorFlow was already imported).
+
+    Raises:
+        ValueError: for an unknown `TFNAS_KERNEL_LIBRARY`.
+    """
+    choice = os.environ.get("TFNAS_KERNEL_LIBRARY", "auto") or "auto"
+    if choice not in KERNEL_LIBRARY_CHOICES:
+        raise ValueError(f"TFNAS_KERNEL_LIBRARY must be one of {KERNEL_LIBRARY_CHOICES}. Received: {choice!r}")
+    if "tensorflow" in sys.modules:
+        return {"kernel_library": kernel_library(), "chosen_by": "too late"}
+    if "TF_ENABLE_ONEDNN_OPTS" in os.environ:
+        return {"kernel_library": None, "chosen_by": "TF_ENABLE_ONEDNN_OPTS"}
+    if choice == "default":
+        return {"kernel_library": None, "chosen_by": "tensorflow default"}
+    if choice in _ONEDNN_SWITCH:
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = _ONEDNN_SWITCH[choice]
+        return {"kernel_library": choice, "chosen_by": "TFNAS_KERNEL_LIBRARY"}
+    key = "|".join([cpu_model() or "unknown", ",".join(cpu_vector_extensions()), _tensorflow_version()])
+    path = _probe_cache()
+    try:
+        cache = json.loads(path.read_text())
+    except (OSError, ValueError):
+        cache = {}  # no cache yet, or an unreadable one: probe again and rewrite it
+    entry = cache.get(key) if isinstance(cache, dict) else None
+    how = "cache"
+    if not (isinstance(entry, dict) and entry.get("kernel_library") in _ONEDNN_SWITCH):
+        seconds = probe_kernel_libraries()
+        entry = {"kernel_library": min(seconds, key=seconds.get), "seconds": seconds}
+        cache = cache if isinstance(cache, dict) else {}
+        cache[key] = entry
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as f:
+            json.dump(cache, f, indent=1)
+        os.replace(f.name, path)
+        how = "probe"
+        logging.getLogger(__name__).info("tfnas kernel probe: %s -> %s", seconds, entry["kernel_library"])
+    os.environ["TF_ENABLE_ONEDNN_OPTS"] = _ONEDNN_SWITCH[entry["kernel_library"]]
+    return {"kernel_library": entry["kernel_library"], "chosen_by": how}
