@@ -21,8 +21,16 @@ $(STAMP): pyproject.toml | $(PY)
 quickstart: $(STAMP)
 	$(PY) -m launch.quickstart --workdir=runs/quickstart
 
+# The kernel tests run twice: with TensorFlow's default CPU kernels, and again with the
+# other kernel library (oneDNN is TF's default only on CPUs with AVX-512 VNNI/BF16 or AMX;
+# TF_ENABLE_ONEDNN_OPTS=0 turns it off, =1 on), so Eigen and oneDNN are both covered on
+# whatever CPU runs CI.
+KERNEL_TESTS := tests/supernets tests/tf_bugs
+
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 --timeout=900 --durations=30 tests
+	TF_ENABLE_ONEDNN_OPTS=$$($(PY) -c "from tfnas import runtime; print(int(runtime.kernel_library() == 'eigen'))") \
+	  $(PY) -m pytest -q -n 2 --timeout=900 $(KERNEL_TESTS)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" tests

@@ -138,7 +138,7 @@ def test_choose_kernel_library_rejects_unknown_values_and_is_inert_after_tensorf
 def test_kernel_probe_workload_runs():
     from tfnas import kernel_probe
 
-    result = kernel_probe.measure(batch=2, channels=4, size=8, calls=1)
+    result = kernel_probe.measure(calls=1, batch=2, channels=4, size=8)
     assert result["kernel_library"] == runtime.kernel_library() and result["seconds"] > 0
 
 

@@ -1,7 +1,12 @@
 """The measured probe behind `tfnas.runtime.choose_kernel_library`: times the search kernels.
 
 Run as `python -m tfnas.kernel_probe` in a process whose kernel library is fixed by
-`TF_ENABLE_ONEDNN_OPTS`; prints one JSON line, `{"kernel_library", "seconds"}`. The
+`TF_ENABLE_ONEDNN_OPTS`: it builds and warms up the workload, prints `ready`, then times
+one call for every line it reads on stdin and prints its seconds, until stdin closes. So
+`runtime.probe_kernel_libraries` can alternate single calls between a oneDNN and an Eigen
+process: on a shared machine whose speed drifts over minutes, interleaved calls compare
+the libraries under the same conditions, where two runs one after the other did not
+(measured: the same DARTS step 6.0 s then 8.1 s under oneDNN, half an hour apart). The
 workload is what a DARTS search step spends its time on: a softmax-mixed DARTS search cell
 (all 8 ops on its 14 edges: depthwise, dilated and strided depthwise, per-edge pointwise
 matmuls, fused BN, pooling), forward and backward as one traced function, at the size of
@@ -13,16 +18,18 @@ from __future__ import annotations
 
 import json
 import statistics
+import sys
 import time
 
 import numpy as np
 
 
-def measure(batch: int = 32, channels: int = 16, size: int = 32, calls: int = 5) -> dict:
-    """Times one search cell's forward + backward pass; see the module docstring.
+def workload(batch: int = 32, channels: int = 16, size: int = 32):
+    """Builds the probe's workload and runs it once; returns a function timing one call.
 
     Returns:
-        `{"kernel_library": "onednn" | "eigen", "seconds": median seconds per call}`.
+        A function of no arguments that runs one forward + backward pass of two DARTS search
+        cells (a normal and a reduction one) and returns its seconds.
     """
     import tensorflow as tf
 
@@ -48,13 +55,30 @@ def measure(batch: int = 32, channels: int = 16, size: int = 32, calls: int = 5)
         return tape.gradient(loss, variables)
 
     step(s0, s1)
-    times = []
-    for _ in range(calls):
+
+    def timed() -> float:
         start = time.perf_counter()
         step(s0, s1)
-        times.append(time.perf_counter() - start)
-    return {"kernel_library": runtime.kernel_library(), "seconds": statistics.median(times)}
+        return time.perf_counter() - start
+
+    timed()  # warm-up: oneDNN creates its primitives on the first calls
+    return timed
+
+
+def measure(calls: int = 5, **sizes: int) -> dict:
+    """Times the workload in this process: `{"kernel_library", "seconds"}` (median of `calls`)."""
+    from tfnas import runtime
+
+    timed = workload(**sizes)
+    return {"kernel_library": runtime.kernel_library(), "seconds": statistics.median(timed() for _ in range(calls))}
+
+
+def main() -> None:
+    timed = workload()
+    print("ready", flush=True)
+    for _ in sys.stdin:
+        print(json.dumps({"seconds": timed()}), flush=True)
 
 
 if __name__ == "__main__":
-    print(json.dumps(measure()))
+    main()

@@ -91,9 +91,11 @@ def _native_dilated(x, kernel, dilation: int):
 
 @functools.cache
 def _native_dilation_works() -> bool:
-    """Whether this build's depthwise kernel takes a dilation itself (oneDNN's does; the
-    plain Eigen kernel, `TF_ENABLE_ONEDNN_OPTS=0`, refuses it). Probed once, eagerly,
-    against the space-to-batch formulation."""
+    """Whether this process's depthwise kernel takes a dilation itself: oneDNN's does; the
+    Eigen kernel (TensorFlow's default on CPUs without AVX-512 VNNI / BF16 or AMX, and
+    everywhere under `TF_ENABLE_ONEDNN_OPTS=0`) refuses it. Probed once, eagerly, against
+    the space-to-batch formulation; both answers are tested (`make test` runs the kernel
+    tests under each library)."""
     rng = np.random.default_rng(0)
     with tf.init_scope():  # eager, also when first reached while tracing
         x = tf.constant(rng.standard_normal((1, 7, 7, 2)), tf.float32)
@@ -112,9 +114,10 @@ def dilated_depthwise(x, kernel, dilation: int):
     batch-to-space: three extra copies of the input, kept for the backward pass (a quarter
     of a GDAS step's tensor memory). Where the kernel takes the dilation itself (oneDNN),
     this calls it directly, with its own gradient: TensorFlow's CPU backprop kernels ignore
-    the dilation attribute (measured: wrong gradients), so the input gradient is the same
-    dilated conv of the output gradient with the flipped kernel, and the kernel gradient
-    is computed in the space-to-batch form inside the backward op. Elsewhere it falls back
+    the dilation attribute (measured: wrong gradients; `tests/tf_bugs` asserts it), so the
+    input gradient is the same dilated conv of the output gradient with the flipped
+    kernel, and the kernel gradient is computed in the space-to-batch form inside the
+    backward op. Elsewhere (Eigen) it falls back
     to `tf.nn.depthwise_conv2d`.
 
     Args:
@@ -345,8 +348,8 @@ def as_edges(x, channels: int, edges=None):
     the rows of the op's per-edge weight tables) gets one stand-in row, so every kernel sees
     matching shapes. The stand-in row reads row 0 of a table but sends its gradient nowhere
     (`EdgeRows.segments` is -1 there, a row `gather_rows` drops): the weight gradient of a
-    kernel run on a zero batch is unspecified, and TensorFlow's CPU depthwise filter
-    backprop returns uninitialised memory for it (`tests/tf_bugs`), so the empty block's
+    kernel run on a zero batch is unspecified, and the Eigen depthwise filter backprop
+    returns uninitialised memory for it (`tests/tf_bugs`), so the empty block's
     weight gradient is exactly zero by construction, whatever the kernels return. A
     non-empty block is handed on as it is. No branch and no copy; `first_channels` undoes
     it. (Earlier versions ran an empty block on a one-image stand-in of zeros chosen by a
