@@ -9,8 +9,9 @@ the libraries under the same conditions, where two runs one after the other did 
 (measured: the same DARTS step 6.0 s then 8.1 s under oneDNN, half an hour apart). The
 workload is what a DARTS search step spends its time on: a softmax-mixed DARTS search cell
 (all 8 ops on its 14 edges: depthwise, dilated and strided depthwise, per-edge pointwise
-matmuls, fused BN, pooling), forward and backward as one traced function, at the size of
-the first stage of `launch.bench search_step` (batch 32, 16 channels, 32x32). The figure
+matmuls, fused BN, pooling), forward and backward as one traced function, at the shapes of
+`launch.bench search_step`'s network (batch 32; 16 channels at 32x32, 32 at 16x16, 64 at
+8x8; a reduction cell). The figure
 is the median of a few calls after a warm-up.
 """
 
@@ -28,8 +29,10 @@ def workload(batch: int = 32, channels: int = 16, size: int = 32):
     """Builds the probe's workload and runs it once; returns a function timing one call.
 
     Returns:
-        A function of no arguments that runs one forward + backward pass of two DARTS search
-        cells (a normal and a reduction one) and returns its seconds.
+        A function of no arguments that runs one forward + backward pass of four DARTS
+        search cells, one per shape of the search network (normal cells at `channels` x
+        `size`, twice the channels at half the size and four times at a quarter; a
+        reduction cell at the first), and returns its seconds.
     """
     import tensorflow as tf
 
@@ -39,26 +42,31 @@ def workload(batch: int = 32, channels: int = 16, size: int = 32):
 
     runtime.configure()
     rng = np.random.default_rng(0)
-    cells = [SearchCell("darts", channels, darts_space.OPS, reduction=reduction, prev_prev_channels=channels,
-                        prev_channels=channels, seed=i) for i, reduction in enumerate((False, True))]
+    shapes = [(channels, size, False), (channels, size, True), (2 * channels, size // 2, False),
+              (4 * channels, size // 4, False)]
+    cells, inputs = [], []
+    for i, (c, side, reduction) in enumerate(shapes):
+        cells.append(SearchCell("darts", c, darts_space.OPS, reduction=reduction, prev_prev_channels=c,
+                                prev_channels=c, seed=i))
+        inputs.append(tuple(tf.constant(rng.standard_normal((batch, side, side, c)), tf.float32) for _ in range(2)))
     edges = len(cells[0].edges)
     weights = tf.constant(rng.dirichlet(np.ones(len(darts_space.OPS)), edges), tf.float32)
-    s0, s1 = (tf.constant(rng.standard_normal((batch, size, size, channels)), tf.float32) for _ in range(2))
-    for cell in cells:
-        cell((s0, s1), {"weights": weights})
+    for cell, pair in zip(cells, inputs):
+        cell(pair, {"weights": weights})
 
     @tf.function
-    def step(s0, s1):
+    def step(inputs):
         with tf.GradientTape() as tape:
-            loss = tf.add_n([tf.reduce_sum(tf.square(cell((s0, s1), {"weights": weights}))) for cell in cells])
+            loss = tf.add_n([tf.reduce_sum(tf.square(cell(pair, {"weights": weights})))
+                             for cell, pair in zip(cells, inputs)])
         variables = [v for cell in cells for v in cell.trainable_variables]
         return tape.gradient(loss, variables)
 
-    step(s0, s1)
+    step(inputs)
 
     def timed() -> float:
         start = time.perf_counter()
-        step(s0, s1)
+        step(inputs)
         return time.perf_counter() - start
 
     timed()  # warm-up: oneDNN creates its primitives on the first calls
