@@ -7,6 +7,7 @@ import tempfile
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 
 def assert_config_and_save_roundtrip(model: keras.Model, inputs, atol: float = 1e-6) -> None:
@@ -28,3 +29,26 @@ def assert_config_and_save_roundtrip(model: keras.Model, inputs, atol: float = 1
     got = loaded(inputs, training=False)
     for e, g in zip(keras.tree.flatten(expected), keras.tree.flatten(got)):
         np.testing.assert_allclose(np.asarray(e), np.asarray(g), atol=atol, rtol=0)
+
+
+def reference_cell(cell, inputs, edge_ops):
+    """A `SearchCell` computed node by node and edge by edge with `_single_op` (the plain
+    per-edge reading of its batched weights): the independent reference of the batched
+    cell. `edge_ops(edge)` gives the edge's `(op name, weight)` terms; `inputs` is
+    `(s0, s1)` for a DARTS cell, the cell input for an NB201 one."""
+    if cell.space == "darts":
+        states = {0: cell._preprocess0(inputs[0]), 1: cell._preprocess1(inputs[1])}
+    else:
+        states = {0: inputs}
+    for node in cell.nodes:
+        total = 0.0
+        for g, (sources, targets) in enumerate(cell.groups):
+            if node not in targets:
+                continue
+            for si, src in enumerate(sources):
+                for op, weight in edge_ops(cell.edge_index[(node, src)]):
+                    total = total + weight * cell._single_op(g, op, si, targets.index(node), states[src])
+        states[node] = total
+    if cell.space == "darts":
+        return tf.concat([states[n] for n in cell.nodes], axis=-1)
+    return states[cell.nodes[-1]]

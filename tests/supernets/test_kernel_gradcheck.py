@@ -28,6 +28,8 @@ from tfnas.spaces import nb201 as nb201_space
 from tfnas.supernets import kernels
 from tfnas.supernets.cells import SearchCell
 
+from tests.helpers import reference_cell
+
 EPSILON = 1e-5  # PyTorch's BatchNorm epsilon
 TRACED = pytest.mark.parametrize("traced", [False, True], ids=["eager", "traced"])
 
@@ -542,23 +544,8 @@ def test_gumbel_cell_is_the_weighted_sum_of_single_ops(space, reduction, traced)
 
     def reference(floats):
         *xs, hard_ = floats
-        if space == "darts":
-            states = {0: cell._preprocess0(xs[0]), 1: cell._preprocess1(xs[1])}
-        else:
-            states = {0: xs[0]}
-        for node in cell.nodes:
-            total = 0.0
-            for g, (sources, targets) in enumerate(cell.groups):
-                if node not in targets:
-                    continue
-                for si, src in enumerate(sources):
-                    e = cell.edge_index[(node, src)]
-                    y = cell._single_op(g, op_names[index[e]], si, targets.index(node), states[src])
-                    total = total + hard_[e, int(index[e])] * y
-            states[node] = total
-        if space == "darts":
-            return tf.concat([states[n] for n in cell.nodes], axis=-1)
-        return states[cell.nodes[-1]]
+        return reference_cell(cell, cell_inputs(xs),
+                              lambda e: [(op_names[index[e]], hard_[e, int(index[e])])])
 
     def ours(floats, index_):
         *xs, hard_ = floats

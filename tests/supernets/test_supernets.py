@@ -13,6 +13,8 @@ from tfnas.spaces import nb201 as nb201_space
 from tfnas.supernets import SupernetConfig, build_supernet
 from tfnas.supernets.cells import SearchCell
 
+from tests.helpers import reference_cell
+
 SHAPE = (8, 8, 3)
 
 
@@ -268,25 +270,7 @@ def test_softmax_cell_is_the_weighted_sum_of_single_ops(space, reduction, block_
     weights = np.random.default_rng(4).random((len(cell.edges), len(op_names))).astype("float32")
     out = cell(inputs, {"weights": tf.constant(weights)})
     # reference: node by node, edge by edge, op by op
-    if space == "darts":
-        states = {0: cell._preprocess0(inputs[0]), 1: cell._preprocess1(inputs[1])}
-    else:
-        states = {0: inputs}
-    for node in cell.nodes:
-        total = 0.0
-        for g, (sources, targets) in enumerate(cell.groups):
-            if node not in targets:
-                continue
-            for si, src in enumerate(sources):
-                edge = cell.edge_index[(node, src)]
-                for o, op in enumerate(op_names):
-                    y = cell._single_op(g, op, si, targets.index(node), states[src])
-                    total = total + weights[edge, o] * y
-        states[node] = total
-    if space == "darts":
-        expected = tf.concat([states[n] for n in cell.nodes], axis=-1)
-    else:
-        expected = states[cell.nodes[-1]]
+    expected = reference_cell(cell, inputs, lambda e: [(op, weights[e, o]) for o, op in enumerate(op_names)])
     np.testing.assert_allclose(out, expected, atol=1e-4, rtol=1e-4)
 
 
