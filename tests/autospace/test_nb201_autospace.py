@@ -202,3 +202,26 @@ def test_perturbation_fitness_is_the_share_of_the_loss_rise():
     assert fitness[1] == [1.0, 1.0] and fitness[2] == [1.0]
     with pytest.raises(ValueError, match="held-out batch"):
         autospace.perturbation_fitness(net, [], [[0, 1]])
+
+
+def test_reference_is_the_resnet_cell_with_both_convolutions_live(data_dir):
+    """The ResNet cell: conv 0->1, conv 1->2, output = node 2 + shortcut from node 0.
+
+    Catches a reference whose convolutions are dead (no path from them to the output), as
+    a `none` last edge makes them: that cell is the identity (table 86.34, not 93.91).
+    """
+    from tfnas.benchmarks import NB201Table
+
+    cell = NB201Genotype.from_string(autospace.NB201_REFERENCE)
+    nodes = cell.nodes
+    assert nodes[0] == (("nor_conv_3x3", 0),)
+    assert ("nor_conv_3x3", 1) in nodes[1] and ("none", 0) in nodes[1]
+    assert set(nodes[2]) == {("skip_connect", 0), ("none", 1), ("skip_connect", 2)}
+    # Every convolution lies on a path to the output node.
+    live = {3}
+    for node in (3, 2, 1):
+        if node in live:
+            live |= {j for op, j in nodes[node - 1] if op != "none"}
+    convs = [(node, j) for node in (1, 2, 3) for op, j in nodes[node - 1] if op.startswith("nor_conv")]
+    assert convs and all(node in live for node, _ in convs)
+    assert NB201Table(data_dir=data_dir).accuracy(cell) == pytest.approx(93.91, abs=0.01)
