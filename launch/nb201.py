@@ -39,6 +39,21 @@ paper's network).
 ROME is not offered here: its sampling keeps exactly two inputs per node, which the NB201
 cell (every edge kept) does not have.
 
+`--compare` runs multi-trial strategies and differentiable searches under one budget per seed
+(`tfnas.strategies`): `--strategies=random,evolution,pnas,darts_minus --evaluator=table|train
+--budget_evaluations=N --num_seeds=K` (or `--budget_hours`). Multi-trial strategies score cells
+with the evaluator (`table`: the `--table_column` the strategies see, CIFAR-100 by default so
+that they never see the CIFAR-10 column they are judged on; `train`: standalone training at
+the `--channels/--layers/--image_size/--proxy_*` proxy, scored on held-out training images,
+each result kept in `<workdir>/train_evaluations.jsonl` so a rerun resumes and a cell met
+again costs its recorded seconds without training);
+differentiable ones run `runner.search` at the flags above. It prints per strategy the found
+cell's CIFAR-10 test accuracy (table, 200 epochs) mean +- std over seeds, the rank
+percentile, evaluations and hours of this machine per seed; writes `<workdir>/compare.png`
+(best-so-far accuracy against cost) and `<workdir>/compare.json`; and prints as its LAST line
+`{strategy: {"mean": .., "std": .., "cpu_hours": .., "percentile": .., "evaluations": ..,
+"seeds": .., "cells": [..]}}`.
+
 Errors (unknown algorithm, missing data or table, corrupt checkpoint, NaN) print
 `error: ...` on stderr and exit with status 2.
 
@@ -79,6 +94,143 @@ _MAX_TRAIN_EXAMPLES = flags.DEFINE_integer(
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 64, "Global batch size of each part per step.")
 _VERBOSE = flags.DEFINE_integer("verbose", 1, "Keras progress verbosity of each search.")
 
+# --compare: multi-trial strategies (and differentiable searches) under one budget.
+_COMPARE = flags.DEFINE_bool(
+    "compare", False, "Compare --strategies under one budget per seed instead of running --algorithms."
+)
+_STRATEGIES = flags.DEFINE_list(
+    "strategies", ["random", "evolution", "pnas"],
+    "With --compare: multi-trial strategies (random, evolution, pnas) and differentiable algorithms "
+    f"({', '.join(NB201_ALGORITHMS)}), compared on the same seeds.",
+)
+_EVALUATOR = flags.DEFINE_enum(
+    "evaluator", "table", ["table", "train", "supernet"],
+    "With --compare: how multi-trial strategies score a cell: the NB201 table (benchmark mode), "
+    "standalone training at the proxy (real mode), or a trained supernet (one-shot mode).",
+)
+_TABLE_COLUMN = flags.DEFINE_enum(
+    "table_column", "cifar100", ["cifar10", "cifar100", "imagenet16-120"],
+    "With --evaluator=table: the 200-epoch test-accuracy column the strategies see; found cells are "
+    "judged on cifar10 (cifar10 here is a simulation with a perfect evaluator, not a search result).",
+)
+_TABLE_NOISE = flags.DEFINE_float("table_noise", 0.0, "With --evaluator=table: Gaussian noise std on each score.")
+_SECONDS_PER_EVALUATION = flags.DEFINE_float(
+    "seconds_per_evaluation", 0.0,
+    "With --evaluator=table: the declared cost of one evaluation in seconds (e.g. the train evaluator's).",
+)
+_BUDGET_EVALUATIONS = flags.DEFINE_integer("budget_evaluations", 100, "With --compare: evaluations per run.")
+_BUDGET_HOURS = flags.DEFINE_float(
+    "budget_hours", None, "With --compare: cost per run in hours of this machine (with or instead of evaluations)."
+)
+_NUM_SEEDS = flags.DEFINE_integer("num_seeds", 3, "With --compare: seeds 0..K-1 for every strategy.")
+_PROXY_EPOCHS = flags.DEFINE_integer("proxy_epochs", 10, "With --evaluator=train: epochs per cell.")
+_PROXY_TRAIN_EXAMPLES = flags.DEFINE_integer(
+    "proxy_train_examples", 5000, "With --evaluator=train: training images per cell."
+)
+_PROXY_VAL_EXAMPLES = flags.DEFINE_integer(
+    "proxy_val_examples", 1000, "With --evaluator=train: held-out training images that score a cell."
+)
+
+
+def _run_searches(algorithms: list[str], seeds: list[int], table) -> dict[str, list[dict]]:
+    """Runs the differentiable searches (one resumable workdir per algorithm and seed)."""
+    from tfnas.algorithms.runner import make_search_config, search
+
+    results: dict[str, list[dict]] = {}
+    for algorithm in algorithms:
+        results[algorithm] = []
+        for seed in seeds:
+            config = make_search_config(
+                algorithm, "nb201", epochs=_EPOCHS.value, batch_size=_BATCH_SIZE.value,
+                channels=_CHANNELS.value, layers=_LAYERS.value, seed=seed,
+            )
+            workdir = os.path.join(_WORKDIR.value, algorithm, f"seed{seed}")
+            print(f"== {algorithm}, seed {seed}: {workdir}", flush=True)
+            report = search(
+                config, space="nb201", dataset=_DATASET.value, workdir=workdir, data_dir=_DATA_DIR.value,
+                max_train_examples=_MAX_TRAIN_EXAMPLES.value, image_size=_IMAGE_SIZE.value,
+                verbose=_VERBOSE.value,
+            )
+            entry = table.lookup(report["genotype"])
+            print(f"   {report['genotype']}  C10 {entry.cifar10:.2f}  C100 {entry.cifar100:.2f}  "
+                  f"IN16 {entry.imagenet16:.2f}  ({report['search_seconds']:.0f} s)", flush=True)
+            results[algorithm].append(report)
+    return results
+
+
+def _setting() -> str:
+    return (f"{_EPOCHS.value} epochs, {_IMAGE_SIZE.value}x{_IMAGE_SIZE.value} images, {_CHANNELS.value} channels, "
+            f"{_LAYERS.value} cell(s) per stage, batch {_BATCH_SIZE.value}, {_MAX_TRAIN_EXAMPLES.value} training images")
+
+
+def _compare(table) -> dict:
+    """The --compare mode: returns the JSON summary (after printing the table)."""
+    from tfnas import strategies as strategies_lib
+    from tfnas.strategies import compare
+
+    names = [n.strip() for n in _STRATEGIES.value if n.strip()]
+    known = set(strategies_lib.STRATEGIES.names()) | set(NB201_ALGORITHMS)
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise ValueError(f"--strategies must name strategies from {', '.join(sorted(known))}. "
+                         f"Received: {unknown or names}")
+    if _NUM_SEEDS.value < 1:
+        raise ValueError(f"--num_seeds must be >= 1. Received: {_NUM_SEEDS.value}")
+    seeds = list(range(_NUM_SEEDS.value))
+    budget = strategies_lib.Budget(
+        evaluations=_BUDGET_EVALUATIONS.value,
+        seconds=None if _BUDGET_HOURS.value is None else 3600.0 * _BUDGET_HOURS.value,
+    )
+    multi = {n: strategies_lib.make_strategy(n) for n in names if n in strategies_lib.STRATEGIES}
+    if _EVALUATOR.value == "table":
+        def make_evaluator(seed: int):
+            return strategies_lib.TableEvaluator(
+                _TABLE_COLUMN.value, noise_std=_TABLE_NOISE.value, seconds_per_evaluation=_SECONDS_PER_EVALUATION.value,
+                seed=seed, table=table,
+            )
+        print(make_evaluator(0).describe("cifar10"))
+    elif _EVALUATOR.value == "train":
+        proxy = strategies_lib.ProxyConfig(
+            dataset=_DATASET.value, data_dir=_DATA_DIR.value, channels=_CHANNELS.value, layers=_LAYERS.value,
+            image_size=_IMAGE_SIZE.value, train_examples=_PROXY_TRAIN_EXAMPLES.value,
+            val_examples=_PROXY_VAL_EXAMPLES.value, epochs=_PROXY_EPOCHS.value, batch_size=_BATCH_SIZE.value,
+        )
+        os.makedirs(_WORKDIR.value, exist_ok=True)
+        # One per process (the data loads once); results cached in the workdir, so a rerun resumes.
+        evaluator = strategies_lib.TrainEvaluator(
+            proxy, cache_path=os.path.join(_WORKDIR.value, "train_evaluations.jsonl"))
+
+        def make_evaluator(seed: int):
+            return evaluator
+        print(f"strategies see the held-out accuracy of standalone training at the proxy {proxy}")
+    else:
+        raise ValueError("--evaluator=supernet is not available yet: use table or train.")
+    results = compare.compare_strategies(multi, make_evaluator, budget, seeds,
+                                         log=lambda line: print(line, flush=True))
+    differentiable = [n for n in names if n not in multi]
+    if differentiable:
+        compare.add_search_reports(results, _run_searches(differentiable, seeds, table))
+    results = {n: results[n] for n in names}
+    summary = compare.summarize(results, table)
+    from tfnas.benchmarks.nb201 import PUBLISHED
+
+    published = {}
+    for name in names:
+        if name in PUBLISHED:
+            p = PUBLISHED[name]
+            published[name] = f"(paper {p.cifar10:.2f}, arXiv {p.arxiv})"
+    print(compare.format_summary(summary, published))
+    budget_text = f"{budget.evaluations} evaluations" + (f" or {_BUDGET_HOURS.value} h" if budget.seconds else "")
+    print(f"(budget per run: {budget_text}; seeds {seeds}; table optimum {table.best().cifar10:.2f}; "
+          f"differentiable searches at: {_setting()})")
+    os.makedirs(_WORKDIR.value, exist_ok=True)
+    from tfnas.runs import write_json
+
+    write_json(os.path.join(_WORKDIR.value, "compare.json"), {"summary": summary, "runs": results})
+    png = compare.plot_comparison(results, table, os.path.join(_WORKDIR.value, "compare.png"))
+    print(f"wrote {png}")
+    return summary
+
 
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
@@ -86,11 +238,14 @@ def main(argv: list[str]) -> None:
     from tfnas import runtime
 
     runtime.configure()  # before any tf.function compiles: see tfnas/runtime.py
-    from tfnas.algorithms.runner import make_search_config, search
     from tfnas.benchmarks import NB201Table, format_search_results, summarize_searches
     from tfnas.runs import CorruptCheckpointError, NonFiniteLossError
 
     try:
+        table = NB201Table(data_dir=_DATA_DIR.value)  # Fails early when the table is missing.
+        if _COMPARE.value:
+            print(json.dumps(_compare(table)))
+            return
         algorithms = [a.strip() for a in _ALGORITHMS.value if a.strip()]
         unknown = [a for a in algorithms if a not in NB201_ALGORITHMS]
         if unknown or not algorithms:
@@ -103,36 +258,13 @@ def main(argv: list[str]) -> None:
             raise ValueError(f"--seeds must be integers. Received: {_SEEDS.value}") from None
         if not seeds:
             raise ValueError("--seeds must name at least one seed.")
-        table = NB201Table(data_dir=_DATA_DIR.value)  # Fails early when the table is missing.
-        results: dict[str, list[dict]] = {}
-        for algorithm in algorithms:
-            results[algorithm] = []
-            for seed in seeds:
-                config = make_search_config(
-                    algorithm, "nb201", epochs=_EPOCHS.value, batch_size=_BATCH_SIZE.value,
-                    channels=_CHANNELS.value, layers=_LAYERS.value, seed=seed,
-                )
-                workdir = os.path.join(_WORKDIR.value, algorithm, f"seed{seed}")
-                print(f"== {algorithm}, seed {seed}: {workdir}", flush=True)
-                report = search(
-                    config, space="nb201", dataset=_DATASET.value, workdir=workdir, data_dir=_DATA_DIR.value,
-                    max_train_examples=_MAX_TRAIN_EXAMPLES.value, image_size=_IMAGE_SIZE.value,
-                    verbose=_VERBOSE.value,
-                )
-                entry = table.lookup(report["genotype"])
-                print(f"   {report['genotype']}  C10 {entry.cifar10:.2f}  C100 {entry.cifar100:.2f}  "
-                      f"IN16 {entry.imagenet16:.2f}  ({report['search_seconds']:.0f} s)", flush=True)
-                results[algorithm].append(report)
+        results = _run_searches(algorithms, seeds, table)
     except (ValueError, KeyError, FileNotFoundError, CorruptCheckpointError, NonFiniteLossError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
     print(format_search_results(results, table))
-    print(
-        f"(setting: {_EPOCHS.value} epochs, {_IMAGE_SIZE.value}x{_IMAGE_SIZE.value} images, {_CHANNELS.value} channels, "
-        f"{_LAYERS.value} cell(s) per stage, batch {_BATCH_SIZE.value}, {_MAX_TRAIN_EXAMPLES.value} training images, "
-        f"seeds {seeds})"
-    )
+    print(f"(setting: {_setting()}, seeds {seeds})")
     print(json.dumps(summarize_searches(results, table)))
 
 

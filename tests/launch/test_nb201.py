@@ -59,3 +59,32 @@ def test_one_algorithm_one_seed_on_cifar10(data_dir, tmp_path):
     text = proc.stdout
     assert "paper 93.80+-0.40" in text and "optimum" in text and entry["cells"][0] in text
     assert (tmp_path / "darts_minus" / "seed0" / "genotype.json").exists()
+
+
+def test_compare_in_table_mode_prints_the_table_png_and_json(data_dir, tmp_path):
+    proc = _run(data_dir, "--compare", "--strategies=random,evolution,pnas", "--evaluator=table",
+                "--table_column=cifar100", "--budget_evaluations=25", "--num_seeds=2", f"--workdir={tmp_path}",
+                timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert list(summary) == ["random", "evolution", "pnas"]
+    table = NB201Table(data_dir=data_dir)
+    for row in summary.values():
+        assert {"mean", "std", "cpu_hours"} <= set(row) and len(row["cells"]) == 2
+        assert row["mean"] == pytest.approx(sum(table.accuracy(c) for c in row["cells"]) / 2, abs=1e-3)
+        assert row["evaluations"] <= 25
+    assert "strategies see the table's 200-epoch cifar100 test accuracy" in proc.stdout
+    assert "(paper 93.92, arXiv 1802.01548)" in proc.stdout
+    assert (tmp_path / "compare.png").stat().st_size > 1000 and (tmp_path / "compare.json").exists()
+    # Reproducible from the seeds.
+    again = _run(data_dir, "--compare", "--strategies=random,evolution,pnas", "--table_column=cifar100",
+                 "--budget_evaluations=25", "--num_seeds=2", f"--workdir={tmp_path / 'again'}", timeout=600)
+    repeat = json.loads(again.stdout.strip().splitlines()[-1])
+    for name, row in summary.items():  # the cost (PNAS's surrogate wall time) is measured, not seeded
+        assert {k: v for k, v in repeat[name].items() if k != "cpu_hours"} == {
+            k: v for k, v in row.items() if k != "cpu_hours"}
+
+
+def test_compare_refuses_unknown_strategies(data_dir, tmp_path):
+    proc = _run(data_dir, "--compare", "--strategies=random,hyperband", f"--workdir={tmp_path}", timeout=300)
+    assert proc.returncode == 2 and "hyperband" in proc.stderr and "evolution" in proc.stderr

@@ -94,14 +94,17 @@ class PublishedResult:
     imagenet16: float | None = None
 
 
-#: Published NAS-Bench-201 numbers, keyed by the `launch.search` algorithm names, plus the
-#: optimum of the table. DARTS (first and second order alike) collapses to the all-skip cell.
+#: Published NAS-Bench-201 numbers, keyed by the `launch.search` algorithm names and the
+#: `tfnas.strategies` names (random search and regularized evolution at the NB201 paper's
+#: budget: 12-epoch validation accuracy, 12,000 simulated seconds), plus the optimum of the table. DARTS (first and second order alike) collapses to the all-skip cell.
 PUBLISHED: dict[str, PublishedResult] = {
     "darts": PublishedResult("DARTS (1st order)", "1806.09055", "2001.00326", 54.30, 0.00, 15.61, 16.32),
     "darts2": PublishedResult("DARTS (2nd order)", "1806.09055", "2001.00326", 54.30, 0.00, 15.61, 16.32),
     "gdas": PublishedResult("GDAS", "1910.04465", "2001.00326", 93.61, 0.09, 70.70, 41.71),
     "pc_darts": PublishedResult("PC-DARTS", "1907.05737", "2009.01027", 93.41, 0.30),
     "darts_minus": PublishedResult("DARTS-", "2009.01027", "2009.01027", 93.80, 0.40, 71.53, 45.12),
+    "random": PublishedResult("random search", "1902.07638", "2001.00326", 93.70, 0.36, 71.04, 44.57),
+    "evolution": PublishedResult("regularized evolution", "1802.01548", "2001.00326", 93.92, 0.30, 71.84, 45.54),
     "optimum": PublishedResult("optimum (best cell)", "2001.00326", "2001.00326", 94.37, None, 73.51, 47.31),
 }
 

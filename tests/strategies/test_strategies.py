@@ -1,0 +1,153 @@
+"""Tests of the multi-trial strategies (random, evolution, PNAS), their budget and trace."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tfnas.genotypes.nb201 import NB201Genotype
+from tfnas.spaces import nb201 as nb201_space
+from tfnas.strategies import STRATEGIES, Budget, SearchTrace, make_strategy, mutate, random_cell
+from tfnas.strategies import pnas as pnas_lib
+
+#: Per-edge values of a synthetic additive score: the optimum is conv3x3 on every edge.
+_VALUES = {"none": 0.0, "skip_connect": 1.0, "nor_conv_1x1": 2.0, "nor_conv_3x3": 4.0, "avg_pool_3x3": 0.5}
+_WEIGHTS = np.array([3.0, 1.0, 2.0, 0.5, 1.5, 2.5])
+
+
+class Additive:
+    """A synthetic evaluator: a weighted sum of per-edge op values; records every call."""
+
+    name = "additive"
+
+    def __init__(self, cost: float = 1.0) -> None:
+        self.calls: list[NB201Genotype] = []
+        self.cost = cost
+
+    def evaluate(self, cell):
+        self.calls.append(cell)
+        return float(sum(w * _VALUES[op] for w, op in zip(_WEIGHTS, cell.ops))), self.cost
+
+
+OPTIMUM = NB201Genotype(("nor_conv_3x3",) * 6)
+
+
+def test_registry_holds_the_three_strategies():
+    assert {"random", "evolution", "pnas"} <= set(STRATEGIES.names())
+    with pytest.raises(KeyError, match="Unknown search strategy 'nope'"):
+        make_strategy("nope")
+
+
+def test_budget_validation_and_exhaustion():
+    with pytest.raises(ValueError, match="evaluations= or seconds="):
+        Budget()
+    with pytest.raises(ValueError, match="positive integer"):
+        Budget(evaluations=0)
+    with pytest.raises(ValueError, match="seconds must be > 0"):
+        Budget(seconds=-1.0)
+    assert Budget(evaluations=3).exhausted(3, 0.0) and not Budget(evaluations=3).exhausted(2, 1e9)
+    assert Budget(seconds=10.0).exhausted(1, 10.0) and not Budget(seconds=10.0).exhausted(100, 9.0)
+
+
+def test_trace_caches_scores_and_stops_at_the_budget():
+    evaluator = Additive()
+    trace = SearchTrace(evaluator, Budget(evaluations=2))
+    a, b = random_cell(np.random.default_rng(0)), OPTIMUM
+    first = trace.evaluate(a)
+    assert trace.evaluate(a) == first and len(evaluator.calls) == 1  # cached: not paid twice
+    trace.evaluate(b)
+    from tfnas.strategies import BudgetExhausted
+
+    with pytest.raises(BudgetExhausted):
+        trace.evaluate(NB201Genotype(("none",) * 6))
+    assert trace.best().cell == OPTIMUM.to_string() and trace.cost_seconds == 2.0
+    assert [t.cell for t in trace.incumbents()] == [a.to_string(), b.to_string()]
+
+
+def test_seconds_budget_counts_declared_cost():
+    trace = make_strategy("random").search(Additive(cost=10.0), Budget(seconds=35.0), seed=0)
+    assert len(trace.trials) == 4  # 0, 10, 20, 30 s spent before each start; 40 s stops it
+
+
+def test_mutate_changes_exactly_one_edge():
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        cell = random_cell(rng)
+        child = mutate(cell, rng)
+        assert sum(a != b for a, b in zip(cell.ops, child.ops)) == 1
+
+
+@pytest.mark.parametrize("name", ["random", "evolution", "pnas"])
+def test_strategies_are_reproducible_from_their_seed_and_respect_the_budget(name):
+    runs = [make_strategy(name).search(Additive(), Budget(evaluations=30), seed=7) for _ in range(2)]
+    assert [t.cell for t in runs[0].trials] == [t.cell for t in runs[1].trials]
+    assert 0 < len(runs[0].trials) <= 30
+    assert len({t.cell for t in runs[0].trials}) == len(runs[0].trials)  # never paid twice
+
+
+def test_random_search_draws_distinct_uniform_cells():
+    trace = make_strategy("random").search(Additive(), Budget(evaluations=300), seed=0)
+    ops = np.array([NB201Genotype.from_string(t.cell).ops for t in trace.trials])
+    share = np.mean(ops == "nor_conv_3x3")
+    assert len({t.cell for t in trace.trials}) == 300 and 0.15 < share < 0.25
+
+
+def test_evolution_children_are_one_mutation_from_an_earlier_cell():
+    evaluator = Additive()
+    strategy = make_strategy("evolution", population_size=10, sample_size=3)
+    trace = strategy.search(evaluator, Budget(evaluations=60), seed=0)
+    cells = [NB201Genotype.from_string(t.cell).ops for t in trace.trials]
+    for k in range(10, len(cells)):
+        assert any(sum(a != b for a, b in zip(cells[k], earlier)) == 1 for earlier in cells[:k])
+    with pytest.raises(ValueError, match="sample_size <= population_size"):
+        make_strategy("evolution", population_size=3, sample_size=4)
+
+
+def test_evolution_and_pnas_beat_random_on_an_additive_score():
+    def mean_best(name):
+        return np.mean([make_strategy(name).search(Additive(), Budget(evaluations=60), seed=s).best().score
+                        for s in range(5)])
+
+    best = Additive().evaluate(OPTIMUM)[0]
+    assert mean_best("evolution") > mean_best("random")
+    assert mean_best("pnas") > mean_best("random")
+    assert mean_best("pnas") >= 0.95 * best
+
+
+def test_pnas_grows_cells_edge_by_edge_with_the_default_op():
+    evaluator = Additive()
+    trace = make_strategy("pnas", beam_size=3, default_op="skip_connect").search(
+        evaluator, Budget(evaluations=100), seed=0)
+    cells = [NB201Genotype.from_string(t.cell).ops for t in trace.trials]
+    # Size 1: the five ops on edge 0, every other edge the default op.
+    assert [c[0] for c in cells[:5]] == list(nb201_space.OPS)
+    assert all(c[1:] == ("skip_connect",) * 5 for c in cells[:5])
+    # Then at most K = 3 new cells per size, 5 sizes: at most 5 + 5 * 3 evaluations.
+    assert len(cells) <= 5 + 5 * 3
+    assert trace.best().cell == OPTIMUM.to_string()
+
+
+def test_pnas_beam_from_the_budget_and_argument_checks():
+    strategy = make_strategy("pnas")
+    assert strategy._beam(SearchTrace(Additive(), Budget(evaluations=105))) == 20
+    with pytest.raises(ValueError, match="surrogate must be one of"):
+        make_strategy("pnas", surrogate="gp")
+    with pytest.raises(ValueError, match="default_op must be one of"):
+        make_strategy("pnas", default_op="conv")
+
+
+def test_pnas_encoding_marks_unassigned_edges():
+    x = pnas_lib.encode([("nor_conv_3x3",), tuple(nb201_space.OPS[:1]) * 6])
+    assert x.shape == (2, 41)
+    rows = x[:, :36].reshape(2, 6, 6)
+    assert rows[0, 0, nb201_space.OPS.index("nor_conv_3x3")] == 1 and all(rows[0, 1:, 5] == 1)
+    assert rows[1, :, 0].sum() == 6 and rows.sum() == 12
+    assert list(x[0, 36:]) == [0, 0, 0, 1, 0] and list(x[1, 36:]) == [6, 0, 0, 0, 0]
+
+
+def test_lstm_surrogate_fits_an_ordering():
+    partials = [(op,) for op in nb201_space.OPS]
+    scores = np.array([_VALUES[op] for op in nb201_space.OPS])
+    model = pnas_lib.LSTMEnsemble(members=2, hidden=8, epochs=150, seed=0).fit(pnas_lib.encode(partials), scores)
+    predicted = model.predict(pnas_lib.encode(partials))
+    assert np.argmax(predicted) == np.argmax(scores) and np.argmin(predicted) == np.argmin(scores)

@@ -1,0 +1,31 @@
+"""Multi-trial search strategies over NAS-Bench-201 cells and the evaluators they score with.
+
+`STRATEGIES` maps names to strategy classes: `random` (random search), `evolution`
+(regularized evolution, arXiv 1802.01548), `pnas` (progressive search with a surrogate,
+arXiv 1712.00559). Evaluators: `TableEvaluator` (benchmark mode), `TrainEvaluator` (real mode).
+`tfnas.strategies.compare` runs several strategies under one budget over seeds.
+"""
+
+from tfnas.strategies.base import (
+    STRATEGIES,
+    Budget,
+    BudgetExhausted,
+    Evaluator,
+    SearchTrace,
+    Strategy,
+    Trial,
+    make_strategy,
+    mutate,
+    random_cell,
+)
+from tfnas.strategies.evaluators import ProxyConfig, TableEvaluator, TrainEvaluator
+
+# Registration: one import per strategy module.
+from tfnas.strategies import random_search  # noqa: F401,E402
+from tfnas.strategies import evolution  # noqa: F401,E402
+from tfnas.strategies import pnas  # noqa: F401,E402
+
+__all__ = [
+    "STRATEGIES", "Budget", "BudgetExhausted", "Evaluator", "ProxyConfig", "SearchTrace", "Strategy",
+    "TableEvaluator", "TrainEvaluator", "Trial", "make_strategy", "mutate", "random_cell",
+]

@@ -1,0 +1,219 @@
+"""Multi-trial search strategies: the evaluator and budget protocol, the trial record, the registry.
+
+A multi-trial strategy (random search, regularized evolution, PNAS) proposes NAS-Bench-201
+cells one at a time and asks an *evaluator* for each cell's score: the table (benchmark mode),
+short standalone training (real mode) or a trained supernet (one-shot mode); see
+`tfnas.strategies.evaluators`. The strategy never sees how the score is made, so every
+strategy runs under every evaluator. A `Budget` bounds a run by evaluations or by cost
+seconds; the strategy stops when the next evaluation would start past it.
+
+The result of a run is its `SearchTrace`: every trial in order (cell, score, cumulative cost)
+and the cell the strategy returns (the best-scored one: the strategy sees scores, never the
+benchmark's test accuracy unless the evaluator reads that column).
+
+Cost is measured in seconds of this machine (wall clock of the 2-core machine the issue's
+budget is set on), as the evaluator reports it: measured for training and supernet
+evaluators, `seconds_per_evaluation` (a declared simulated figure, default 0) for the table.
+
+Adding a strategy is its own file with `@STRATEGIES.register("name")` on a `Strategy`
+subclass and one import line in `tfnas/strategies/__init__.py`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from tfnas.genotypes.nb201 import NB201Genotype
+from tfnas.registry import Registry
+from tfnas.spaces import nb201 as nb201_space
+
+
+class Evaluator(Protocol):
+    """Scores a cell; higher is better. `cost` is the seconds the evaluation took (or declares)."""
+
+    name: str
+
+    def evaluate(self, cell: NB201Genotype) -> tuple[float, float]:
+        """Returns `(score, cost_seconds)` for one cell."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """How much a strategy may spend: evaluations, cost seconds, or both (whichever ends first).
+
+    Args:
+        evaluations: Maximum number of evaluated cells (None: unbounded).
+        seconds: Maximum summed evaluation cost in seconds (None: unbounded).
+
+    Raises:
+        ValueError: if both are None or either is not positive.
+    """
+
+    evaluations: int | None = None
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.evaluations is None and self.seconds is None:
+            raise ValueError("A budget needs evaluations= or seconds= (or both).")
+        if self.evaluations is not None and (not isinstance(self.evaluations, int) or self.evaluations <= 0):
+            raise ValueError(f"evaluations must be a positive integer. Received: evaluations={self.evaluations!r}")
+        if self.seconds is not None and not self.seconds > 0:
+            raise ValueError(f"seconds must be > 0. Received: seconds={self.seconds!r}")
+
+    def exhausted(self, evaluations: int, seconds: float) -> bool:
+        """True when no further evaluation may start."""
+        if self.evaluations is not None and evaluations >= self.evaluations:
+            return True
+        return self.seconds is not None and seconds >= self.seconds
+
+
+@dataclasses.dataclass(frozen=True)
+class Trial:
+    """One evaluation: the cell, its score, and the run's cumulative cost after it."""
+
+    cell: str
+    score: float
+    cost_seconds: float
+    wall_seconds: float
+
+
+class BudgetExhausted(Exception):
+    """Raised by `SearchTrace.evaluate` when the budget is spent; strategies let it end the run."""
+
+
+class SearchTrace:
+    """Runs evaluations under a budget and records them; the strategies' only way to score a cell.
+
+    Args:
+        evaluator: The evaluator.
+        budget: The run's budget.
+        cache: Re-evaluating a cell already scored returns the recorded score at no cost and
+            does not count (the NB201 baselines of arXiv 2001.00326 query each cell once).
+    """
+
+    def __init__(self, evaluator: Evaluator, budget: Budget, *, cache: bool = True) -> None:
+        self.evaluator = evaluator
+        self.budget = budget
+        self.cache = cache
+        self.trials: list[Trial] = []
+        self._scores: dict[str, float] = {}
+        self._cost = 0.0
+        self._evaluator_wall = 0.0
+        self._start = time.perf_counter()
+
+    @property
+    def cost_seconds(self) -> float:
+        return self._cost
+
+    def overhead_seconds(self) -> float:
+        """Wall seconds the strategy itself spent so far (surrogates, bookkeeping), outside evaluations."""
+        return max(0.0, time.perf_counter() - self._start - self._evaluator_wall)
+
+    def total_cost_seconds(self) -> float:
+        """The run's cost: the evaluations' (measured or declared) cost plus the strategy's overhead."""
+        return self._cost + self.overhead_seconds()
+
+    def exhausted(self) -> bool:
+        return self.budget.exhausted(len(self.trials), self.total_cost_seconds())
+
+    def seen(self, cell: NB201Genotype) -> bool:
+        return cell.to_string() in self._scores
+
+    def evaluate(self, cell: NB201Genotype) -> float:
+        """Scores `cell` through the evaluator (or the cache).
+
+        Raises:
+            BudgetExhausted: when the budget allows no further evaluation.
+        """
+        key = cell.to_string()
+        if self.cache and key in self._scores:
+            return self._scores[key]
+        if self.exhausted():
+            raise BudgetExhausted
+        started = time.perf_counter()
+        score, cost = self.evaluator.evaluate(cell)
+        self._evaluator_wall += time.perf_counter() - started
+        score = float(score)
+        if not np.isfinite(score):
+            raise ValueError(f"Evaluator {self.evaluator.name!r} returned a non-finite score {score} for {key}.")
+        self._cost += float(cost)
+        self._scores[key] = score
+        self.trials.append(Trial(key, score, self._cost, time.perf_counter() - self._start))
+        return score
+
+    def best(self) -> Trial:
+        """The best-scored trial (the earliest among ties)."""
+        if not self.trials:
+            raise ValueError("No cell was evaluated: the budget allowed no evaluation.")
+        return max(self.trials, key=lambda t: (t.score, -t.cost_seconds))
+
+    def incumbents(self) -> list[Trial]:
+        """The best-so-far trial after each evaluation (the accuracy-against-cost curve)."""
+        best: list[Trial] = []
+        for trial in self.trials:
+            best.append(trial if not best or trial.score > best[-1].score else best[-1])
+        return best
+
+
+class Strategy:
+    """A multi-trial search strategy over the NAS-Bench-201 cells.
+
+    Subclasses implement `run(trace, rng)`: propose cells and call `trace.evaluate(cell)`
+    until it raises `BudgetExhausted` (or the strategy has nothing left to propose).
+    Constructor arguments are the strategy's hyper-parameters with the paper's defaults.
+    """
+
+    name: str = "strategy"
+
+    def run(self, trace: SearchTrace, rng: np.random.Generator) -> None:
+        raise NotImplementedError
+
+    def config(self) -> dict[str, Any]:
+        """The hyper-parameters, JSON-able (printed beside every result)."""
+        return dict(vars(self))
+
+    def search(self, evaluator: Evaluator, budget: Budget, seed: int) -> SearchTrace:
+        """Runs the strategy from `seed` under `budget`; returns the trace."""
+        trace = SearchTrace(evaluator, budget)
+        try:
+            self.run(trace, np.random.default_rng(seed))
+        except BudgetExhausted:
+            pass
+        return trace
+
+
+STRATEGIES: Registry[type[Strategy]] = Registry("search strategy")
+
+
+def random_cell(rng: np.random.Generator) -> NB201Genotype:
+    """A cell drawn uniformly from the 15,625 NAS-Bench-201 cells."""
+    ops = nb201_space.OPS
+    return NB201Genotype(tuple(ops[i] for i in rng.integers(len(ops), size=len(nb201_space.EDGES))))
+
+
+def mutate(cell: NB201Genotype, rng: np.random.Generator) -> NB201Genotype:
+    """One edge's op changed to a different op (the mutation of arXiv 1802.01548 on NB201)."""
+    ops = list(cell.ops)
+    edge = int(rng.integers(len(ops)))
+    choices = [op for op in nb201_space.OPS if op != ops[edge]]
+    ops[edge] = choices[int(rng.integers(len(choices)))]
+    return NB201Genotype(tuple(ops))
+
+
+def make_strategy(name: str, **kwargs: Any) -> Strategy:
+    """Builds the registered strategy `name` with hyper-parameter overrides.
+
+    Raises:
+        KeyError: for an unknown name (listing the known ones).
+        TypeError: for an unknown hyper-parameter.
+    """
+    return STRATEGIES.get(name)(**kwargs)
+
+
+def strategy_names() -> Sequence[str]:
+    return STRATEGIES.names()
