@@ -52,6 +52,14 @@ def test_compare_summary_and_plot(table, tmp_path):
     again = compare.compare_strategies(
         strategies, lambda seed: TableEvaluator("cifar10", table=table), Budget(evaluations=20), seeds=[0, 1])
     assert [r["cell"] for r in again["pnas"]] == [r["cell"] for r in results["pnas"]]
+    for run in results["evolution"]:
+        hit = compare.evaluations_to_reach(run, table, 93.5)
+        curve_accs = [table.accuracy(cell) for _, _, cell in run["curve"]]
+        if hit is None:
+            assert max(curve_accs) < 93.5
+        else:
+            assert curve_accs[hit - 1] >= 93.5 and all(a < 93.5 for a in curve_accs[: hit - 1])
+    assert set(summary["random"]["reach"]) == {"93.5", "94"}
     path = compare.plot_comparison(results, table, str(tmp_path / "c.png"))
     assert (tmp_path / "c.png").stat().st_size > 1000 and path.endswith("c.png")
     assert "random" in compare.format_summary(summary)
