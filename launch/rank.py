@@ -1,0 +1,160 @@
+r"""NAS-Bench-201 ranking benchmark: how well a scorer orders cells against the table.
+
+`python -m launch.rank --space=nb201 --scorer=NAME --num_cells=N --seed=S` draws a fixed
+sample of N distinct NAS-Bench-201 cells (`tfnas.ranking.sample_indices`: numpy
+`Generator(seed)` over table indices, the same sample for every scorer given the same
+seed), scores each with the scorer (`tfnas.ranking.SCORERS`: `params`, `synflow`,
+`naswot`, `grad_norm`, `zico`; `standalone` or `--reference`: standalone training) and
+compares the scores with the table's 200-epoch CIFAR-10 test accuracy. It prints:
+
+- the setting, the Kendall tau, Spearman rho and top-10% precision (the fraction of the
+  scorer's top 10% of the sample in the table's top 10%), the CPU seconds of scoring
+  (process CPU time of all threads plus children), and the published tau where there is
+  one (ZiCo arXiv 2301.11300 Tab. 1);
+- as its LAST line one JSON object: `{"scorer", "kendall_tau", "spearman_rho",
+  "top10_precision", "cpu_seconds", "wall_seconds", "process_cpu_seconds", "num_cells",
+  "seed", "degenerate", "proxy": {...}, "scorer_settings": {...}, "cpu",
+  "cpu_vector_extensions", "kernel_library", "published_kendall_tau"}`.
+
+It writes `<workdir>/<scorer>_scores.json` (per cell: index, arch, score, cifar10; a
+degenerate `-inf` score is null) and `<workdir>/<scorer>_scatter.png`.
+
+The training-free scorers build each cell's network at the proxy (`--channels=16
+--layers=5 --image_size=32`: the NAS-Bench-201 network; smaller for quick runs) from
+`--seed`'s initialisation, on the first `--batch_size` CIFAR-10 training images (ZiCo two
+minibatches). `--reference` trains every cell standalone for `--epochs` on the first
+`--max_train_examples` training images and scores it on the next `--val_examples` (never
+the test split): slow at full sample size.
+
+Errors (unknown scorer, --num_cells out of range, missing table or data) print
+`error: ...` on stderr and exit with status 2.
+
+Example (a smoke-size run):
+  python -m launch.rank --space=nb201 --scorer=synflow --num_cells=6 --channels=4 --layers=1 \
+      --image_size=8 --batch_size=8 --workdir=runs/rank_smoke
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from absl import app, flags
+
+_SPACE = flags.DEFINE_enum("space", "nb201", ["nb201"], "Search space whose benchmark table ranks the cells.")
+_SCORER = flags.DEFINE_string(
+    "scorer", "synflow", "Scorer: params, synflow, naswot, grad_norm, zico, or standalone (= --reference)."
+)
+_REFERENCE = flags.DEFINE_bool(
+    "reference", False, "Score by standalone training at the proxy (the scorer `standalone`)."
+)
+_NUM_CELLS = flags.DEFINE_integer("num_cells", 200, "Cells in the sample (1..15625).")
+_SEED = flags.DEFINE_integer("seed", 0, "Seed of the cell sample and of every network's initialisation.")
+_WORKDIR = flags.DEFINE_string("workdir", "runs/rank", "Folder for the scores JSON and the scatter PNG.")
+_DATA_DIR = flags.DEFINE_string(
+    "data_dir", None, "Shared data folder (cifar10/ and nb201/); default $TFNAS_DATA_DIR."
+)
+_CHANNELS = flags.DEFINE_integer("channels", 16, "Proxy network: initial channels (NB201: 16).")
+_LAYERS = flags.DEFINE_integer("layers", 5, "Proxy network: cells per stage (NB201: 5).")
+_IMAGE_SIZE = flags.DEFINE_integer("image_size", 32, "Proxy network: image side (CIFAR-10: 32).")
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", 64, "Images per minibatch (and training batch of --reference).")
+_EPOCHS = flags.DEFINE_integer("epochs", 5, "With --reference: training epochs per cell.")
+_MAX_TRAIN_EXAMPLES = flags.DEFINE_integer(
+    "max_train_examples", 5000, "With --reference: training images per cell (the first of the split)."
+)
+_VAL_EXAMPLES = flags.DEFINE_integer(
+    "val_examples", 1000, "With --reference: held-out training images that score a cell."
+)
+
+
+def _scorer_name() -> str:
+    name = _SCORER.value.strip()
+    if _REFERENCE.value:
+        if flags.FLAGS["scorer"].present and name != "standalone":
+            raise ValueError(f"--reference scores with `standalone`; it conflicts with --scorer={name}.")
+        return "standalone"
+    return name
+
+
+def _print_report(report, proxy, name: str) -> None:
+    from tfnas.ranking.benchmark import PUBLISHED_KENDALL_TAU, PUBLISHED_SOURCE
+
+    m = report.metrics
+    print(f"NAS-Bench-201 ranking: scorer {name}, {m.num_cells} cells (seed {_SEED.value}), proxy "
+          f"{proxy.channels} channels, {proxy.layers} cell(s) per stage, {proxy.image_size}x{proxy.image_size}, "
+          f"batch {proxy.batch_size}" + (f", {report.settings}" if report.settings else ""))
+    print(f"sample CIFAR-10 accuracy: mean {report.accuracies.mean():.2f}, best {report.accuracies.max():.2f}, "
+          f"worst {report.accuracies.min():.2f}; degenerate scores (-inf): {m.degenerate}")
+    print(f"Kendall tau {m.kendall_tau:.4f}   Spearman rho {m.spearman_rho:.4f}   "
+          f"top-10% precision {m.top10_precision:.3f} (top {m.top_k} of {m.num_cells})")
+    print(f"scoring: {report.cpu_seconds:.1f} CPU s, {report.wall_seconds:.1f} wall s "
+          f"({report.wall_seconds / m.num_cells:.2f} s a cell)")
+    if name in PUBLISHED_KENDALL_TAU:
+        print(f"published Kendall tau: {PUBLISHED_KENDALL_TAU[name]:.2f} ({PUBLISHED_SOURCE}; "
+              "full NB201 network, all cells)")
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from tfnas import runtime
+
+    runtime.configure()  # before any tf.function compiles: see tfnas/runtime.py
+    from tfnas.benchmarks import NB201Table
+    from tfnas.ranking import SCORERS, ProxyConfig, ScoringContext, make_scorer, sample_indices
+    from tfnas.ranking.benchmark import PUBLISHED_KENDALL_TAU, cpu_seconds, plot_ranking, run_ranking
+    from tfnas.runs import write_json
+
+    try:
+        name = _scorer_name()
+        if name not in SCORERS:
+            raise ValueError(f"Unknown --scorer={name!r}; known: {', '.join(SCORERS.names())}.")
+        indices = sample_indices(_NUM_CELLS.value, _SEED.value)
+        proxy = ProxyConfig(channels=_CHANNELS.value, layers=_LAYERS.value, image_size=_IMAGE_SIZE.value,
+                            batch_size=_BATCH_SIZE.value, seed=_SEED.value)
+        options = {}
+        if name == "standalone":
+            options = {"epochs": _EPOCHS.value, "train_examples": _MAX_TRAIN_EXAMPLES.value,
+                       "val_examples": _VAL_EXAMPLES.value}
+        scorer = make_scorer(name, **options)
+        table = NB201Table(data_dir=_DATA_DIR.value)  # Fails early when the table is missing.
+        context = ScoringContext(proxy, data_dir=_DATA_DIR.value, log=lambda line: print(line, flush=True))
+        if scorer.minibatches:  # Load (and check) the data before the first cell.
+            context.images(scorer.minibatches * proxy.batch_size)
+        report = run_ranking(scorer, indices, table, context)
+    except (ValueError, KeyError, FileNotFoundError) as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
+    _print_report(report, proxy, name)
+    os.makedirs(_WORKDIR.value, exist_ok=True)
+    m = report.metrics
+    summary = {
+        "scorer": name,
+        "kendall_tau": round(m.kendall_tau, 6),
+        "spearman_rho": round(m.spearman_rho, 6),
+        "top10_precision": round(m.top10_precision, 6),
+        "cpu_seconds": round(report.cpu_seconds, 2),
+        "wall_seconds": round(report.wall_seconds, 2),
+        "process_cpu_seconds": round(cpu_seconds(), 2),
+        "num_cells": m.num_cells,
+        "seed": _SEED.value,
+        "degenerate": m.degenerate,
+        "space": _SPACE.value,
+        "proxy": proxy.to_dict(),
+        "scorer_settings": report.settings,
+        "cpu": runtime.cpu_model(),
+        "cpu_vector_extensions": runtime.cpu_vector_extensions(),
+        "kernel_library": runtime.kernel_library(),
+        "published_kendall_tau": PUBLISHED_KENDALL_TAU.get(name),
+    }
+    scores_path = os.path.join(_WORKDIR.value, f"{name}_scores.json")
+    write_json(scores_path, {**summary, "cells": report.per_cell()})
+    png = plot_ranking(report, os.path.join(_WORKDIR.value, f"{name}_scatter.png"))
+    print(f"wrote {scores_path} and {png}")
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    app.run(main)
