@@ -76,3 +76,18 @@ def test_arch_history_nb201_single_epoch_and_names(tmp_path):
         plot_arch_history([])
     with pytest.raises(ValueError, match="'cell/alpha'"):
         plot_arch_history([{"cell/alpha": np.ones((6, 5))}, {}])
+
+
+def test_nb201_picture_texts_do_not_overlap(tmp_path):
+    """Title, axes title and the cell's string each get their own room in the saved picture."""
+    genotype = NB201Genotype(("avg_pool_3x3",) * 6)
+    fig = plot_cell(genotype, tmp_path / "cell.png", title="darts_minus on digits (nb201), seed 0")
+    renderer = fig.canvas.get_renderer()
+    texts = [fig._suptitle, fig._supxlabel, fig.axes[0].title]
+    assert texts[1].get_text() == genotype.to_string() and texts[0].get_text().startswith("darts_minus")
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            assert not boxes[i].overlaps(boxes[j]), (texts[i].get_text(), texts[j].get_text())
+    fig_box = fig.bbox
+    assert all(fig_box.x0 <= b.x0 and b.x1 <= fig_box.x1 and fig_box.y0 <= b.y0 and b.y1 <= fig_box.y1 for b in boxes)

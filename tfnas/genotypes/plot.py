@@ -231,10 +231,15 @@ def plot_cell(
         if title:
             fig.suptitle(title, fontsize=10)
     elif isinstance(genotype, NB201Genotype):
-        fig = _new_figure(7.5, 4.0)
+        fig = _new_figure(7.5, 4.4)
         ax = fig.add_subplot(1, 1, 1)
         draw_nb201_cell(ax, genotype, "NAS-Bench-201 cell")
-        fig.suptitle(f"{title}\n{genotype.to_string()}" if title else genotype.to_string(), fontsize=7)
+        # The title above, the cell's string below the drawing: a laid-out figure keeps the
+        # three texts apart (tested: their boxes do not overlap).
+        fig.set_layout_engine("constrained")
+        if title:
+            fig.suptitle(title, fontsize=10)
+        fig.supxlabel(genotype.to_string(), fontsize=7)
     else:
         raise TypeError(
             "plot_cell draws DartsGenotype and NB201Genotype cells. "
