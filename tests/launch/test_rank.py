@@ -1,0 +1,66 @@
+"""Tests of `python -m launch.rank`, run as subprocesses (absl flags are process-global)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from tfnas.benchmarks import NB201Table
+from tfnas.ranking import rank_metrics, sample_indices
+
+_ROOT = pathlib.Path(__file__).resolve().parents[2]
+_TINY = ("--num_cells=5", "--channels=4", "--layers=1", "--image_size=8", "--batch_size=8", "--seed=3")
+
+
+def _run(data_dir, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", TFNAS_DATA_DIR=str(data_dir))
+    return subprocess.run([sys.executable, "-m", "launch.rank", "--space=nb201", *args], cwd=_ROOT, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--scorer=snip",), "Unknown --scorer='snip'; known: grad_norm, naswot, params"),
+    (("--scorer=params", "--num_cells=0"), "num_cells must be in [1, 15625]"),
+    (("--scorer=synflow", "--reference"), "conflicts with --scorer=synflow"),
+])
+def test_bad_flags_exit_2(data_dir, tmp_path, args, message):
+    proc = _run(data_dir, *args, f"--workdir={tmp_path}")
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.startswith("error: ") and message in proc.stderr
+
+
+def test_missing_table_exits_2(tmp_path):
+    proc = _run(tmp_path, "--scorer=params", f"--workdir={tmp_path / 'w'}")
+    assert proc.returncode == 2
+    assert "error: " in proc.stderr and "nats_bench_tss_200ep.csv" in proc.stderr
+
+
+def test_two_scorers_rate_the_same_sample_and_report_json(data_dir, tmp_path):
+    table = NB201Table(data_dir=data_dir)
+    expected = sample_indices(5, seed=3).tolist()
+    summaries = {}
+    for scorer in ("params", "naswot"):
+        proc = _run(data_dir, f"--scorer={scorer}", *_TINY, f"--workdir={tmp_path}")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        summary = json.loads(proc.stdout.strip().splitlines()[-1])
+        summaries[scorer] = summary
+        assert {"scorer", "kendall_tau", "spearman_rho", "top10_precision", "cpu_seconds", "num_cells", "seed",
+                "cpu", "cpu_vector_extensions", "kernel_library", "proxy"} <= set(summary)
+        assert summary["scorer"] == scorer and summary["num_cells"] == 5 and summary["seed"] == 3
+        assert summary["proxy"]["channels"] == 4 and summary["cpu_seconds"] > 0
+        assert "Kendall tau" in proc.stdout
+        saved = json.loads((tmp_path / f"{scorer}_scores.json").read_text())
+        cells = saved["cells"]
+        assert [c["index"] for c in cells] == expected  # The same seeded sample for every scorer.
+        assert [c["cifar10"] for c in cells] == [table.accuracy(i) for i in expected]
+        scores = [float("-inf") if c["score"] is None else c["score"] for c in cells]
+        again = rank_metrics(scores, [c["cifar10"] for c in cells])
+        assert summary["kendall_tau"] == pytest.approx(again.kendall_tau, abs=1e-6)
+        assert summary["top10_precision"] == pytest.approx(again.top10_precision, abs=1e-6)
+        assert (tmp_path / f"{scorer}_scatter.png").stat().st_size > 1000
+    assert summaries["params"]["published_kendall_tau"] == 0.57
