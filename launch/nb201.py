@@ -18,18 +18,21 @@ every found cell up in `$TFNAS_DATA_DIR/nb201/nats_bench_tss_200ep.csv`
   derived at the end of each epoch, looked up, and its count of parameter-free ops of 6,
   mean over seeds; they show when and how fast a search drifts toward skip connections).
 
-Defaults, sized for these 2 CPU cores (at most about 30 minutes per algorithm and seed):
-the paper's data and schedule, a smaller network. `--max_train_examples=50000` (25,000 for
-the weights, 25,000 for the architecture, as the paper), `--batch_size=64` and
-`--epochs=50` (paper: DARTS and DARTS- 50), so 390 steps an epoch; the NB201 supernet with
-`--channels=8` and `--layers=1` cell per stage (the paper: 16 and 5), CIFAR-10 resized to
-`--image_size=16` (paper 32). All other hyper-parameters are each algorithm's paper
-defaults. The data budget matters more than the network here: at 10,000 images (78 steps
+Recipes: every algorithm runs at its paper's recipe for this benchmark (its `nb201` preset
+where it has one, else its CIFAR preset), scaled only where the CPU proxy forces it: the data
+(`--max_train_examples=50000`: 25,000 images for the weights, 25,000 for the architecture, as
+the paper) and the network (the NB201 supernet with `--channels=8` and `--layers=1` cell per
+stage, the paper 16 and 5; CIFAR-10 resized to `--image_size=16`, paper 32). Epochs and batch
+size are each algorithm's: DARTS and DARTS2 the NB201 benchmark's DARTS configuration (50
+epochs, batch 64, weight decay 5e-4, Nesterov), DARTS- 50 epochs at batch 64, GDAS 240 epochs
+at batch 64 (its reference configuration), PC-DARTS 50 epochs at batch 256. `--epochs` and
+`--batch_size` override them for every algorithm. The recipe actually run is printed under
+the table, one line per algorithm, and is in the JSON (`recipe`). The data budget matters more than the network here: at 10,000 images (78 steps
 an epoch) DARTS- collapsed on 1 seed of 3 (78.63 +- 17.30 over seeds 0-2); at the default
 50,000 none of 3 did (91.20 +- 2.18).
 
 Measured cost of one seed on these 2 cores, machine otherwise idle: DARTS- 1,571 s (26
-minutes) at the defaults; first-order DARTS about the same, GDAS and PC-DARTS less;
+minutes) at 50 epochs, batch 64; GDAS's 240 epochs take about 5x its 50-epoch time; first-order DARTS about the same, GDAS and PC-DARTS less;
 second-order DARTS about 2x DARTS, so over the bound: give it fewer images or epochs.
 `--max_train_examples=10000` takes 290-365 s for 50 epochs (a quick check).
 
@@ -84,14 +87,18 @@ _DATA_DIR = flags.DEFINE_string(
 _DATASET = flags.DEFINE_enum(
     "dataset", "cifar10", ["cifar10", "digits"], "Search data (the benchmark is CIFAR-10; digits for smoke tests)."
 )
-_EPOCHS = flags.DEFINE_integer("epochs", 50, "Search epochs of every algorithm (paper 50).")
+_EPOCHS = flags.DEFINE_integer(
+    "epochs", None, "Search epochs of every algorithm (default: each algorithm's NB201 recipe; see the docstring)."
+)
 _CHANNELS = flags.DEFINE_integer("channels", 8, "Initial supernet channels (paper 16).")
 _LAYERS = flags.DEFINE_integer("layers", 1, "Cells per stage (paper 5).")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 16, "Image side the search sees (paper 32).")
 _MAX_TRAIN_EXAMPLES = flags.DEFINE_integer(
     "max_train_examples", 50000, "First N CIFAR-10 training images (split 50/50); paper 50000."
 )
-_BATCH_SIZE = flags.DEFINE_integer("batch_size", 64, "Global batch size of each part per step.")
+_BATCH_SIZE = flags.DEFINE_integer(
+    "batch_size", None, "Global batch size of each part per step (default: each algorithm's recipe; 64 for --compare's proxy)."
+)
 _VERBOSE = flags.DEFINE_integer("verbose", 1, "Keras progress verbosity of each search.")
 
 # --compare: multi-trial strategies (and differentiable searches) under one budget.
@@ -132,6 +139,26 @@ _PROXY_VAL_EXAMPLES = flags.DEFINE_integer(
 )
 
 
+def recipe_text(config) -> str:
+    """The recipe a search ran with, one line (printed beside the published figures)."""
+    text = (f"{config.epochs} epochs, batch {config.batch_size}, SGD lr {config.learning_rate:g}->"
+            f"{config.min_learning_rate:g}{' Nesterov' if config.nesterov else ''}, weight decay "
+            f"{config.weight_decay:g}, arch Adam lr {config.arch_learning_rate:g}")
+    extras = []
+    if config.partial_channels > 1:
+        extras.append(f"partial channels 1/{config.partial_channels}")
+    if config.arch_warmup_epochs:
+        extras.append(f"arch warm-up {config.arch_warmup_epochs} epochs")
+    if config.aux_skip:
+        extras.append(f"auxiliary skip, beta {config.beta_schedule}")
+    if config.algorithm in ("gdas", "rome"):
+        extras.append(f"tau {config.tau_max:g}->{config.tau_min:g}")
+    return text + "".join(f", {e}" for e in extras)
+
+
+RECIPES: dict[str, str] = {}
+
+
 def _run_searches(algorithms: list[str], seeds: list[int], table) -> dict[str, list[dict]]:
     """Runs the differentiable searches (one resumable workdir per algorithm and seed)."""
     from tfnas.algorithms.runner import make_search_config, search
@@ -144,6 +171,7 @@ def _run_searches(algorithms: list[str], seeds: list[int], table) -> dict[str, l
                 algorithm, "nb201", epochs=_EPOCHS.value, batch_size=_BATCH_SIZE.value,
                 channels=_CHANNELS.value, layers=_LAYERS.value, seed=seed,
             )
+            RECIPES[algorithm] = recipe_text(config)
             workdir = os.path.join(_WORKDIR.value, algorithm, f"seed{seed}")
             print(f"== {algorithm}, seed {seed}: {workdir}", flush=True)
             report = search(
@@ -159,8 +187,15 @@ def _run_searches(algorithms: list[str], seeds: list[int], table) -> dict[str, l
 
 
 def _setting() -> str:
-    return (f"{_EPOCHS.value} epochs, {_IMAGE_SIZE.value}x{_IMAGE_SIZE.value} images, {_CHANNELS.value} channels, "
-            f"{_LAYERS.value} cell(s) per stage, batch {_BATCH_SIZE.value}, {_MAX_TRAIN_EXAMPLES.value} training images")
+    return (f"{_IMAGE_SIZE.value}x{_IMAGE_SIZE.value} images, {_CHANNELS.value} channels, "
+            f"{_LAYERS.value} cell(s) per stage, {_MAX_TRAIN_EXAMPLES.value} training images")
+
+
+def _print_recipes() -> None:
+    if RECIPES:
+        print("recipes run (the paper rows above are at the papers' full network and data):")
+        for algorithm, text in RECIPES.items():
+            print(f"  {algorithm:<12} {text}")
 
 
 def _compare(table) -> dict:
@@ -193,7 +228,7 @@ def _compare(table) -> dict:
         proxy = strategies_lib.ProxyConfig(
             dataset=_DATASET.value, data_dir=_DATA_DIR.value, channels=_CHANNELS.value, layers=_LAYERS.value,
             image_size=_IMAGE_SIZE.value, train_examples=_PROXY_TRAIN_EXAMPLES.value,
-            val_examples=_PROXY_VAL_EXAMPLES.value, epochs=_PROXY_EPOCHS.value, batch_size=_BATCH_SIZE.value,
+            val_examples=_PROXY_VAL_EXAMPLES.value, epochs=_PROXY_EPOCHS.value, batch_size=_BATCH_SIZE.value or 64,
         )
         os.makedirs(_WORKDIR.value, exist_ok=True)
         # One per process (the data loads once); results cached in the workdir, so a rerun resumes.
@@ -220,6 +255,9 @@ def _compare(table) -> dict:
             p = PUBLISHED[name]
             published[name] = f"(paper {p.cifar10:.2f}, arXiv {p.arxiv})"
     print(compare.format_summary(summary, published))
+    _print_recipes()
+    for name in differentiable:
+        summary[name]["recipe"] = RECIPES[name]
     budget_text = f"{budget.evaluations} evaluations" + (f" or {_BUDGET_HOURS.value} h" if budget.seconds else "")
     print(f"(budget per run: {budget_text}; seeds {seeds}; table optimum {table.best().cifar10:.2f}; "
           f"differentiable searches at: {_setting()})")
@@ -264,8 +302,12 @@ def main(argv: list[str]) -> None:
         print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
     print(format_search_results(results, table))
+    _print_recipes()
     print(f"(setting: {_setting()}, seeds {seeds})")
-    print(json.dumps(summarize_searches(results, table)))
+    summary = summarize_searches(results, table)
+    for algorithm in summary:
+        summary[algorithm]["recipe"] = RECIPES[algorithm]
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

@@ -48,7 +48,9 @@ def test_one_algorithm_one_seed_on_cifar10(data_dir, tmp_path):
     assert list(summary) == ["darts_minus"]
     entry = summary["darts_minus"]
     assert set(entry) == {"cells", "cifar10_mean", "cifar10_std", "cifar100_mean", "imagenet16_mean", "search_seconds",
-                          "cifar10_by_epoch", "parameter_free_by_epoch"}
+                          "cifar10_by_epoch", "parameter_free_by_epoch", "recipe"}
+    assert entry["recipe"].startswith("1 epochs, batch 16, SGD lr 0.025->0.001, weight decay 0.0003")
+    assert "auxiliary skip" in entry["recipe"] and "recipes run" in proc.stdout
     assert entry["cifar10_by_epoch"] == [entry["cifar10_mean"]]  # one epoch: its cell is the found one
     assert 0 <= entry["parameter_free_by_epoch"][0] <= 6
     assert len(entry["cells"]) == 1 and entry["cifar10_std"] == 0.0
@@ -88,3 +90,16 @@ def test_compare_in_table_mode_prints_the_table_png_and_json(data_dir, tmp_path)
 def test_compare_refuses_unknown_strategies(data_dir, tmp_path):
     proc = _run(data_dir, "--compare", "--strategies=random,hyperband", f"--workdir={tmp_path}", timeout=300)
     assert proc.returncode == 2 and "hyperband" in proc.stderr and "evolution" in proc.stderr
+
+
+def test_recipes_are_each_algorithms_nb201_recipe():
+    from launch.nb201 import recipe_text
+    from tfnas.algorithms.runner import make_search_config
+
+    darts = recipe_text(make_search_config("darts", "nb201"))
+    assert darts.startswith("50 epochs, batch 64, SGD lr 0.025->0.001 Nesterov, weight decay 0.0005")
+    gdas = recipe_text(make_search_config("gdas", "nb201"))
+    assert gdas.startswith("240 epochs, batch 64") and "tau 10->0.1" in gdas
+    pc = recipe_text(make_search_config("pc_darts", "nb201"))
+    assert "batch 256" in pc and "partial channels 1/4" in pc and "arch warm-up 15 epochs" in pc
+    assert "50 epochs, batch 64" in recipe_text(make_search_config("darts_minus", "nb201"))

@@ -20,7 +20,7 @@ def test_quickstart_searches_then_trains_the_found_cell(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
     proc = subprocess.run(
         [sys.executable, "-m", "launch.quickstart", f"--workdir={tmp_path}", "--search_epochs=1",
-         "--epochs=1", "--search_channels=4", "--channels=4", "--image_size=8"],
+         "--epochs=1", "--search_channels=4", "--channels=4", "--image_size=8", "--random_cells=2"],
         cwd=_ROOT, env=env, capture_output=True, text=True, timeout=900, check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -36,3 +36,12 @@ def test_quickstart_searches_then_trains_the_found_cell(tmp_path):
         assert (tmp_path / "search" / name).stat().st_size > 0
     assert (tmp_path / "child" / "model.keras").exists()
     assert "genotype" in proc.stdout and "MAdds" in proc.stdout
+    # The baseline: random cells of the space trained with the same recipe, next to the found cell.
+    assert len(report["random_cells"]) == 2
+    for k, entry in enumerate(report["random_cells"]):
+        assert (tmp_path / "random" / str(k) / "model.keras").exists()
+        assert entry["genotype"] in proc.stdout and 0.0 <= entry["test_accuracy"] <= 1.0
+    mean = sum(e["test_accuracy"] for e in report["random_cells"]) / 2
+    assert report["random_mean_accuracy"] == pytest.approx(mean)
+    assert report["beats_random_mean"] == (report["test_accuracy"] > mean)
+    assert "random mean" in proc.stdout and "(searched)" in proc.stdout
