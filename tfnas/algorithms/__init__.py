@@ -1,7 +1,8 @@
 """tfnas.algorithms: differentiable architecture search as Keras models with a bilevel step.
 
 `ALGORITHMS` maps the CLI names to the classes: `darts`, `darts2` (second order),
-`darts_minus`, `pc_darts`, `gdas`, `rome`. `build_search(config, space, num_classes,
+`darts_minus`, `pc_darts`, `gdas`, `rome`, and `spos` (the one-shot supernet's training,
+no architecture learned). `build_search(config, space, num_classes,
 input_shape, steps_per_epoch=...)` builds supernet + algorithm + optimizers;
 `search.callbacks()` gives the schedules the method needs.
 """
@@ -14,6 +15,7 @@ from tfnas.algorithms.factory import build_search, make_optimizers
 from tfnas.algorithms.gdas import Gdas
 from tfnas.algorithms.pc_darts import PCDarts
 from tfnas.algorithms.rome import Rome
+from tfnas.algorithms.spos import Spos
 from tfnas.algorithms.schedules import ArchWarmup, BetaSchedule, TemperatureSchedule
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "Gdas",
     "PCDarts",
     "Rome",
+    "Spos",
     "SearchConfig",
     "TemperatureSchedule",
     "build_search",

@@ -78,6 +78,7 @@ __all__ = [
     "load_history",
     "load_training_set",
     "make_search_config",
+    "restore_search",
     "search",
 ]
 
@@ -546,3 +547,42 @@ def load_history(workdir: str) -> list[Mapping[str, Any]]:
     """
     with open(os.path.join(workdir, "history.json"), encoding="utf-8") as f:
         return list(json.load(f)["epochs"])
+
+
+def restore_search(workdir: str) -> Any:
+    """Rebuilds a search from its workdir and loads its last checkpoint (e.g. a trained SPOS supernet).
+
+    Reads `config.json` (the algorithm's config, the space, dataset and image size the search
+    ran with), builds the same algorithm and supernet and restores the newest epoch.
+
+    Args:
+        workdir: A `search()` workdir with at least one finished epoch.
+
+    Returns:
+        The algorithm (its `supernet` holds the trained weights); its `restored_epoch`
+        attribute says which epoch was loaded.
+
+    Raises:
+        FileNotFoundError: without `config.json` or without a checkpoint.
+        CorruptCheckpointError: if the checkpoint fails its hash check.
+    """
+    from tfnas import data
+    from tfnas.algorithms import build_search
+
+    path = os.path.join(workdir, "config.json")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{workdir} holds no config.json: it is not a search workdir (run search() first).")
+    with open(path, encoding="utf-8") as f:
+        saved = json.load(f)
+    config = SearchConfig.from_dict(saved["search"])
+    spec = data.get_dataset_spec(saved["dataset"])
+    size = saved.get("image_size") or spec.image_shape[0]
+    input_shape = (int(size), int(size), int(spec.image_shape[-1]))
+    algorithm = build_search(config, saved["space"], spec.num_classes, input_shape, steps_per_epoch=1)
+    SamplerState.attach(algorithm)
+    checkpoint = EpochCheckpoint(os.path.join(workdir, "checkpoints"))
+    epoch = checkpoint.restore(algorithm)
+    if epoch == 0:
+        raise FileNotFoundError(f"{workdir} has no finished epoch to restore (checkpoints/ is empty).")
+    algorithm.restored_epoch = epoch
+    return algorithm

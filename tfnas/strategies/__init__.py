@@ -18,7 +18,7 @@ from tfnas.strategies.base import (
     mutate,
     random_cell,
 )
-from tfnas.strategies.evaluators import ProxyConfig, TableEvaluator, TrainEvaluator
+from tfnas.strategies.evaluators import ProxyConfig, SupernetEvaluator, TableEvaluator, TrainEvaluator
 
 # Registration: one import per strategy module.
 from tfnas.strategies import random_search  # noqa: F401,E402
@@ -27,5 +27,5 @@ from tfnas.strategies import pnas  # noqa: F401,E402
 
 __all__ = [
     "STRATEGIES", "Budget", "BudgetExhausted", "Evaluator", "ProxyConfig", "SearchTrace", "Strategy",
-    "TableEvaluator", "TrainEvaluator", "Trial", "make_strategy", "mutate", "random_cell",
+    "SupernetEvaluator", "TableEvaluator", "TrainEvaluator", "Trial", "make_strategy", "mutate", "random_cell",
 ]

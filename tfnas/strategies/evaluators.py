@@ -239,3 +239,51 @@ class TrainEvaluator:
         keras.backend.clear_session()
         return 100.0 * float(accuracy), time.perf_counter() - start
 
+
+
+class SupernetEvaluator:
+    """Scores a cell with the inherited weights of a trained sampling supernet (one-shot mode).
+
+    The cell's path is fixed by taking every other op out of the supernet's sampling
+    (`Supernet.ops_removed`), and its accuracy is measured on held-out batches in training
+    mode, so every BatchNorm normalises with the statistics of the evaluation batch: the
+    statistics are recomputed per candidate, as the one-shot literature does (SPOS, arXiv
+    1904.00420; Ning et al., arXiv 2008.03064). (The search cells' BatchNorm uses batch
+    statistics always; the stem's and the reduction blocks' Keras BatchNorm layers update
+    their moving averages during scoring, which the scores do not read.) The cost is the
+    measured wall seconds. The forward pass runs eagerly, because a removal is read when it is
+    traced.
+
+    Args:
+        supernet: A trained NB201 supernet with `mixing="gumbel"` (e.g. SPOS's, from
+            `tfnas.algorithms.runner.restore_search(workdir).supernet`).
+        batches: `(images, labels)` batches, normalised as in training, not used for training
+            the weights (e.g. the validation half of the search's bilevel split).
+
+    Raises:
+        ValueError: for a supernet that does not sample or an empty batch list.
+    """
+
+    def __init__(self, supernet: Any, batches: list[tuple[Any, Any]]) -> None:
+        if getattr(supernet, "temperature", None) is None or not hasattr(supernet, "ops_removed"):
+            raise ValueError("SupernetEvaluator needs a sampling supernet (mixing='gumbel'), e.g. SPOS's.")
+        if not batches:
+            raise ValueError("SupernetEvaluator needs at least one held-out batch.")
+        self.supernet = supernet
+        self.batches = batches
+        self.name = "supernet"
+
+    def evaluate(self, cell: NB201Genotype) -> tuple[float, float]:
+        import keras
+
+        start = time.perf_counter()
+        names = list(self.supernet.op_names)
+        removed = [(e, o) for e, op in enumerate(cell.ops) for o, name in enumerate(names) if name != op]
+        correct = total = 0
+        with self.supernet.ops_removed(removed):
+            for images, labels in self.batches:
+                logits = self.supernet(images, training=True)
+                predicted = np.asarray(keras.ops.convert_to_numpy(keras.ops.argmax(logits, axis=-1)))
+                correct += int(np.sum(predicted == np.asarray(labels).reshape(-1)))
+                total += int(predicted.shape[0])
+        return 100.0 * correct / total, time.perf_counter() - start

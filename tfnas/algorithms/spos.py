@@ -1,0 +1,71 @@
+"""SPOS: the one-shot supernet trained by uniform single-path sampling (weights only).
+
+Guo et al., Single Path One-Shot Neural Architecture Search with Uniform Sampling,
+arXiv 1904.00420. The supernet is trained with one path per step, each edge's op drawn
+uniformly and independently; no architecture parameters are learned. Candidates are then
+rated with the inherited weights (`tfnas.strategies.SupernetEvaluator`: BatchNorm statistics
+of the evaluation batches, i.e. recomputed per candidate) and searched by a multi-trial
+strategy (the paper: evolution).
+
+Here the sampling supernet is the GDAS/ROME one (`mixing="gumbel"`: only the sampled op of
+each edge is computed). The architecture logits are set to 0 and never stepped, so the hard
+Gumbel-max sample is exactly uniform (argmax of i.i.d. Gumbel noise), the straight-through
+weight of the sampled op is exactly 1 in the forward pass, and the step is the weight step
+alone on the training half of the bilevel split; the other half is left for rating
+candidates. The weight recipe is the NAS-Bench-201 one (SGD Nesterov 0.9, lr 0.025 cosine to
+0.001, weight decay 5e-4, clip 5, batch 64), as for the benchmark's weight-sharing baselines
+(arXiv 2001.00326).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import keras
+
+from tfnas.algorithms.base import ALGORITHMS, BilevelSearch
+from tfnas.algorithms.config import SearchConfig
+
+_SPOS_RECIPE: dict[str, Any] = {
+    "learning_rate": 0.025, "min_learning_rate": 0.001, "momentum": 0.9, "nesterov": True,
+    "weight_decay": 5e-4, "grad_clip": 5.0, "epochs": 50, "batch_size": 64,
+}
+
+
+@ALGORITHMS.register("spos")
+class Spos(BilevelSearch):
+    """Uniform single-path supernet training (SPOS), the weight step only.
+
+    References:
+        Guo et al., Single Path One-Shot Neural Architecture Search with Uniform Sampling,
+        arXiv 1904.00420.
+
+    Raises:
+        ValueError: if the supernet does not sample (no `temperature` variable).
+
+    Example:
+    >>> Spos.default_config().epochs
+    50
+    """
+
+    algorithm_name: ClassVar[str] = "spos"
+    mixing: ClassVar[str] = "gumbel"
+    DEFAULT_PRESET: ClassVar[str] = "nb201"
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"nb201": dict(_SPOS_RECIPE), "darts": dict(_SPOS_RECIPE)}
+
+    def __init__(self, supernet: keras.Model, config: SearchConfig | None = None, **kwargs: Any) -> None:
+        super().__init__(supernet, config, **kwargs)
+        if getattr(supernet, "temperature", None) is None:
+            raise ValueError(
+                f"SPOS needs a sampling supernet (mixing='gumbel'). Received: supernet={type(supernet).__name__}"
+            )
+        for variable in supernet.arch_variables:  # Uniform sampling: every logit 0, never stepped.
+            variable.assign(keras.ops.zeros(variable.shape, variable.dtype))
+        self.arch_enabled.assign(0.0)
+
+    def make_train_function(self, force: bool = False):
+        """Traces only the step without the architecture step (SPOS learns no architecture)."""
+        if self.train_function is not None and not force:
+            return self.train_function
+        self._arch_step_traced = False
+        return keras.Model.make_train_function(self, force=True)
