@@ -46,7 +46,11 @@ cell (every edge kept) does not have.
 (`tfnas.strategies`): `--strategies=random,evolution,pnas,darts_minus --evaluator=table|train
 --budget_evaluations=N --num_seeds=K` (or `--budget_hours`). Multi-trial strategies score cells
 with the evaluator (`table`: the `--table_column` the strategies see, CIFAR-100 by default so
-that they never see the CIFAR-10 column they are judged on; `train`: standalone training at
+that they never see the CIFAR-10 column they are judged on; `supernet`: the accuracy with
+inherited weights of a SPOS supernet (arXiv 1904.00420) trained once in
+`<workdir>/spos_supernet` at the proxy flags of the differentiable searches (resumable), on
+`--proxy_val_examples` images of the split's architecture half, its training time added to
+every run's cost; `train`: standalone training at
 the `--channels/--layers/--image_size/--proxy_*` proxy, scored on held-out training images,
 each result kept in `<workdir>/train_evaluations.jsonl` so a rerun resumes and a cell met
 again costs its recorded seconds without training);
@@ -135,7 +139,8 @@ _PROXY_TRAIN_EXAMPLES = flags.DEFINE_integer(
     "proxy_train_examples", 5000, "With --evaluator=train: training images per cell."
 )
 _PROXY_VAL_EXAMPLES = flags.DEFINE_integer(
-    "proxy_val_examples", 1000, "With --evaluator=train: held-out training images that score a cell."
+    "proxy_val_examples", 1000,
+    "With --evaluator=train or supernet: held-out training images that score a cell.",
 )
 
 
@@ -239,9 +244,19 @@ def _compare(table) -> dict:
             return evaluator
         print(f"strategies see the held-out accuracy of standalone training at the proxy {proxy}")
     else:
-        raise ValueError("--evaluator=supernet is not available yet: use table or train.")
+        evaluator = _one_shot_evaluator()
+
+        def make_evaluator(seed: int):
+            return evaluator
+        print(f"strategies see the held-out accuracy of each cell with the weights it inherits from a SPOS "
+              f"supernet trained {evaluator.trained_epochs} epochs ({_setting()}), BatchNorm statistics per "
+              f"cell; the supernet's training ({evaluator.training_hours:.3f} h) is added to every run's cost")
     results = compare.compare_strategies(multi, make_evaluator, budget, seeds,
                                          log=lambda line: print(line, flush=True))
+    if _EVALUATOR.value == "supernet":  # One-shot mode pays for the supernet once per run.
+        for runs in results.values():
+            for run in runs:
+                run["cost_seconds"] += 3600.0 * evaluator.training_hours
     differentiable = [n for n in names if n not in multi]
     if differentiable:
         compare.add_search_reports(results, _run_searches(differentiable, seeds, table))
@@ -268,6 +283,27 @@ def _compare(table) -> dict:
     png = compare.plot_comparison(results, table, os.path.join(_WORKDIR.value, "compare.png"))
     print(f"wrote {png}")
     return summary
+
+
+def _one_shot_evaluator():
+    """Trains (or resumes) the SPOS supernet in `<workdir>/spos_supernet`; its inherited-weight evaluator."""
+    from tfnas import strategies as strategies_lib
+    from tfnas.algorithms.autospace import heldout_batches
+    from tfnas.algorithms.runner import load_training_set, make_search_config, restore_search, search
+
+    config = make_search_config("spos", "nb201", epochs=_EPOCHS.value, batch_size=_BATCH_SIZE.value,
+                                channels=_CHANNELS.value, layers=_LAYERS.value, seed=0)
+    workdir = os.path.join(_WORKDIR.value, "spos_supernet")
+    print(f"== SPOS supernet ({recipe_text(config)}): {workdir}", flush=True)
+    report = search(config, space="nb201", dataset=_DATASET.value, workdir=workdir, data_dir=_DATA_DIR.value,
+                    max_train_examples=_MAX_TRAIN_EXAMPLES.value, image_size=_IMAGE_SIZE.value, verbose=_VERBOSE.value)
+    train_ds, _, _, _ = load_training_set(_DATASET.value, _DATA_DIR.value, _MAX_TRAIN_EXAMPLES.value, _IMAGE_SIZE.value)
+    batches = heldout_batches(train_ds, split_seed=config.seed, examples=_PROXY_VAL_EXAMPLES.value,
+                              dataset=_DATASET.value)
+    evaluator = strategies_lib.SupernetEvaluator(restore_search(workdir).supernet, batches)
+    evaluator.trained_epochs = config.epochs
+    evaluator.training_hours = report["search_seconds"] / 3600.0
+    return evaluator
 
 
 def main(argv: list[str]) -> None:

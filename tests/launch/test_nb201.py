@@ -103,3 +103,18 @@ def test_recipes_are_each_algorithms_nb201_recipe():
     pc = recipe_text(make_search_config("pc_darts", "nb201"))
     assert "batch 256" in pc and "partial channels 1/4" in pc and "arch warm-up 15 epochs" in pc
     assert "50 epochs, batch 64" in recipe_text(make_search_config("darts_minus", "nb201"))
+
+
+@pytest.mark.slow
+def test_compare_in_one_shot_mode_trains_a_spos_supernet_once(data_dir, tmp_path):
+    args = ["--compare", "--strategies=random,evolution", "--evaluator=supernet", "--budget_evaluations=4",
+            "--num_seeds=1", "--dataset=digits", "--epochs=1", "--channels=4", "--image_size=8",
+            "--max_train_examples=128", "--batch_size=32", "--proxy_val_examples=64", "--verbose=0",
+            f"--workdir={tmp_path}"]
+    proc = _run(data_dir, *args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert list(summary) == ["random", "evolution"] and all(row["evaluations"] == 4 for row in summary.values())
+    assert (tmp_path / "spos_supernet" / "config.json").exists() and "SPOS supernet" in proc.stdout
+    training = json.loads((tmp_path / "spos_supernet" / "genotype.json").read_text())["search"]["search_seconds"]
+    assert all(row["cpu_hours"] * 3600 >= training for row in summary.values())  # supernet cost included
