@@ -91,8 +91,7 @@ def _print_report(report, proxy, name: str) -> None:
     print(f"scoring: {report.cpu_seconds:.1f} CPU s, {report.wall_seconds:.1f} wall s "
           f"({report.wall_seconds / m.num_cells:.2f} s a cell)")
     if name in PUBLISHED_KENDALL_TAU:
-        print(f"published Kendall tau: {PUBLISHED_KENDALL_TAU[name]:.2f} ({PUBLISHED_SOURCE}; "
-              "full NB201 network, all cells)")
+        print(f"published Kendall tau: {PUBLISHED_KENDALL_TAU[name]:.2f} ({PUBLISHED_SOURCE})")
 
 
 def main(argv: list[str]) -> None:

@@ -116,28 +116,34 @@ def run_ranking(scorer: Scorer, indices: Sequence[int] | np.ndarray, table: Any,
 def plot_ranking(report: RankingReport, path: str, title: str | None = None) -> str:
     """Writes a scatter PNG of score against table accuracy (matplotlib Agg); returns `path`.
 
-    The score axis is logarithmic when every finite score is positive and they span more
-    than three decades (synflow, parameter counts); degenerate (`-inf`) scores are drawn
-    as crosses on the left edge.
+    The score axis is logarithmic when the finite scores are >= 0 and the positive ones
+    span more than three decades (synflow, parameter counts); cells that cannot be placed
+    on the axis (degenerate `-inf` scores, and zeros on a log axis) are drawn as crosses on
+    the left edge.
     """
     import matplotlib.figure
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     scores, acc = report.scores, report.accuracies
     finite = np.isfinite(scores)
+    positive = scores[finite & (scores > 0)]
+    log = bool(positive.size > 1 and scores[finite].min() >= 0 and positive.max() / positive.min() > 1e3)
+    placed = finite & (scores > 0) if log else finite
     figure = matplotlib.figure.Figure(figsize=(6.0, 4.5), dpi=120)
     FigureCanvasAgg(figure)
     ax = figure.add_subplot(1, 1, 1)
-    values = scores[finite]
-    log = values.size > 0 and values.min() > 0 and values.max() / values.min() > 1e3
-    ax.scatter(values, acc[finite], s=12, alpha=0.7, label="cells")
-    if (~finite).any():
-        if values.size:
-            edge = values.min() / 2 if log else values.min() - 0.05 * (np.ptp(values) or 1.0)
-        else:
+    values = scores[placed]
+    ax.scatter(values, acc[placed], s=12, alpha=0.7, label="cells")
+    if (~placed).any():
+        if not values.size:
             edge = 0.0
-        ax.scatter(np.full((~finite).sum(), edge), acc[~finite], marker="x", color="tab:red", s=18,
-                   label=f"degenerate (-inf): {(~finite).sum()}")
+        elif log:
+            edge = values.min() / 10
+        else:
+            edge = values.min() - 0.05 * (np.ptp(values) or 1.0)
+        what = "zero or -inf" if log else "degenerate (-inf)"
+        ax.scatter(np.full((~placed).sum(), edge), acc[~placed], marker="x", color="tab:red", s=18,
+                   label=f"{what}: {(~placed).sum()}")
     if log:
         ax.set_xscale("log")
     m = report.metrics
