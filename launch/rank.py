@@ -4,7 +4,11 @@ r"""NAS-Bench-201 ranking benchmark: how well a scorer orders cells against the 
 sample of N distinct NAS-Bench-201 cells (`tfnas.ranking.sample_indices`: numpy
 `Generator(seed)` over table indices, the same sample for every scorer given the same
 seed), scores each with the scorer (`tfnas.ranking.SCORERS`: `params`, `synflow`,
-`naswot`, `grad_norm`, `zico`; `standalone` or `--reference`: standalone training) and
+`naswot`, `grad_norm`, `zico`; `standalone` or `--reference`: standalone training; `spos`:
+the inherited weights of a SPOS supernet, arXiv 1904.00420, trained first and resumably in
+`<workdir>/spos_supernet` at the proxy for `--supernet_epochs` on
+`--supernet_train_examples` images, half for its weights, the other half scoring the cells,
+its training wall seconds in the JSON as `supernet_training_seconds`) and
 compares the scores with the table's 200-epoch CIFAR-10 test accuracy. It prints:
 
 - the setting, the Kendall tau, Spearman rho and top-10% precision (the fraction of the
@@ -64,8 +68,31 @@ _MAX_TRAIN_EXAMPLES = flags.DEFINE_integer(
     "max_train_examples", 5000, "With --reference: training images per cell (the first of the split)."
 )
 _VAL_EXAMPLES = flags.DEFINE_integer(
-    "val_examples", 1000, "With --reference: held-out training images that score a cell."
+    "val_examples", 1000, "With --reference or --scorer=spos: held-out training images that score a cell."
 )
+_SUPERNET_EPOCHS = flags.DEFINE_integer("supernet_epochs", 50, "With --scorer=spos: SPOS training epochs.")
+_SUPERNET_TRAIN_EXAMPLES = flags.DEFINE_integer(
+    "supernet_train_examples", 50000,
+    "With --scorer=spos: training images of the supernet's search (half train the weights, half score cells).",
+)
+
+
+_SPOS_SECONDS = [0.0]
+
+
+def _train_spos() -> str:
+    """Trains (or resumes) the SPOS supernet at the proxy in `<workdir>/spos_supernet`; returns the folder."""
+    from tfnas.algorithms.runner import make_search_config, search
+
+    workdir = os.path.join(_WORKDIR.value, "spos_supernet")
+    config = make_search_config("spos", "nb201", epochs=_SUPERNET_EPOCHS.value, batch_size=_BATCH_SIZE.value,
+                                channels=_CHANNELS.value, layers=_LAYERS.value, seed=_SEED.value)
+    print(f"== SPOS supernet: {config.epochs} epochs, batch {config.batch_size}, {_SUPERNET_TRAIN_EXAMPLES.value} "
+          f"images (half for the weights), {workdir}", flush=True)
+    report = search(config, space="nb201", dataset="cifar10", workdir=workdir, data_dir=_DATA_DIR.value,
+                    max_train_examples=_SUPERNET_TRAIN_EXAMPLES.value, image_size=_IMAGE_SIZE.value, verbose=2)
+    _SPOS_SECONDS[0] = float(report["search_seconds"])
+    return workdir
 
 
 def _scorer_name() -> str:
@@ -103,7 +130,7 @@ def main(argv: list[str]) -> None:
     from tfnas.benchmarks import NB201Table
     from tfnas.ranking import SCORERS, ProxyConfig, ScoringContext, make_scorer, sample_indices
     from tfnas.ranking.benchmark import PUBLISHED_KENDALL_TAU, cpu_seconds, plot_ranking, run_ranking
-    from tfnas.runs import write_json
+    from tfnas.runs import CorruptCheckpointError, NonFiniteLossError, write_json
 
     try:
         name = _scorer_name()
@@ -116,13 +143,18 @@ def main(argv: list[str]) -> None:
         if name == "standalone":
             options = {"epochs": _EPOCHS.value, "train_examples": _MAX_TRAIN_EXAMPLES.value,
                        "val_examples": _VAL_EXAMPLES.value}
+        supernet_seconds = 0.0
+        if name == "spos":
+            options = {"supernet_workdir": _train_spos(), "val_examples": _VAL_EXAMPLES.value,
+                       "data_dir": _DATA_DIR.value}
+            supernet_seconds = _SPOS_SECONDS[0]
         scorer = make_scorer(name, **options)
         table = NB201Table(data_dir=_DATA_DIR.value)  # Fails early when the table is missing.
         context = ScoringContext(proxy, data_dir=_DATA_DIR.value, log=lambda line: print(line, flush=True))
         if scorer.minibatches:  # Load (and check) the data before the first cell.
             context.images(scorer.minibatches * proxy.batch_size)
         report = run_ranking(scorer, indices, table, context)
-    except (ValueError, KeyError, FileNotFoundError) as err:
+    except (ValueError, KeyError, FileNotFoundError, CorruptCheckpointError, NonFiniteLossError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
@@ -137,6 +169,7 @@ def main(argv: list[str]) -> None:
         "cpu_seconds": round(report.cpu_seconds, 2),
         "wall_seconds": round(report.wall_seconds, 2),
         "process_cpu_seconds": round(cpu_seconds(), 2),
+        "supernet_training_seconds": round(supernet_seconds, 1),
         "num_cells": m.num_cells,
         "seed": _SEED.value,
         "degenerate": m.degenerate,

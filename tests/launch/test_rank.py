@@ -64,3 +64,20 @@ def test_two_scorers_rate_the_same_sample_and_report_json(data_dir, tmp_path):
         assert summary["top10_precision"] == pytest.approx(again.top10_precision, abs=1e-6)
         assert (tmp_path / f"{scorer}_scatter.png").stat().st_size > 1000
     assert summaries["params"]["published_kendall_tau"] == 0.57
+
+
+@pytest.mark.slow
+def test_spos_scorer_trains_a_supernet_then_rates_cells_with_inherited_weights(data_dir, tmp_path):
+    args = ("--scorer=spos", "--num_cells=5", "--channels=4", "--layers=1", "--image_size=8", "--batch_size=32",
+            "--supernet_epochs=1", "--supernet_train_examples=128", "--val_examples=64", f"--workdir={tmp_path}")
+    proc = _run(data_dir, *args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["scorer"] == "spos" and summary["num_cells"] == 5
+    assert summary["supernet_training_seconds"] > 0 and summary["scorer_settings"]["supernet_epochs"] == 1
+    scores = json.loads((tmp_path / "spos_scores.json").read_text())["cells"]
+    assert all(0.0 <= c["score"] <= 100.0 for c in scores)
+    assert (tmp_path / "spos_supernet" / "checkpoints").is_dir()
+    # A rerun resumes the finished supernet (no training) and rates the same cells the same way.
+    again = _run(data_dir, *args)
+    assert json.loads(again.stdout.strip().splitlines()[-1])["kendall_tau"] == summary["kendall_tau"]
