@@ -16,11 +16,13 @@ _ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-def test_quickstart_searches_then_trains_the_found_cell(tmp_path):
+@pytest.mark.parametrize("algorithm", ["evolution", "darts_minus"])
+def test_quickstart_searches_then_trains_the_found_cell(tmp_path, algorithm):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
     proc = subprocess.run(
         [sys.executable, "-m", "launch.quickstart", f"--workdir={tmp_path}", "--search_epochs=1",
-         "--epochs=1", "--search_channels=4", "--channels=4", "--image_size=8", "--random_cells=2"],
+         "--epochs=1", "--search_channels=4", "--channels=4", "--image_size=8", "--random_cells=2",
+         f"--algorithm={algorithm}", "--search_evaluations=3"],
         cwd=_ROOT, env=env, capture_output=True, text=True, timeout=900, check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -29,11 +31,15 @@ def test_quickstart_searches_then_trains_the_found_cell(tmp_path):
     # the child trained is the cell the search derived
     assert report["genotype"] == searched["genotype"]
     assert codec.parse(report["genotype"]).to_string() == report["genotype"]
-    assert report["algorithm"] == "darts_minus"
+    assert report["algorithm"] == algorithm
     assert 0.0 <= report["test_accuracy"] <= 1.0
     assert report["trainable_params"] > 0 and report["madds"] > 0
-    for name in ("cells.png", "arch_weights.png"):
+    for name in ("cells.png", "arch_weights.png") if algorithm == "darts_minus" else ("cells.png",):
         assert (tmp_path / "search" / name).stat().st_size > 0
+    if algorithm == "evolution":  # the found cell is the best-scored of the cells it trained
+        trials = searched["search"]["trials"]
+        assert len(trials) == 3 and searched["genotype"] == max(trials, key=lambda t: t["score"])["cell"]
+        assert len((tmp_path / "search" / "evaluations.jsonl").read_text().splitlines()) == 3
     assert (tmp_path / "child" / "model.keras").exists()
     assert "genotype" in proc.stdout and "MAdds" in proc.stdout
     # The baseline: random cells of the space trained with the same recipe, next to the found cell.

@@ -60,6 +60,7 @@ def test_trace_caches_scores_and_stops_at_the_budget():
 
     with pytest.raises(BudgetExhausted):
         trace.evaluate(NB201Genotype(("none",) * 6))
+    # With the op counts the surrogate carries what it learnt to the next edge: the optimum.
     assert trace.best().cell == OPTIMUM.to_string() and trace.cost_seconds == 2.0
     assert [t.cell for t in trace.incumbents()] == [a.to_string(), b.to_string()]
 
@@ -116,7 +117,7 @@ def test_evolution_and_pnas_beat_random_on_an_additive_score():
 
 def test_pnas_grows_cells_edge_by_edge_with_the_default_op():
     evaluator = Additive()
-    trace = make_strategy("pnas", beam_size=3, default_op="skip_connect").search(
+    trace = make_strategy("pnas", beam_size=3, default_op="skip_connect", op_counts=True).search(
         evaluator, Budget(evaluations=100), seed=0)
     cells = [NB201Genotype.from_string(t.cell).ops for t in trace.trials]
     # Size 1: the five ops on edge 0, every other edge the default op.
@@ -124,6 +125,7 @@ def test_pnas_grows_cells_edge_by_edge_with_the_default_op():
     assert all(c[1:] == ("skip_connect",) * 5 for c in cells[:5])
     # Then at most K = 3 new cells per size, 5 sizes: at most 5 + 5 * 3 evaluations.
     assert len(cells) <= 5 + 5 * 3
+    # With the op counts the surrogate carries what it learnt to the next edge: the optimum.
     assert trace.best().cell == OPTIMUM.to_string()
 
 
@@ -137,7 +139,8 @@ def test_pnas_beam_from_the_budget_and_argument_checks():
 
 
 def test_pnas_encoding_marks_unassigned_edges():
-    x = pnas_lib.encode([("nor_conv_3x3",), tuple(nb201_space.OPS[:1]) * 6])
+    assert pnas_lib.encode([("nor_conv_3x3",)]).shape == (1, 36)
+    x = pnas_lib.encode([("nor_conv_3x3",), tuple(nb201_space.OPS[:1]) * 6], op_counts=True)
     assert x.shape == (2, 41)
     rows = x[:, :36].reshape(2, 6, 6)
     assert rows[0, 0, nb201_space.OPS.index("nor_conv_3x3")] == 1 and all(rows[0, 1:, 5] == 1)

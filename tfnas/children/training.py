@@ -296,6 +296,9 @@ def _datasets(config: TrainConfig):
         batch_size=config.batch_size,
         augment=True,
         cutout=config.cutout,
+        # The crop's padding scales with the image as the search's does (4 pixels at 32x32):
+        # a 4-pixel shift of an 8x8 digit moves half of it out of the frame.
+        padding=max(1, round(4 * (config.input_size or native) / 32)),
         seed=config.seed,
     )
     test_batches = data.make_eval_dataset(test_ds, dataset=config.dataset, batch_size=config.batch_size)

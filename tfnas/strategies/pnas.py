@@ -32,9 +32,9 @@ from tfnas.strategies.base import STRATEGIES, SearchTrace, Strategy
 _UNASSIGNED = len(nb201_space.OPS)  # The token of an unassigned edge.
 
 
-def encode(partials: Sequence[Sequence[str]]) -> np.ndarray:
-    """Encoding of partial cells: per edge a one-hot of 5 ops + "unassigned", then the count of
-    each op over the assigned edges (shape `[n, 41]`).
+def encode(partials: Sequence[Sequence[str]], op_counts: bool = False) -> np.ndarray:
+    """Encoding of partial cells: per edge a one-hot of 5 ops + "unassigned" (`[n, 36]`), and
+    with `op_counts` the count of each op over the assigned edges after it (`[n, 41]`).
 
     The counts are shared across positions, as the LSTM predictor's token embedding is: they
     let the MLP carry what it learnt about an op on the assigned edges to the edge a step
@@ -48,8 +48,10 @@ def encode(partials: Sequence[Sequence[str]]) -> np.ndarray:
             tokens[row, edge] = nb201_space.OPS.index(op)
     onehot = np.zeros((len(partials), edges, _UNASSIGNED + 1), dtype=np.float32)
     np.put_along_axis(onehot, tokens[..., None], 1.0, axis=-1)
-    counts = onehot[:, :, :_UNASSIGNED].sum(axis=1)
-    return np.concatenate([onehot.reshape(len(partials), -1), counts], axis=1)
+    flat = onehot.reshape(len(partials), -1)
+    if not op_counts:
+        return flat
+    return np.concatenate([flat, onehot[:, :, :_UNASSIGNED].sum(axis=1)], axis=1)
 
 
 def complete(partial: Sequence[str], default_op: str) -> NB201Genotype:
@@ -172,6 +174,7 @@ class ProgressiveSearch(Strategy):
         surrogate: `"mlp"` or `"lstm"` (the paper's two predictors).
         ensemble: Predictors in the ensemble (paper 5).
         default_op: The op of the unassigned edges of a partial cell.
+        op_counts: Add the per-op counts to the MLP's encoding (see `encode`; not in the paper).
 
     Raises:
         ValueError: for an unknown surrogate or op, or a beam size below 1.
@@ -180,7 +183,7 @@ class ProgressiveSearch(Strategy):
     name = "pnas"
 
     def __init__(self, beam_size: int | None = None, surrogate: str = "mlp", ensemble: int = 5,
-                 default_op: str = "skip_connect") -> None:
+                 default_op: str = "skip_connect", op_counts: bool = False) -> None:
         if surrogate not in SURROGATES:
             raise ValueError(f"surrogate must be one of {sorted(SURROGATES)}. Received: surrogate={surrogate!r}")
         if default_op not in nb201_space.OPS:
@@ -193,6 +196,7 @@ class ProgressiveSearch(Strategy):
         self.surrogate = surrogate
         self.ensemble = ensemble
         self.default_op = default_op
+        self.op_counts = op_counts
 
     def _beam(self, trace: SearchTrace) -> int:
         if self.beam_size is not None:
@@ -217,9 +221,9 @@ class ProgressiveSearch(Strategy):
             evaluate(partial)
         for _ in range(2, len(nb201_space.EDGES) + 1):
             model = SURROGATES[self.surrogate](members=self.ensemble, seed=int(rng.integers(2**31)))
-            model.fit(encode(partials), np.asarray(scores))
+            model.fit(encode(partials, self.op_counts), np.asarray(scores))
             expansions = [p + (op,) for p in beam for op in nb201_space.OPS]
-            predicted = model.predict(encode(expansions))
+            predicted = model.predict(encode(expansions, self.op_counts))
             # Ties (identical predictions) broken at random, not by list order.
             order = np.lexsort((rng.random(len(expansions)), -predicted))
             beam = [expansions[i] for i in order[:beam_size]]
