@@ -144,28 +144,12 @@ _PROXY_VAL_EXAMPLES = flags.DEFINE_integer(
 )
 
 
-def recipe_text(config) -> str:
-    """The recipe a search ran with, one line (printed beside the published figures)."""
-    text = (f"{config.epochs} epochs, batch {config.batch_size}, SGD lr {config.learning_rate:g}->"
-            f"{config.min_learning_rate:g}{' Nesterov' if config.nesterov else ''}, weight decay "
-            f"{config.weight_decay:g}, arch Adam lr {config.arch_learning_rate:g}")
-    extras = []
-    if config.partial_channels > 1:
-        extras.append(f"partial channels 1/{config.partial_channels}")
-    if config.arch_warmup_epochs:
-        extras.append(f"arch warm-up {config.arch_warmup_epochs} epochs")
-    if config.aux_skip:
-        extras.append(f"auxiliary skip, beta {config.beta_schedule}")
-    if config.algorithm in ("gdas", "rome"):
-        extras.append(f"tau {config.tau_max:g}->{config.tau_min:g}")
-    return text + "".join(f", {e}" for e in extras)
-
-
 RECIPES: dict[str, str] = {}
 
 
 def _run_searches(algorithms: list[str], seeds: list[int], table) -> dict[str, list[dict]]:
     """Runs the differentiable searches (one resumable workdir per algorithm and seed)."""
+    from tfnas.algorithms.config import recipe_text
     from tfnas.algorithms.runner import make_search_config, search
 
     results: dict[str, list[dict]] = {}
@@ -289,6 +273,7 @@ def _one_shot_evaluator():
     """Trains (or resumes) the SPOS supernet in `<workdir>/spos_supernet`; its inherited-weight evaluator."""
     from tfnas import strategies as strategies_lib
     from tfnas.algorithms.autospace import heldout_batches
+    from tfnas.algorithms.config import recipe_text
     from tfnas.algorithms.runner import load_training_set, make_search_config, restore_search, search
 
     config = make_search_config("spos", "nb201", epochs=_EPOCHS.value, batch_size=_BATCH_SIZE.value,

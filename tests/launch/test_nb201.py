@@ -93,7 +93,7 @@ def test_compare_refuses_unknown_strategies(data_dir, tmp_path):
 
 
 def test_recipes_are_each_algorithms_nb201_recipe():
-    from launch.nb201 import recipe_text
+    from tfnas.algorithms.config import recipe_text
     from tfnas.algorithms.runner import make_search_config
 
     darts = recipe_text(make_search_config("darts", "nb201"))

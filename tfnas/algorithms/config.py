@@ -174,3 +174,20 @@ class SearchConfig:
         if unknown:
             raise ValueError(f"Unknown SearchConfig fields: {unknown}. Known: {sorted(names)}")
         return dataclasses.replace(self, **changes)
+
+
+def recipe_text(config: SearchConfig) -> str:
+    """The recipe a search ran with, one line (printed beside the published figures)."""
+    text = (f"{config.epochs} epochs, batch {config.batch_size}, SGD lr {config.learning_rate:g}->"
+            f"{config.min_learning_rate:g}{' Nesterov' if config.nesterov else ''}, weight decay "
+            f"{config.weight_decay:g}, arch Adam lr {config.arch_learning_rate:g}")
+    extras = []
+    if config.partial_channels > 1:
+        extras.append(f"partial channels 1/{config.partial_channels}")
+    if config.arch_warmup_epochs:
+        extras.append(f"arch warm-up {config.arch_warmup_epochs} epochs")
+    if config.aux_skip:
+        extras.append(f"auxiliary skip, beta {config.beta_schedule}")
+    if config.algorithm in ("gdas", "rome"):
+        extras.append(f"tau {config.tau_max:g}->{config.tau_min:g}")
+    return text + "".join(f", {e}" for e in extras)
