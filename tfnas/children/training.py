@@ -231,6 +231,26 @@ class DropPathSchedule(keras.callbacks.Callback):
                 layer.rate.assign(rate)
 
 
+def train_and_score(child: keras.Model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
+                    y_val: np.ndarray, *, epochs: int, batch_size: int, learning_rate: float = 0.1,
+                    weight_decay: float = 5e-4, verbose: int = 0) -> float:
+    """Trains `child` on in-memory arrays with the NAS-Bench-201 recipe, shortened; returns its
+    held-out accuracy (%) on `(x_val, y_val)`.
+
+    The recipe of the short proxies (the multi-trial training evaluator, the ranking
+    benchmark's standalone reference): SGD with Nesterov momentum 0.9, `learning_rate` cosine
+    to 0 over all steps, coupled weight decay (`ChildTask`), no augmentation (arXiv
+    2001.00326 trains 200 epochs at batch 256 with crop and flip).
+    """
+    task = ChildTask(child, weight_decay=weight_decay)
+    steps = epochs * int(np.ceil(len(x_train) / batch_size))
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
+    task.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True))
+    task.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=verbose)
+    logits = child.predict(x_val, batch_size=256, verbose=0)
+    return 100.0 * float(np.mean(np.argmax(logits, axis=-1) == np.asarray(y_val).reshape(-1)))
+
+
 def _walk_layers(model: keras.layers.Layer):
     """Yields every layer nested inside `model` (depth first), each once."""
     seen = set()

@@ -22,11 +22,8 @@ Example:
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import keras
-import numpy as np
 
 from tfnas.genotypes.nb201 import NB201Genotype
 from tfnas.ranking.scorers import PerCellScorer, ScoringContext, build_proxy_child, register_scorer
@@ -77,17 +74,11 @@ class Standalone(PerCellScorer):
                 "learning_rate": self.learning_rate, "weight_decay": self.weight_decay}
 
     def score_cell(self, cell: NB201Genotype, context: ScoringContext) -> float:
-        from tfnas.children.training import ChildTask
+        from tfnas.children.training import train_and_score
 
         x, y = context.images(self.train_examples + self.val_examples)
-        x_train, y_train = x[:self.train_examples], y[:self.train_examples]
-        x_val, y_val = x[self.train_examples:], y[self.train_examples:]
-        batch = context.proxy.batch_size
         child = build_proxy_child(cell, context)
-        task = ChildTask(child, weight_decay=self.weight_decay)
-        steps = self.epochs * math.ceil(self.train_examples / batch)
-        schedule = keras.optimizers.schedules.CosineDecay(self.learning_rate, steps)
-        task.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True))
-        task.fit(x_train, y_train, batch_size=batch, epochs=self.epochs, shuffle=True, verbose=self.verbose)
-        logits = child.predict(x_val, batch_size=256, verbose=0)
-        return 100.0 * float(np.mean(np.argmax(logits, axis=-1) == y_val))
+        return train_and_score(child, x[:self.train_examples], y[:self.train_examples], x[self.train_examples:],
+                               y[self.train_examples:], epochs=self.epochs, batch_size=context.proxy.batch_size,
+                               learning_rate=self.learning_rate, weight_decay=self.weight_decay,
+                               verbose=self.verbose)

@@ -221,7 +221,7 @@ class TrainEvaluator:
         import keras
 
         from tfnas.children import build_child
-        from tfnas.children.training import ChildTask
+        from tfnas.children.training import train_and_score
 
         start = time.perf_counter()
         p = self.proxy
@@ -229,15 +229,10 @@ class TrainEvaluator:
         keras.utils.set_random_seed(p.seed)
         child = build_child(cell, channels=p.channels, layers=p.layers, input_size=p.image_size,
                             num_classes=classes)
-        model = ChildTask(child, weight_decay=p.weight_decay)  # Cross-entropy + coupled L2.
-        steps = p.epochs * int(np.ceil(len(x_train) / p.batch_size))
-        schedule = keras.optimizers.schedules.CosineDecay(p.learning_rate, steps)
-        model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True),
-                      metrics=["accuracy"])
-        model.fit(x_train, y_train, batch_size=p.batch_size, epochs=p.epochs, verbose=0, shuffle=True)
-        _, accuracy = model.evaluate(x_val, y_val, batch_size=256, verbose=0)
+        accuracy = train_and_score(child, x_train, y_train, x_val, y_val, epochs=p.epochs, batch_size=p.batch_size,
+                                   learning_rate=p.learning_rate, weight_decay=p.weight_decay)
         keras.backend.clear_session()
-        return 100.0 * float(accuracy), time.perf_counter() - start
+        return accuracy, time.perf_counter() - start
 
 
 

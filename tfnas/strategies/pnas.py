@@ -60,28 +60,26 @@ def complete(partial: Sequence[str], default_op: str) -> NB201Genotype:
     return NB201Genotype(ops)
 
 
-class MLPEnsemble:
-    """An ensemble of MLP regressors, each fitted on all folds but one (PNAS's ensemble).
-
-    Each member is scikit-learn's `MLPRegressor` (two hidden layers of `hidden` units, Adam,
-    ReLU) on standardised targets; the prediction is the members' mean.
+class _Ensemble:
+    """An ensemble of regressors on standardised targets, each fitted on all folds but one
+    (PNAS's ensemble); the prediction is the members' mean. Subclasses fit and apply one member.
     """
 
-    def __init__(self, members: int = 5, hidden: int = 100, max_iter: int = 500, seed: int = 0) -> None:
+    def __init__(self, members: int = 5, hidden: int = 100, seed: int = 0) -> None:
         self.members = members
         self.hidden = hidden
-        self.max_iter = max_iter
         self.seed = seed
         self._models: list[Any] = []
         self._mean = 0.0
         self._std = 1.0
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> MLPEnsemble:
-        import warnings
+    def _fit_member(self, x: np.ndarray, target: np.ndarray, seed: int) -> Any:
+        raise NotImplementedError
 
-        from sklearn.exceptions import ConvergenceWarning
-        from sklearn.neural_network import MLPRegressor
+    def _predict_member(self, model: Any, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
 
+    def fit(self, x: np.ndarray, y: np.ndarray) -> _Ensemble:
         y = np.asarray(y, dtype=np.float64)
         self._mean, self._std = float(y.mean()), float(y.std()) or 1.0
         target = (y - self._mean) / self._std
@@ -89,74 +87,73 @@ class MLPEnsemble:
         self._models = []
         for member in range(self.members):
             keep = folds != member if len(y) >= 2 * self.members else np.ones(len(y), dtype=bool)
-            model = MLPRegressor(
-                hidden_layer_sizes=(self.hidden, self.hidden), max_iter=self.max_iter,
-                random_state=self.seed + member, learning_rate_init=1e-3,
-            )
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                model.fit(x[keep], target[keep])
-            self._models.append(model)
+            self._models.append(self._fit_member(x[keep], target[keep], self.seed + member))
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         if not self._models:
             raise ValueError("The surrogate must be fitted before it predicts.")
-        mean = np.mean([m.predict(x) for m in self._models], axis=0)
+        mean = np.mean([self._predict_member(m, x) for m in self._models], axis=0)
         return mean * self._std + self._mean
 
 
-class LSTMEnsemble:
+class MLPEnsemble(_Ensemble):
+    """An ensemble of scikit-learn `MLPRegressor`s (two hidden layers of `hidden` units, Adam, ReLU)."""
+
+    def __init__(self, members: int = 5, hidden: int = 100, max_iter: int = 500, seed: int = 0) -> None:
+        super().__init__(members, hidden, seed)
+        self.max_iter = max_iter
+
+    def _fit_member(self, x: np.ndarray, target: np.ndarray, seed: int) -> Any:
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPRegressor
+
+        model = MLPRegressor(hidden_layer_sizes=(self.hidden, self.hidden), max_iter=self.max_iter,
+                             random_state=seed, learning_rate_init=1e-3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(x, target)
+        return model
+
+    def _predict_member(self, model: Any, x: np.ndarray) -> np.ndarray:
+        return model.predict(x)
+
+
+class LSTMEnsemble(_Ensemble):
     """An ensemble of LSTM regressors over the edge-token sequence (PNAS's LSTM predictor).
 
     Each member embeds the 6 tokens (5 ops + "unassigned"), runs an LSTM and regresses the
-    standardised score from its last state with a sigmoid-free linear head, trained with Adam
-    on all folds but one. Keras, so the first fit imports TensorFlow.
+    standardised score from its last state with a linear head, trained with Adam. Keras, so
+    the first fit imports TensorFlow.
     """
 
     def __init__(self, members: int = 5, hidden: int = 100, epochs: int = 50, seed: int = 0) -> None:
-        self.members = members
-        self.hidden = hidden
+        super().__init__(members, hidden, seed)
         self.epochs = epochs
-        self.seed = seed
-        self._models: list[Any] = []
-        self._mean = 0.0
-        self._std = 1.0
 
     @staticmethod
     def _tokens(x: np.ndarray) -> np.ndarray:
         edges = len(nb201_space.EDGES)
         return x[:, : edges * (_UNASSIGNED + 1)].reshape(len(x), edges, _UNASSIGNED + 1).argmax(-1)
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> LSTMEnsemble:
+    def _fit_member(self, x: np.ndarray, target: np.ndarray, seed: int) -> Any:
         import keras
 
-        y = np.asarray(y, dtype=np.float64)
-        self._mean, self._std = float(y.mean()), float(y.std()) or 1.0
-        target = ((y - self._mean) / self._std).astype(np.float32)
-        tokens = self._tokens(x)
-        folds = np.arange(len(y)) % self.members
-        self._models = []
-        for member in range(self.members):
-            keep = folds != member if len(y) >= 2 * self.members else np.ones(len(y), dtype=bool)
-            keras.utils.set_random_seed(self.seed + member)
-            model = keras.Sequential([
-                keras.layers.Input((len(nb201_space.EDGES),), dtype="int32"),
-                keras.layers.Embedding(_UNASSIGNED + 1, self.hidden),
-                keras.layers.LSTM(self.hidden),
-                keras.layers.Dense(1),
-            ])
-            model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
-            model.fit(tokens[keep], target[keep], epochs=self.epochs, batch_size=32, verbose=0)
-            self._models.append(model)
-        return self
+        keras.utils.set_random_seed(seed)
+        model = keras.Sequential([
+            keras.layers.Input((len(nb201_space.EDGES),), dtype="int32"),
+            keras.layers.Embedding(_UNASSIGNED + 1, self.hidden),
+            keras.layers.LSTM(self.hidden),
+            keras.layers.Dense(1),
+        ])
+        model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+        model.fit(self._tokens(x), target.astype(np.float32), epochs=self.epochs, batch_size=32, verbose=0)
+        return model
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        if not self._models:
-            raise ValueError("The surrogate must be fitted before it predicts.")
-        tokens = self._tokens(x)
-        mean = np.mean([m.predict(tokens, verbose=0)[:, 0] for m in self._models], axis=0)
-        return mean * self._std + self._mean
+    def _predict_member(self, model: Any, x: np.ndarray) -> np.ndarray:
+        return model.predict(self._tokens(x), verbose=0)[:, 0]
 
 
 SURROGATES = {"mlp": MLPEnsemble, "lstm": LSTMEnsemble}
