@@ -77,11 +77,9 @@ _SUPERNET_TRAIN_EXAMPLES = flags.DEFINE_integer(
 )
 
 
-_SPOS_SECONDS = [0.0]
-
-
-def _train_spos() -> str:
-    """Trains (or resumes) the SPOS supernet at the proxy in `<workdir>/spos_supernet`; returns the folder."""
+def _train_spos() -> tuple[str, float]:
+    """Trains (or resumes) the SPOS supernet at the proxy in `<workdir>/spos_supernet`; returns the
+    folder and its training wall seconds."""
     from tfnas.algorithms.runner import make_search_config, search
 
     workdir = os.path.join(_WORKDIR.value, "spos_supernet")
@@ -91,8 +89,7 @@ def _train_spos() -> str:
           f"images (half for the weights), {workdir}", flush=True)
     report = search(config, space="nb201", dataset="cifar10", workdir=workdir, data_dir=_DATA_DIR.value,
                     max_train_examples=_SUPERNET_TRAIN_EXAMPLES.value, image_size=_IMAGE_SIZE.value, verbose=2)
-    _SPOS_SECONDS[0] = float(report["search_seconds"])
-    return workdir
+    return workdir, float(report["search_seconds"])
 
 
 def _scorer_name() -> str:
@@ -145,9 +142,9 @@ def main(argv: list[str]) -> None:
                        "val_examples": _VAL_EXAMPLES.value}
         supernet_seconds = 0.0
         if name == "spos":
-            options = {"supernet_workdir": _train_spos(), "val_examples": _VAL_EXAMPLES.value,
+            supernet_workdir, supernet_seconds = _train_spos()
+            options = {"supernet_workdir": supernet_workdir, "val_examples": _VAL_EXAMPLES.value,
                        "data_dir": _DATA_DIR.value}
-            supernet_seconds = _SPOS_SECONDS[0]
         scorer = make_scorer(name, **options)
         table = NB201Table(data_dir=_DATA_DIR.value)  # Fails early when the table is missing.
         context = ScoringContext(proxy, data_dir=_DATA_DIR.value, log=lambda line: print(line, flush=True))
