@@ -170,10 +170,14 @@ def test_references_on_hand_computed_values():
 
 
 @TRACED
+@pytest.mark.parametrize("repeat", [False, True], ids=["native_multiplier", "repeated"])
 @pytest.mark.parametrize("multiplier", [1, 3])
 @pytest.mark.parametrize("k", [3, 5])
 @pytest.mark.parametrize("stride, dilation", [(1, 1), (2, 1), (1, 2), (2, 2)])
-def test_depthwise(stride, dilation, k, multiplier, traced):
+def test_depthwise(stride, dilation, k, multiplier, repeat, traced, monkeypatch):
+    """Both multiplier paths whatever the kernel library (`_repeat_multiplier` picks one
+    by library; the repeated path's dilation needs oneDNN and falls back without it)."""
+    monkeypatch.setattr(kernels, "_repeat_multiplier", lambda: repeat)
     rng = np.random.default_rng([stride, dilation, k, multiplier])
     channels = int(rng.choice([1, 2, 4]))
     x = _image(rng, channels)
@@ -192,6 +196,29 @@ def test_dilated_depthwise(dilation, multiplier, traced):
     kernel = rng.standard_normal((3, 3, channels, multiplier))
     _check(lambda a, b: kernels.dilated_depthwise(a, b, dilation),
            lambda a, b: _ref_depthwise(a, b, 1, dilation), [x, kernel], traced=traced, rng=rng)
+
+
+@TRACED
+@pytest.mark.parametrize("multiplier", [1, 2, 4])
+@pytest.mark.parametrize("k", [3, 5])
+@pytest.mark.parametrize("stride, dilation", [(1, 1), (2, 1), (3, 1), (1, 2), (1, 3)])
+def test_repeated_depthwise(stride, dilation, k, multiplier, traced):
+    rng = np.random.default_rng([20, stride, dilation, k, multiplier])
+    channels = int(rng.choice([1, 2, 3]))
+    x = _image(rng, channels)
+    kernel = rng.standard_normal((k, k, channels, multiplier))
+    if dilation > 1 and not kernels._native_dilation_works():  # Eigen: refused, `depthwise` falls back
+        with pytest.raises(ValueError, match="needs a depthwise kernel that takes the dilation"):
+            kernels.repeated_depthwise(tf.constant(x, tf.float32), tf.constant(kernel, tf.float32),
+                                       dilation=dilation)
+        return
+    _check(lambda a, b: kernels.repeated_depthwise(a, b, stride=stride, dilation=dilation),
+           lambda a, b: _ref_depthwise(a, b, stride, dilation), [x, kernel], traced=traced, rng=rng)
+
+
+def test_repeated_depthwise_refuses_stride_with_dilation():
+    with pytest.raises(ValueError, match="stride and dilation"):
+        kernels.repeated_depthwise(tf.zeros([1, 5, 5, 1]), tf.zeros([3, 3, 1, 2]), stride=2, dilation=2)
 
 
 @TRACED
@@ -235,10 +262,10 @@ def test_edge_matmul(sources, targets, multiplier_layout, path, traced, monkeypa
 
 
 @TRACED
-@pytest.mark.parametrize("channels", [16, 17])  # 8 edges: 128 channels (block-diagonal), 136 (batched)
+@pytest.mark.parametrize("channels", [8, 9])  # 8 edges: 64 channels (block-diagonal), 72 (batched)
 @pytest.mark.parametrize("multiplier_layout", [True, False])
 def test_edge_matmul_at_the_default_threshold(channels, multiplier_layout, traced):
-    assert kernels.BLOCK_DIAGONAL_MAX_CHANNELS == 128
+    assert kernels.BLOCK_DIAGONAL_MAX_CHANNELS == 64
     rng = np.random.default_rng([14, channels, multiplier_layout])
     x = rng.standard_normal((2, 5, 6, 8 * channels))
     kernel = rng.standard_normal((8, channels, 3))

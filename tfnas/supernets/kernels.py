@@ -37,7 +37,7 @@ import tensorflow as tf
 BN_EPSILON = 1e-5
 #: Per-edge pointwise convs of a group with at most this many input channels in all run as
 #: one block-diagonal matmul; wider groups as a batched matmul (see `edge_matmul`).
-BLOCK_DIAGONAL_MAX_CHANNELS = 128
+BLOCK_DIAGONAL_MAX_CHANNELS = 64
 
 
 def batch_norm(x, scale=None):
@@ -77,11 +77,120 @@ def depthwise(x, kernel, *, stride: int = 1, dilation: int = 1):
     if stride > 1 and dilation > 1:
         x = x[:, ::stride, ::stride, :]
         stride, dilation = 1, 1
+    if int(kernel.shape[3]) > 1 and _repeat_multiplier() and (dilation == 1 or _native_dilation_works()):
+        return repeated_depthwise(x, kernel, stride=stride, dilation=dilation)
     if stride == 1 and dilation > 1:
         return dilated_depthwise(x, kernel, dilation)
     if stride == 1:
         return ops.depthwise_conv(x, kernel, strides=1, padding="same", dilation_rate=dilation)
     return strided_depthwise(x, kernel, stride)
+
+
+@functools.cache
+def _repeat_multiplier() -> bool:
+    """Whether `depthwise` computes a channel multiplier with `repeated_depthwise`: under
+    oneDNN, whose depthwise kernels are fast only for multiplier 1 (measured on the
+    AVX2-only EPYC, fwd at `[32, 32, 32, 32]`, multiplier 4: 12.1 ms native, 4.4 ms
+    repeated); Eigen's multiplier kernels are not slower than its repeated form."""
+    from tfnas import runtime
+
+    return runtime.kernel_library() == "onednn"
+
+
+def _dilation_filter_grad(x, dy, kernel_shape, k: int, dilation: int):
+    """Kernel gradient of a stride-1 "same" dilated depthwise conv, in the space-to-batch
+    form: phase `(r, s)` of the output is an undilated VALID conv of phase `(r, s)` of the
+    padded input (TensorFlow's CPU filter backprop ignores the dilation attribute). The
+    padded copies live only in the backward op (the pad waits for `dy`)."""
+    pad = dilation * (k - 1) // 2
+    shape = tf.shape(x)
+    extra_h, extra_w = (-shape[1]) % dilation, (-shape[2]) % dilation
+    block = [dilation, dilation]
+    with tf.control_dependencies([dy]):  # else the executor runs it in the forward pass
+        padded = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
+    xb = tf.space_to_batch(padded, block, [[0, extra_h], [0, extra_w]])
+    dyb = tf.space_to_batch(dy, block, [[0, extra_h], [0, extra_w]])
+    return tf.raw_ops.DepthwiseConv2dNativeBackpropFilter(
+        input=xb, filter_sizes=kernel_shape, out_backprop=dyb, strides=[1, 1, 1, 1], padding="VALID")
+
+
+def repeated_depthwise(x, kernel, *, stride: int = 1, dilation: int = 1):
+    """Depthwise conv with channel multiplier `M` as a multiplier-1 conv of the input repeated
+    `M` times (channel `c * M + m` reads input channel `c`: the multiplier's output order).
+
+    oneDNN runs a depthwise conv fast only with multiplier 1; with `M > 1` it takes a
+    generic grouped-convolution path (forward and input gradient about 3x slower at the
+    DARTS cell's shapes, measured). The repeated copy is made in each pass and not kept:
+    the custom gradient saves only `x`. The input gradient is the multiplier-1 gradient
+    summed over the `M` copies; the kernel gradient is the native multiplier filter
+    backprop of `x` (the fast one under oneDNN), in the space-to-batch form when dilated.
+    Same padding as `depthwise` (PyTorch's symmetric `dilation * (k - 1) // 2`); a stride
+    and a dilation together are not supported (`depthwise` subsamples first), and a
+    dilation needs a kernel that takes it natively (`_native_dilation_works`).
+
+    Args:
+        x: `[B, H, W, C]` with static `C`.
+        kernel: `[k, k, C, M]`, `k` odd.
+        stride: Spatial stride.
+        dilation: Dilation rate (stride 1 only).
+
+    Returns:
+        `[B, H', W', C * M]`.
+    """
+    k, channels, multiplier = int(kernel.shape[0]), int(kernel.shape[2]), int(kernel.shape[3])
+    if stride > 1 and dilation > 1:
+        raise ValueError(f"stride and dilation together are not supported. Received: {stride=}, {dilation=}")
+    if dilation > 1 and not _native_dilation_works():
+        raise ValueError(
+            "A dilated repeated depthwise conv needs a depthwise kernel that takes the dilation "
+            f"(oneDNN); this process runs TensorFlow's Eigen kernels. Received: {dilation=}. "
+            "Call `depthwise`, which falls back to the space-to-batch form.")
+    pad = dilation * (k - 1) // 2
+    paddings = [[0, 0], [pad, pad], [pad, pad], [0, 0]]
+    strides, dilations = [1, stride, stride, 1], [1, dilation, dilation, 1]
+
+    def _flat(kernel):
+        return tf.reshape(kernel, [k, k, channels * multiplier, 1])
+
+    def _forward(x, flat):
+        if stride == 1:  # "SAME" is symmetric for odd k at stride 1
+            return tf.raw_ops.DepthwiseConv2dNative(
+                input=x, filter=flat, strides=strides, padding="SAME", dilations=dilations)
+        return tf.raw_ops.DepthwiseConv2dNative(
+            input=tf.pad(x, paddings), filter=flat, strides=strides, padding="VALID")
+
+    @tf.custom_gradient
+    def _conv(x, kernel):
+        y = _forward(tf.repeat(x, multiplier, axis=-1), _flat(kernel))
+
+        def grad(dy):
+            shape = tf.shape(x)
+            if stride == 1:  # the flipped kernel's conv of dy: stride 1, symmetric padding
+                dx = _forward(dy, tf.reverse(_flat(kernel), [0, 1]))
+            else:
+                padded_size = tf.stack([shape[0], shape[1] + 2 * pad, shape[2] + 2 * pad,
+                                        channels * multiplier])
+                dx = tf.raw_ops.DepthwiseConv2dNativeBackpropInput(
+                    input_sizes=padded_size, filter=_flat(kernel), out_backprop=dy, strides=strides,
+                    padding="VALID")
+                dx = dx[:, pad : pad + shape[1], pad : pad + shape[2], :]
+            dx = tf.reduce_sum(tf.reshape(dx, tf.concat([shape, [multiplier]], axis=0)), axis=-1)
+            if dilation > 1:
+                dk = _dilation_filter_grad(x, dy, tf.shape(kernel), k, dilation)
+            elif stride == 1:
+                dk = tf.raw_ops.DepthwiseConv2dNativeBackpropFilter(
+                    input=x, filter_sizes=tf.shape(kernel), out_backprop=dy, strides=strides, padding="SAME")
+            else:
+                with tf.control_dependencies([dy]):
+                    padded = tf.pad(x, paddings)
+                dk = tf.raw_ops.DepthwiseConv2dNativeBackpropFilter(
+                    input=padded, filter_sizes=tf.shape(kernel), out_backprop=dy, strides=strides,
+                    padding="VALID")
+            return dx, dk
+
+        return y, grad
+
+    return _conv(tf.convert_to_tensor(x), tf.convert_to_tensor(kernel))
 
 
 def _native_dilated(x, kernel, dilation: int):
@@ -143,18 +252,7 @@ def dilated_depthwise(x, kernel, dilation: int):
             shape = tf.shape(x)
             if multiplier > 1:
                 dx = tf.reduce_sum(tf.reshape(dx, [shape[0], shape[1], shape[2], -1, multiplier]), axis=-1)
-            # Phase (r, s) of the output is an undilated VALID conv of phase (r, s) of the
-            # padded input: the kernel gradient of the space-to-batch form, whose copies
-            # live only during this backward op, not from the forward pass on.
-            extra_h, extra_w = (-shape[1]) % dilation, (-shape[2]) % dilation
-            block = [dilation, dilation]
-            with tf.control_dependencies([dy]):  # else the executor runs it in the forward pass
-                padded = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
-            xb = tf.space_to_batch(padded, block, [[0, extra_h], [0, extra_w]])
-            dyb = tf.space_to_batch(dy, block, [[0, extra_h], [0, extra_w]])
-            dk = tf.raw_ops.DepthwiseConv2dNativeBackpropFilter(
-                input=xb, filter_sizes=tf.shape(kernel), out_backprop=dyb, strides=[1, 1, 1, 1], padding="VALID")
-            return dx, dk
+            return dx, _dilation_filter_grad(x, dy, tf.shape(kernel), k, dilation)
 
         return y, grad
 
@@ -228,7 +326,9 @@ def edge_matmul(x, kernel, *, sources: int, targets: int, channels: int, multipl
     if edges * channels <= BLOCK_DIAGONAL_MAX_CHANNELS:
         # One dense matmul with a block-diagonal kernel (the layout change folded into it):
         # `edges` times the FLOPs, but no transposes and a full-width GEMM, faster for
-        # narrow edges (measured fwd+bwd at [32, 32, 32, 2*16*4]: 0.10 s vs 0.16 s).
+        # narrow groups (fwd+bwd at [32, 32, 32, 3*16] on the AVX2-only EPYC, Eigen: 5.0 ms
+        # vs 7.6 ms; at 8*16 channels the batched matmul wins under either library, 15 vs
+        # 27 ms oneDNN, 29 vs 34 ms Eigen).
         per_edge = ops.reshape(kernel, (sources, targets, channels, out))
         eye_s = ops.eye(sources, dtype=kernel.dtype)
         eye_t = ops.eye(targets, dtype=kernel.dtype)
