@@ -240,7 +240,6 @@ def dilated_depthwise(x, kernel, dilation: int):
     if dilation == 1 or not _native_dilation_works():
         return tf.nn.depthwise_conv2d(x, kernel, [1, 1, 1, 1], "SAME", dilations=[dilation, dilation])
     k, multiplier = int(kernel.shape[0]), int(kernel.shape[3])
-    pad = dilation * (k - 1) // 2
 
     @tf.custom_gradient
     def _conv(x, kernel):
