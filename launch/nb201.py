@@ -43,7 +43,7 @@ ROME is not offered here: its sampling keeps exactly two inputs per node, which 
 cell (every edge kept) does not have.
 
 `--compare` runs multi-trial strategies and differentiable searches under one budget per seed
-(`tfnas.strategies`): `--strategies=random,evolution,pnas,darts_minus --evaluator=table|train
+(`tfnas.strategies`): `--strategies=random,evolution,pnas,darts_minus --evaluator=table|train|supernet|scorer
 --budget_evaluations=N --num_seeds=K` (or `--budget_hours`). Multi-trial strategies score cells
 with the evaluator (`table`: the `--table_column` the strategies see, CIFAR-100 by default so
 that they never see the CIFAR-10 column they are judged on; `supernet`: the accuracy with
@@ -53,7 +53,8 @@ inherited weights of a SPOS supernet (arXiv 1904.00420) trained once in
 every run's cost; `train`: standalone training at
 the `--channels/--layers/--image_size/--proxy_*` proxy, scored on held-out training images,
 each result kept in `<workdir>/train_evaluations.jsonl` so a rerun resumes and a cell met
-again costs its recorded seconds without training);
+again costs its recorded seconds without training; `scorer`: a training-free `--scorer`
+(`naswot` by default, arXiv 2006.04647) at the NB201 network, zero-cost mode);
 differentiable ones run `runner.search` at the flags above. It prints per strategy the found
 cell's CIFAR-10 test accuracy (table, 200 epochs) mean +- std over seeds, the rank
 percentile, evaluations and hours of this machine per seed; writes `<workdir>/compare.png`
@@ -115,9 +116,15 @@ _STRATEGIES = flags.DEFINE_list(
     f"({', '.join(NB201_ALGORITHMS)}), compared on the same seeds.",
 )
 _EVALUATOR = flags.DEFINE_enum(
-    "evaluator", "table", ["table", "train", "supernet"],
+    "evaluator", "table", ["table", "train", "supernet", "scorer"],
     "With --compare: how multi-trial strategies score a cell: the NB201 table (benchmark mode), "
-    "standalone training at the proxy (real mode), or a trained supernet (one-shot mode).",
+    "standalone training at the proxy (real mode), a trained supernet (one-shot mode), or a "
+    "training-free scorer (zero-cost mode, --scorer).",
+)
+_SCORER = flags.DEFINE_enum(
+    "scorer", "naswot", ["params", "synflow", "naswot", "grad_norm", "zico"],
+    "With --evaluator=scorer: the training-free scorer, at the NB201 network (16 channels, 5 cells per "
+    "stage, 32x32, batch 64: the settings of launch.rank's table).",
 )
 _TABLE_COLUMN = flags.DEFINE_enum(
     "table_column", "cifar100", ["cifar10", "cifar100", "imagenet16-120"],
@@ -227,6 +234,16 @@ def _compare(table) -> dict:
         def make_evaluator(seed: int):
             return evaluator
         print(f"strategies see the held-out accuracy of standalone training at the proxy {proxy}")
+    elif _EVALUATOR.value == "scorer":
+        from tfnas.ranking.scorers import ProxyConfig as ScorerProxy, ScoringContext
+
+        context = ScoringContext(ScorerProxy(), data_dir=_DATA_DIR.value)
+        evaluator = strategies_lib.ScorerEvaluator(_SCORER.value, context)
+
+        def make_evaluator(seed: int):
+            return evaluator
+        print(f"strategies see the training-free score {_SCORER.value} of each cell's network at initialisation "
+              f"({context.proxy}); each run is charged the wall seconds of every cell it scores")
     else:
         evaluator = _one_shot_evaluator()
 

@@ -87,3 +87,32 @@ def test_train_evaluator_trains_and_scores_on_held_out_images(data_dir, tmp_path
     assert dead < 30.0  # the all-none cell cannot learn: chance level on 10 classes
     with pytest.raises(ValueError, match="needs train_examples"):
         TrainEvaluator(ProxyConfig(dataset="digits", train_examples=2000, val_examples=1000)).evaluate(ALL_CONV)
+
+
+def test_scorer_evaluator_rates_cells_caches_and_floors_degenerate_scores():
+    import numpy as np
+
+    from tfnas.ranking.scorers import ProxyConfig as ScorerProxy, ScoringContext
+    from tfnas.strategies import ScorerEvaluator
+
+    rng = np.random.default_rng(0)
+    context = ScoringContext(ScorerProxy(channels=4, layers=1, image_size=8, batch_size=8),
+                             images=rng.standard_normal((16, 8, 8, 3)).astype(np.float32),
+                             labels=rng.integers(0, 10, 16))
+    evaluator = ScorerEvaluator("params", context)
+    small = NB201Genotype.from_string("|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|")
+    big = NB201Genotype.from_string("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|")
+    small_score, seconds = evaluator.evaluate(small)
+    big_score, _ = evaluator.evaluate(big)
+    assert big_score > small_score and seconds > 0
+    assert evaluator.evaluate(big) == evaluator.evaluate(big)  # cached: same score and cost
+
+    class Degenerate:
+        def score(self, cells, context):
+            return np.array([-np.inf])
+
+    evaluator.scorer = Degenerate()
+    cell = NB201Genotype.from_string("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+    assert evaluator.evaluate(cell)[0] == min(small_score, big_score) - 1.0
+    with pytest.raises(ValueError, match="one at a time"):
+        ScorerEvaluator("spos", context)

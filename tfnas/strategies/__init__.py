@@ -2,7 +2,8 @@
 
 `STRATEGIES` maps names to strategy classes: `random` (random search), `evolution`
 (regularized evolution, arXiv 1802.01548), `pnas` (progressive search with a surrogate,
-arXiv 1712.00559). Evaluators: `TableEvaluator` (benchmark mode), `TrainEvaluator` (real mode).
+arXiv 1712.00559). Evaluators: `TableEvaluator` (benchmark mode), `TrainEvaluator` (real mode),
+`SupernetEvaluator` (one-shot mode), `ScorerEvaluator` (zero-cost mode).
 `tfnas.strategies.compare` runs several strategies under one budget over seeds.
 """
 
@@ -18,7 +19,13 @@ from tfnas.strategies.base import (
     mutate,
     random_cell,
 )
-from tfnas.strategies.evaluators import ProxyConfig, SupernetEvaluator, TableEvaluator, TrainEvaluator
+from tfnas.strategies.evaluators import (
+    ProxyConfig,
+    ScorerEvaluator,
+    SupernetEvaluator,
+    TableEvaluator,
+    TrainEvaluator,
+)
 
 # Registration: one import per strategy module.
 from tfnas.strategies import random_search  # noqa: F401,E402
@@ -26,6 +33,6 @@ from tfnas.strategies import evolution  # noqa: F401,E402
 from tfnas.strategies import pnas  # noqa: F401,E402
 
 __all__ = [
-    "STRATEGIES", "Budget", "BudgetExhausted", "Evaluator", "ProxyConfig", "SearchTrace", "Strategy",
+    "STRATEGIES", "Budget", "BudgetExhausted", "Evaluator", "ProxyConfig", "ScorerEvaluator", "SearchTrace", "Strategy",
     "SupernetEvaluator", "TableEvaluator", "TrainEvaluator", "Trial", "make_strategy", "mutate", "random_cell",
 ]
