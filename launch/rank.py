@@ -8,7 +8,10 @@ seed), scores each with the scorer (`tfnas.ranking.SCORERS`: `params`, `synflow`
 the inherited weights of a SPOS supernet, arXiv 1904.00420, trained first and resumably in
 `<workdir>/spos_supernet` at the proxy for `--supernet_epochs` on
 `--supernet_train_examples` images, half for its weights, the other half scoring the cells,
-its training wall seconds in the JSON as `supernet_training_seconds`) and
+its training wall seconds in the JSON as `supernet_training_seconds`; `alpha`: the
+architecture weights of a differentiable search, `--supernet_algorithm` (darts_minus by
+default) trained the same way in `<workdir>/<algorithm>_supernet`, a cell scored by the summed
+log-probability of its ops) and
 compares the scores with the table's 200-epoch CIFAR-10 test accuracy. It prints:
 
 - the setting, the Kendall tau, Spearman rho and top-10% precision (the fraction of the
@@ -70,23 +73,31 @@ _MAX_TRAIN_EXAMPLES = flags.DEFINE_integer(
 _VAL_EXAMPLES = flags.DEFINE_integer(
     "val_examples", 1000, "With --reference or --scorer=spos: held-out training images that score a cell."
 )
-_SUPERNET_EPOCHS = flags.DEFINE_integer("supernet_epochs", 50, "With --scorer=spos: SPOS training epochs.")
+_SUPERNET_EPOCHS = flags.DEFINE_integer(
+    "supernet_epochs", 50, "With --scorer=spos or alpha: the supernet's training epochs.")
+#: Differentiable searches whose architecture weights `--scorer=alpha` reads.
+ALPHA_ALGORITHMS = ("darts", "darts_minus", "pc_darts", "gdas")
+_SUPERNET_ALGORITHM = flags.DEFINE_string(
+    "supernet_algorithm", "darts_minus",
+    f"With --scorer=alpha: the differentiable search ({', '.join(ALPHA_ALGORITHMS)}) whose architecture "
+    "weights rate the cells (its paper recipe, at the proxy flags and --supernet_epochs).")
 _SUPERNET_TRAIN_EXAMPLES = flags.DEFINE_integer(
     "supernet_train_examples", 50000,
-    "With --scorer=spos: training images of the supernet's search (half train the weights, half score cells).",
+    "With --scorer=spos or alpha: training images of the supernet's search (half train the weights, half "
+    "score cells or train the architecture).",
 )
 
 
-def _train_spos() -> tuple[str, float]:
-    """Trains (or resumes) the SPOS supernet at the proxy in `<workdir>/spos_supernet`; returns the
-    folder and its training wall seconds."""
+def _train_supernet(algorithm: str) -> tuple[str, float]:
+    """Trains (or resumes) the `algorithm` search at the proxy in `<workdir>/<algorithm>_supernet`;
+    returns the folder and its training wall seconds."""
     from tfnas.algorithms.runner import make_search_config, search
 
-    workdir = os.path.join(_WORKDIR.value, "spos_supernet")
-    config = make_search_config("spos", "nb201", epochs=_SUPERNET_EPOCHS.value, batch_size=_BATCH_SIZE.value,
+    workdir = os.path.join(_WORKDIR.value, f"{algorithm}_supernet")
+    config = make_search_config(algorithm, "nb201", epochs=_SUPERNET_EPOCHS.value, batch_size=_BATCH_SIZE.value,
                                 channels=_CHANNELS.value, layers=_LAYERS.value, seed=_SEED.value)
-    print(f"== SPOS supernet: {config.epochs} epochs, batch {config.batch_size}, {_SUPERNET_TRAIN_EXAMPLES.value} "
-          f"images (half for the weights), {workdir}", flush=True)
+    print(f"== {algorithm} supernet: {config.epochs} epochs, batch {config.batch_size}, "
+          f"{_SUPERNET_TRAIN_EXAMPLES.value} images (half for the weights), {workdir}", flush=True)
     report = search(config, space="nb201", dataset="cifar10", workdir=workdir, data_dir=_DATA_DIR.value,
                     max_train_examples=_SUPERNET_TRAIN_EXAMPLES.value, image_size=_IMAGE_SIZE.value, verbose=2)
     return workdir, float(report["search_seconds"])
@@ -142,9 +153,15 @@ def main(argv: list[str]) -> None:
                        "val_examples": _VAL_EXAMPLES.value}
         supernet_seconds = 0.0
         if name == "spos":
-            supernet_workdir, supernet_seconds = _train_spos()
+            supernet_workdir, supernet_seconds = _train_supernet("spos")
             options = {"supernet_workdir": supernet_workdir, "val_examples": _VAL_EXAMPLES.value,
                        "data_dir": _DATA_DIR.value}
+        if name == "alpha":
+            if _SUPERNET_ALGORITHM.value not in ALPHA_ALGORITHMS:
+                raise ValueError(f"--supernet_algorithm must be one of {', '.join(ALPHA_ALGORITHMS)} with "
+                                 f"--scorer=alpha. Received: {_SUPERNET_ALGORITHM.value!r}")
+            supernet_workdir, supernet_seconds = _train_supernet(_SUPERNET_ALGORITHM.value)
+            options = {"supernet_workdir": supernet_workdir}
         scorer = make_scorer(name, **options)
         table = NB201Table(data_dir=_DATA_DIR.value)  # Fails early when the table is missing.
         context = ScoringContext(proxy, data_dir=_DATA_DIR.value, log=lambda line: print(line, flush=True))

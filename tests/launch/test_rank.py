@@ -81,3 +81,28 @@ def test_spos_scorer_trains_a_supernet_then_rates_cells_with_inherited_weights(d
     # A rerun resumes the finished supernet (no training) and rates the same cells the same way.
     again = _run(data_dir, *args)
     assert json.loads(again.stdout.strip().splitlines()[-1])["kendall_tau"] == summary["kendall_tau"]
+
+
+@pytest.mark.slow
+def test_alpha_scorer_reads_a_differentiable_search_s_architecture_weights(data_dir, tmp_path):
+    import numpy as np
+
+    from tfnas.algorithms.runner import restore_search
+    from tfnas.genotypes.nb201 import NB201Genotype
+    from tfnas.spaces import nb201 as nb201_space
+
+    args = ("--scorer=alpha", "--supernet_algorithm=darts", "--num_cells=5", "--channels=4", "--layers=1",
+            "--image_size=8", "--batch_size=32", "--supernet_epochs=1", "--supernet_train_examples=128",
+            f"--workdir={tmp_path}")
+    proc = _run(data_dir, *args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["scorer"] == "alpha" and summary["scorer_settings"]["supernet_algorithm"] == "darts"
+    assert summary["supernet_training_seconds"] > 0
+    probs = np.stack([np.asarray(p) for p in restore_search(str(tmp_path / "darts_supernet")).supernet.arch_probabilities()])
+    for cell in json.loads((tmp_path / "alpha_scores.json").read_text())["cells"]:
+        ops = NB201Genotype.from_string(cell["arch"]).ops
+        want = sum(np.log(probs[e, nb201_space.OPS.index(op)]) for e, op in enumerate(ops))
+        assert cell["score"] == pytest.approx(want, rel=1e-5)
+    bad = _run(data_dir, "--scorer=alpha", "--supernet_algorithm=spos", f"--workdir={tmp_path}")
+    assert bad.returncode == 2 and "--supernet_algorithm must be one of" in bad.stderr

@@ -1,4 +1,7 @@
-"""The one-shot scorer: a cell's held-out accuracy with the weights it inherits from a SPOS supernet.
+"""One-shot scorers: ratings of cells read from a trained supernet.
+
+- `alpha` (`ArchitectureWeights`): the architecture weights of a differentiable search.
+- `spos` (`SposAccuracy`): a cell's held-out accuracy with the weights it inherits from a SPOS supernet.
 
 `spos` rates cells with `tfnas.strategies.SupernetEvaluator` on a trained SPOS supernet (Guo et
 al., arXiv 1904.00420: uniform single-path training), BatchNorm statistics of the evaluation
@@ -82,3 +85,64 @@ class SposAccuracy(Scorer):
             if context.log is not None and ((i + 1) % every == 0 or i + 1 == len(cells)):
                 context.log(f"  spos: {i + 1}/{len(cells)} cells, {time.perf_counter() - start:.0f} s")
         return values
+
+
+@register_scorer
+class ArchitectureWeights(Scorer):
+    """A differentiable supernet's own rating: the summed log-probability of the cell's ops.
+
+    The architecture parameters of a trained DARTS / DARTS- / PC-DARTS / GDAS search are what
+    those methods derive their cell from (the argmax per edge, Liu et al. arXiv 1806.09055;
+    DARTS- arXiv 2009.01027; PC-DARTS arXiv 1907.05737; GDAS arXiv 1910.04465); as a
+    scorer, a cell's score is `sum_e log softmax(alpha_e)[op_e]` (NB201's edges are
+    independent, so this orders cells as the product of their op probabilities, and the
+    argmax cell scores highest). The supernet is a finished `tfnas.algorithms.runner.search`
+    workdir of any of those algorithms in the NB201 space (`launch.rank --scorer=alpha
+    --supernet_algorithm=NAME` trains one, resumably). Scoring costs no forward pass.
+
+    Args:
+        supernet_workdir: The search's workdir (config.json and checkpoints).
+
+    Raises:
+        FileNotFoundError: when the workdir holds no finished search.
+        ValueError: when its supernet has no per-edge op probabilities (not NB201).
+    """
+
+    name: ClassVar[str] = "alpha"
+
+    def __init__(self, supernet_workdir: str) -> None:
+        self.supernet_workdir = supernet_workdir
+        self._log_probs: np.ndarray | None = None
+        self._op_names: tuple[str, ...] = ()
+        self._algorithm = ""
+        self._epochs = 0
+
+    def settings(self) -> dict[str, Any]:
+        return {"supernet_workdir": self.supernet_workdir, "supernet_algorithm": self._algorithm,
+                "supernet_epochs": self._epochs}
+
+    def log_probabilities(self) -> np.ndarray:
+        """`[edges, ops]` log-probabilities of the restored search (read once)."""
+        if self._log_probs is None:
+            from tfnas.algorithms.runner import restore_search
+
+            algorithm = restore_search(self.supernet_workdir)
+            supernet = algorithm.supernet
+            from tfnas.spaces import nb201 as nb201_space
+
+            if not hasattr(supernet, "arch_probabilities") or tuple(supernet.op_names) != tuple(nb201_space.OPS):
+                raise ValueError(f"{self.supernet_workdir} holds a {algorithm.config.algorithm} search whose "
+                                 "supernet has no NB201 per-edge op probabilities.")
+            probs = np.stack([np.asarray(p, dtype=np.float64) for p in supernet.arch_probabilities()])
+            with np.errstate(divide="ignore"):  # an op masked out of a learned space: log 0 = -inf
+                self._log_probs = np.log(probs)
+            self._op_names = tuple(supernet.op_names)
+            self._algorithm = algorithm.config.algorithm
+            self._epochs = algorithm.restored_epoch
+        return self._log_probs
+
+    def score(self, cells: Sequence[NB201Genotype], context: ScoringContext) -> np.ndarray:
+        log_probs = self.log_probabilities()
+        column = {name: i for i, name in enumerate(self._op_names)}
+        return np.array([sum(log_probs[e, column[op]] for e, op in enumerate(cell.ops)) for cell in cells],
+                        dtype=np.float64)
