@@ -9,7 +9,7 @@ not searched here):
 |---|---|
 | `none` | none (normalisation only) |
 | `standard` | pad-4 random crop + horizontal flip |
-| `randaugment` | crop + flip + RandAugment(N=`--ra_n`, M=`--ra_m`) + cutout `--cutout` |
+| `randaugment` | crop + flip + RandAugment(N=`--ra_n`, M=`--ra_m`) + cutout `--cutout` (default N=3, M=4) |
 | `autoaugment` | crop + flip + AutoAugment's CIFAR-10 policy + cutout |
 | `ddas`, `pg`, `daas` | crop + flip + the searched policy + cutout |
 
@@ -69,8 +69,11 @@ _TRAIN_EXAMPLES = flags.DEFINE_integer("train_examples", 8000, "Train on the fir
 _TEST_EXAMPLES = flags.DEFINE_integer("test_examples", None, "Test on the first N test images (default: all).")
 _SEEDS = flags.DEFINE_integer("seeds", 2, "Seeds per policy (0 .. seeds-1).")
 _CUTOUT = flags.DEFINE_integer("cutout", 16, "Cutout side after a policy (randaugment, autoaugment, searched).")
-_RA_N = flags.DEFINE_integer("ra_n", 2, "RandAugment N.")
-_RA_M = flags.DEFINE_float("ra_m", 9.0, "RandAugment M (0..10).")
+# RandAugment defaults: the paper's CIFAR-10 setting for Wide-ResNet-28-2, N=3, M=4 (arXiv
+# 1909.13719 appendix; `tfnas.data.policies.RANDAUGMENT_CIFAR10_N/_M`, not imported here so that
+# flag parsing does not load TensorFlow). WRN-28-10's is N=3, M=5; ImageNet ResNet-50's N=2, M=9.
+_RA_N = flags.DEFINE_integer("ra_n", 3, "RandAugment N (default: the paper's CIFAR-10 WRN-28-2 setting).")
+_RA_M = flags.DEFINE_float("ra_m", 4.0, "RandAugment M, 0..10 (default: the paper's CIFAR-10 WRN-28-2 setting).")
 _SEARCH_EPOCHS = flags.DEFINE_integer("search_epochs", 10, "Epochs of the searches run here.")
 _SEARCH_EXAMPLES = flags.DEFINE_integer("search_examples", 4000, "Training images of the searches run here.")
 _SEARCH_BATCH_SIZE = flags.DEFINE_integer("search_batch_size", 64, "Batch of each part in the searches run here.")
@@ -102,8 +105,8 @@ class EvalConfig:
     test_examples: int | None = None
     seeds: int = 2
     cutout: int = 16
-    ra_n: int = 2
-    ra_m: float = 9.0
+    ra_n: int = 3
+    ra_m: float = 4.0
     search_epochs: int = 10
     search_examples: int = 4000
     search_batch_size: int = 64

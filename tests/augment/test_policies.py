@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -11,6 +14,8 @@ from tfnas.data import policies as P
 from tfnas.genotypes import codec
 from tfnas.genotypes.policy import PolicyGenotype
 from tfnas.ops import augment_ops as A
+
+_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("text", [
@@ -27,11 +32,137 @@ def test_string_and_json_round_trip(text):
     assert codec.from_dict(json.loads(g.to_json())) == g
 
 
+# Expected tables, typed from the sources (not from tfnas), one sub-policy per line:
+# (op, probability, level) x 2. CIFAR-10: tensorflow/models official/vision/ops/augment.py @
+# 00b830c7ca641413f37e5147cf059c89f79b0e8e, AutoAugment.policy_reduced_cifar10() (the paper's
+# table, arXiv 1805.09501 appendix); rows 0-4, 5-9, 10-14 and 20-24 are also the groups exp0_0,
+# exp1_0, exp2_0 and exp0_1 of research/autoaugment/policies.py good_policies() @
+# 27b4acd41d752b0232b002111fd7c9ea69ef528a. Row 16 was ("Equalize", 0.8, 4) in tfnas before;
+# the table has 0.6.
+EXPECTED_AUTOAUGMENT_CIFAR10 = (
+    (("Invert", 0.1, 7), ("Contrast", 0.2, 6)),
+    (("Rotate", 0.7, 2), ("TranslateX", 0.3, 9)),
+    (("Sharpness", 0.8, 1), ("Sharpness", 0.9, 3)),
+    (("ShearY", 0.5, 8), ("TranslateY", 0.7, 9)),
+    (("AutoContrast", 0.5, 8), ("Equalize", 0.9, 2)),
+    (("ShearY", 0.2, 7), ("Posterize", 0.3, 7)),
+    (("Color", 0.4, 3), ("Brightness", 0.6, 7)),
+    (("Sharpness", 0.3, 9), ("Brightness", 0.7, 9)),
+    (("Equalize", 0.6, 5), ("Equalize", 0.5, 1)),
+    (("Contrast", 0.6, 7), ("Sharpness", 0.6, 5)),
+    (("Color", 0.7, 7), ("TranslateX", 0.5, 8)),
+    (("Equalize", 0.3, 7), ("AutoContrast", 0.4, 8)),
+    (("TranslateY", 0.4, 3), ("Sharpness", 0.2, 6)),
+    (("Brightness", 0.9, 6), ("Color", 0.2, 8)),
+    (("Solarize", 0.5, 2), ("Invert", 0.0, 3)),
+    (("Equalize", 0.2, 0), ("AutoContrast", 0.6, 0)),
+    (("Equalize", 0.2, 8), ("Equalize", 0.6, 4)),
+    (("Color", 0.9, 9), ("Equalize", 0.6, 6)),
+    (("AutoContrast", 0.8, 4), ("Solarize", 0.2, 8)),
+    (("Brightness", 0.1, 3), ("Color", 0.7, 0)),
+    (("Solarize", 0.4, 5), ("AutoContrast", 0.9, 3)),
+    (("TranslateY", 0.9, 9), ("TranslateY", 0.7, 9)),
+    (("AutoContrast", 0.9, 2), ("Solarize", 0.8, 3)),
+    (("Equalize", 0.8, 8), ("Invert", 0.1, 3)),
+    (("TranslateY", 0.7, 9), ("AutoContrast", 0.9, 1)),
+)
+
+# ImageNet: the same file's AutoAugment.policy_reduced_imagenet() (the paper's table; rows
+# 20-24 repeat rows 4, 1, 13, 14, 2 as printed); rows 0-19 also equal google-research/uda
+# image/randaugment/policies.py imagenet_policies() @ 6aabffa896458fb7806eba9d94fbfeca77f3b72e.
+EXPECTED_AUTOAUGMENT_IMAGENET = (
+    (("Posterize", 0.4, 8), ("Rotate", 0.6, 9)),
+    (("Solarize", 0.6, 5), ("AutoContrast", 0.6, 5)),
+    (("Equalize", 0.8, 8), ("Equalize", 0.6, 3)),
+    (("Posterize", 0.6, 7), ("Posterize", 0.6, 6)),
+    (("Equalize", 0.4, 7), ("Solarize", 0.2, 4)),
+    (("Equalize", 0.4, 4), ("Rotate", 0.8, 8)),
+    (("Solarize", 0.6, 3), ("Equalize", 0.6, 7)),
+    (("Posterize", 0.8, 5), ("Equalize", 1.0, 2)),
+    (("Rotate", 0.2, 3), ("Solarize", 0.6, 8)),
+    (("Equalize", 0.6, 8), ("Posterize", 0.4, 6)),
+    (("Rotate", 0.8, 8), ("Color", 0.4, 0)),
+    (("Rotate", 0.4, 9), ("Equalize", 0.6, 2)),
+    (("Equalize", 0.0, 7), ("Equalize", 0.8, 8)),
+    (("Invert", 0.6, 4), ("Equalize", 1.0, 8)),
+    (("Color", 0.6, 4), ("Contrast", 1.0, 8)),
+    (("Rotate", 0.8, 8), ("Color", 1.0, 2)),
+    (("Color", 0.8, 8), ("Solarize", 0.8, 7)),
+    (("Sharpness", 0.4, 7), ("Invert", 0.6, 8)),
+    (("ShearX", 0.6, 5), ("Equalize", 1.0, 9)),
+    (("Color", 0.4, 0), ("Equalize", 0.6, 3)),
+    (("Equalize", 0.4, 7), ("Solarize", 0.2, 4)),
+    (("Solarize", 0.6, 5), ("AutoContrast", 0.6, 5)),
+    (("Invert", 0.6, 4), ("Equalize", 1.0, 8)),
+    (("Color", 0.6, 4), ("Contrast", 1.0, 8)),
+    (("Equalize", 0.8, 8), ("Equalize", 0.6, 3)),
+)
+
+# RandAugment's 14 ops in the paper's order (arXiv 1909.13719, section 3), and its CIFAR-10
+# setting for Wide-ResNet-28-2 (appendix): N=3, M=4.
+EXPECTED_RANDAUGMENT_OPS = (
+    "Identity", "AutoContrast", "Equalize", "Rotate", "Solarize", "Color", "Posterize", "Contrast",
+    "Brightness", "Sharpness", "ShearX", "ShearY", "TranslateX", "TranslateY",
+)
+EXPECTED_RANDAUGMENT_CIFAR10_N = 3
+EXPECTED_RANDAUGMENT_CIFAR10_M = 4.0
+
+
+def _assert_same_table(got, expected, name):
+    got = tuple(got)
+    assert len(got) == len(expected), f"{name}: {len(got)} sub-policies, expected {len(expected)}"
+    for i, (sub, want) in enumerate(zip(got, expected)):
+        assert len(sub) == len(want), f"{name} sub-policy {i}: {len(sub)} steps, expected {len(want)}"
+        for j, (step, (op, prob, level)) in enumerate(zip(sub, want)):
+            got_op, got_prob, got_level = step
+            assert (got_op, got_prob, got_level) == (op, prob, level), (
+                f"{name} sub-policy {i} step {j}: {step!r}, expected {(op, prob, level)!r}")
+            assert isinstance(got_op, str)
+
+
+@pytest.mark.parametrize("name, table, expected", [
+    ("autoaugment_cifar10", "AUTOAUGMENT_CIFAR10", EXPECTED_AUTOAUGMENT_CIFAR10),
+    ("autoaugment_imagenet", "AUTOAUGMENT_IMAGENET", EXPECTED_AUTOAUGMENT_IMAGENET),
+])
+def test_published_autoaugment_policies_match_the_source_entry_by_entry(name, table, expected):
+    _assert_same_table(getattr(P, table), expected, table)
+    _assert_same_table(P.published_policy(name).subpolicies, expected, name)
+
+
+def test_entry_check_fails_on_any_single_change():
+    # The comparison itself is sensitive to every field of every entry.
+    for i, sub in enumerate(EXPECTED_AUTOAUGMENT_CIFAR10):
+        for j, (op, prob, level) in enumerate(sub):
+            for changed in ((("Identity" if op != "Identity" else "Rotate"), prob, level),
+                            (op, round(1.0 - prob, 1) if prob != 0.5 else 0.4, level), (op, prob, level + 1)):
+                table = [list(s) for s in EXPECTED_AUTOAUGMENT_CIFAR10]
+                table[i][j] = changed
+                with pytest.raises(AssertionError, match=f"sub-policy {i} step {j}"):
+                    _assert_same_table(tuple(tuple(s) for s in table), EXPECTED_AUTOAUGMENT_CIFAR10, "t")
+
+
+def test_randaugment_ops_and_cifar10_defaults():
+    assert A.RANDAUGMENT_OPS == EXPECTED_RANDAUGMENT_OPS
+    assert (P.RANDAUGMENT_CIFAR10_N, P.RANDAUGMENT_CIFAR10_M) == (EXPECTED_RANDAUGMENT_CIFAR10_N,
+                                                                   EXPECTED_RANDAUGMENT_CIFAR10_M)
+    g = P.randaugment()
+    assert (g.kind, g.n, g.m) == ("randaugment", 3, 4.0)
+    assert g.to_string() == "randaugment:n=3,m=4"
+    assert P.published_policy("randaugment:n=3,m=4") == g
+    assert P.published_policy("randaugment:n=2,m=9") == P.randaugment(2, 9)
+
+
+def test_eval_policies_uses_the_same_randaugment_defaults():
+    # A subprocess: launch.eval_policies defines absl flags at import (process-global).
+    code = ("import json, launch.eval_policies as e; c = e.EvalConfig(); "
+            "print(json.dumps([c.ra_n, c.ra_m, e._RA_N.default, e._RA_M.default]))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=_ROOT, capture_output=True, text=True, check=False,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == [3, 4.0, 3, 4.0]
+
+
 def test_published_policies():
-    cifar = P.published_policy("autoaugment_cifar10")
-    assert len(cifar.subpolicies) == 25 and all(len(s) == 2 for s in cifar.subpolicies)
-    assert cifar.subpolicies[0] == (("Invert", 0.1, 7.0), ("Contrast", 0.2, 6.0))
-    assert len(P.published_policy("autoaugment_imagenet").subpolicies) == 25
     assert P.published_policy("randaugment:n=3,m=4") == P.randaugment(3, 4)
     assert len(P.DDAS_ENTRIES) == 52
 

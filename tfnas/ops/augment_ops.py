@@ -325,7 +325,9 @@ OP_NAMES: tuple[str, ...] = (
 )
 #: The AutoAugment op set of the issue (AutoAugment's 16 ops minus SamplePairing, plus Identity).
 AUTOAUGMENT_OPS: tuple[str, ...] = OP_NAMES[:16]
-#: RandAugment's and TrivialAugment's 14 ops (RandAugment, arXiv 1909.13719, section 3).
+#: RandAugment's and TrivialAugment's 14 ops, in the order of RandAugment's paper (arXiv
+#: 1909.13719, section 3). The authors' TPU code draws from a different set of 16 (no Identity; Invert,
+#: Cutout, SolarizeAdd): see `tfnas.data.policies` for the sources and why the paper's are kept.
 RANDAUGMENT_OPS: tuple[str, ...] = (
     "Identity", "AutoContrast", "Equalize", "Rotate", "Solarize", "Color", "Posterize", "Contrast",
     "Brightness", "Sharpness", "ShearX", "ShearY", "TranslateX", "TranslateY",
