@@ -233,3 +233,14 @@ def test_runner_resume_matches_uninterrupted(tmp_path):
     assert len(json.loads((tmp_path / "full" / "history.json").read_text())["epochs"]) == 2
     with pytest.raises(ValueError, match="different config"):
         search_augment(config.replace(seed=5), workdir=str(tmp_path / "full"), **kwargs)
+
+
+def test_default_network_is_the_cell_its_label_names(data_dir):
+    from tfnas.algorithms.augment_search import DEFAULT_NETWORK
+    from tfnas.benchmarks import NB201Table
+
+    table = NB201Table(data_dir=str(data_dir))
+
+    entry = table.lookup(DEFAULT_NETWORK)
+    assert entry.index == 9930 and round(entry.cifar10, 2) == 94.36
+    assert table.best().index == 6111  # the label's "second best": the best differs in its last edge
