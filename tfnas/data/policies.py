@@ -288,7 +288,7 @@ def sample_policy(policy: PolicyGenotype, batch_size: int | tf.Tensor, seed: See
 
     Example:
     >>> ops, mags = sample_policy(randaugment(2, 9), 4, (0, 0))
-    >>> ops.shape, float(mags[0, 0])
+    >>> ops.shape, round(float(mags[0, 0]), 6)
     (TensorShape([4, 2]), 0.9)
     """
     if not isinstance(policy, PolicyGenotype):
@@ -479,7 +479,7 @@ def op_marginals(stage_probabilities: np.ndarray, entries: Sequence[tuple[str, f
         The probability of each op of `OP_NAMES` (0 for ops not in `entries`).
 
     Example:
-    >>> op_marginals(np.full(52, 1 / 52)).sum().round(6)
+    >>> float(op_marginals(np.full(52, 1 / 52)).sum().round(6))
     1.0
     """
     probs = np.asarray(stage_probabilities, dtype=np.float64)
