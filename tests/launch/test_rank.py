@@ -24,7 +24,7 @@ def _run(data_dir, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("args, message", [
-    (("--scorer=snip",), "Unknown --scorer='snip'; known: grad_norm, naswot, params"),
+    (("--scorer=snip",), "Unknown --scorer='snip'; known: alpha, grad_norm, naswot, params"),
     (("--scorer=params", "--num_cells=0"), "num_cells must be in [1, 15625]"),
     (("--scorer=synflow", "--reference"), "conflicts with --scorer=synflow"),
 ])
