@@ -26,6 +26,9 @@ import time
 
 from absl import app, flags
 
+# The line protocol's stdout, shared with the reference worker (stdlib only, so importable here).
+from launch._reference_step_worker import _protocol_stream
+
 _LIBRARY = flags.DEFINE_enum("library", None, ["onednn", "eigen"],
                              "The kernel library this process must run (checked, not chosen: the caller sets "
                              "TF_ENABLE_ONEDNN_OPTS).")
@@ -34,15 +37,6 @@ _CHANNELS = flags.DEFINE_integer("channels", 16, "Initial channels.")
 _LAYERS = flags.DEFINE_integer("layers", 8, "Cells.")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 32, "Image side.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the weights and the data.")
-
-
-def _protocol_stream():
-    """The real stdout for protocol lines; fd 1 and `sys.stdout` are sent to stderr."""
-    out = os.fdopen(os.dup(1), "w", buffering=1)
-    sys.stdout.flush()
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    return out
 
 
 def main(argv: list[str]) -> None:
