@@ -6,25 +6,30 @@ sample of N distinct NAS-Bench-201 cells (`tfnas.ranking.sample_indices`: numpy
 seed), scores each with the scorer (`tfnas.ranking.SCORERS`: `params`, `synflow`,
 `naswot`, `grad_norm`, `zico`; `standalone` or `--reference`: standalone training; `spos`:
 the inherited weights of a SPOS supernet, arXiv 1904.00420, trained first and resumably in
-`<workdir>/spos_supernet` at the proxy for `--supernet_epochs` on
+`<workdir>/spos_supernet` (`--supernet_algorithm=magic_t`: MAGIC-T, arXiv 2108.12821, adjacent
+training paths differ in one op, in `<workdir>/magic_t_supernet`) at the proxy for `--supernet_epochs` on
 `--supernet_train_examples` images, half for its weights, the other half scoring the cells,
 its training wall seconds in the JSON as `supernet_training_seconds`; `alpha`: the
 architecture weights of a differentiable search, `--supernet_algorithm` (darts_minus by
 default) trained the same way in `<workdir>/<algorithm>_supernet`, a cell scored by the summed
-log-probability of its ops) and
+log-probability of its ops; `ensemble`: the mean rank of the `--members` scorers, read from
+their `<workdir>/<member>_scores.json` of the same sample, its `cpu_seconds` and
+`supernet_training_seconds` the members' sums) and
 compares the scores with the table's 200-epoch CIFAR-10 test accuracy. It prints:
 
 - the setting, the Kendall tau, Spearman rho and top-10% precision (the fraction of the
   scorer's top 10% of the sample in the table's top 10%), the CPU seconds of scoring
   (process CPU time of all threads plus children), and the published tau where there is
   one (ZiCo arXiv 2301.11300 Tab. 1);
-- as its LAST line one JSON object: `{"scorer", "kendall_tau", "spearman_rho",
+- as its LAST line one JSON object: `{"scorer", "label", "kendall_tau", "spearman_rho",
   "top10_precision", "cpu_seconds", "wall_seconds", "process_cpu_seconds", "num_cells",
   "seed", "degenerate", "proxy": {...}, "scorer_settings": {...}, "cpu",
   "cpu_vector_extensions", "kernel_library", "published_kendall_tau"}`.
 
-It writes `<workdir>/<scorer>_scores.json` (per cell: index, arch, score, cifar10; a
-degenerate `-inf` score is null) and `<workdir>/<scorer>_scatter.png`.
+It writes `<workdir>/<label>_scores.json` (per cell: index, arch, score, cifar10; a
+degenerate `-inf` score is null) and `<workdir>/<label>_scatter.png`, where the label (also
+in the JSON) is the scorer's name, suffixed with `_<supernet_algorithm>` when that is not the
+scorer's default (e.g. `spos_magic_t`, `alpha_gdas`): the name an ensemble member goes by.
 
 The training-free scorers build each cell's network at the proxy (`--channels=16
 --layers=5 --image_size=32`: the NAS-Bench-201 network; smaller for quick runs) from
@@ -75,12 +80,16 @@ _VAL_EXAMPLES = flags.DEFINE_integer(
 )
 _SUPERNET_EPOCHS = flags.DEFINE_integer(
     "supernet_epochs", 50, "With --scorer=spos or alpha: the supernet's training epochs.")
-#: Differentiable searches whose architecture weights `--scorer=alpha` reads.
-ALPHA_ALGORITHMS = ("darts", "darts_minus", "pc_darts", "gdas")
+#: Per scorer: the searches whose trained supernet it reads, the first the default.
+SUPERNET_ALGORITHMS = {"alpha": ("darts_minus", "darts", "pc_darts", "gdas"), "spos": ("spos", "magic_t")}
 _SUPERNET_ALGORITHM = flags.DEFINE_string(
-    "supernet_algorithm", "darts_minus",
-    f"With --scorer=alpha: the differentiable search ({', '.join(ALPHA_ALGORITHMS)}) whose architecture "
-    "weights rate the cells (its paper recipe, at the proxy flags and --supernet_epochs).")
+    "supernet_algorithm", None,
+    "With --scorer=alpha: the differentiable search (darts_minus (default), darts, pc_darts, gdas) whose "
+    "architecture weights rate the cells; with --scorer=spos: the single-path training (spos (default), or "
+    "magic_t: adjacent paths differ in one op). Its paper recipe, at the proxy flags and --supernet_epochs.")
+_MEMBERS = flags.DEFINE_list(
+    "members", [], "With --scorer=ensemble: the member scorers whose <workdir>/<member>_scores.json (same sample) "
+    "are combined by mean rank, e.g. zico,naswot,params,spos.")
 _SUPERNET_TRAIN_EXAMPLES = flags.DEFINE_integer(
     "supernet_train_examples", 50000,
     "With --scorer=spos or alpha: training images of the supernet's search (half train the weights, half "
@@ -112,7 +121,7 @@ def _scorer_name() -> str:
     return name
 
 
-def _print_report(report, proxy, name: str) -> None:
+def _print_report(report, proxy, name: str, upstream: dict[str, float]) -> None:
     from tfnas.ranking.benchmark import PUBLISHED_KENDALL_TAU, PUBLISHED_SOURCE
 
     m = report.metrics
@@ -125,6 +134,9 @@ def _print_report(report, proxy, name: str) -> None:
           f"top-10% precision {m.top10_precision:.3f} (top {m.top_k} of {m.num_cells})")
     print(f"scoring: {report.cpu_seconds:.1f} CPU s, {report.wall_seconds:.1f} wall s "
           f"({report.wall_seconds / m.num_cells:.2f} s a cell)")
+    if upstream["cpu_seconds"] or upstream["supernet_training_seconds"]:
+        print(f"plus what the scores were built from: {upstream['cpu_seconds']:.1f} CPU s of scoring, "
+              f"{upstream['supernet_training_seconds']:.1f} s of supernet training")
     if name in PUBLISHED_KENDALL_TAU:
         print(f"published Kendall tau: {PUBLISHED_KENDALL_TAU[name]:.2f} ({PUBLISHED_SOURCE})")
 
@@ -152,38 +164,49 @@ def main(argv: list[str]) -> None:
             options = {"epochs": _EPOCHS.value, "train_examples": _MAX_TRAIN_EXAMPLES.value,
                        "val_examples": _VAL_EXAMPLES.value}
         supernet_seconds = 0.0
-        if name == "spos":
-            supernet_workdir, supernet_seconds = _train_supernet("spos")
-            options = {"supernet_workdir": supernet_workdir, "val_examples": _VAL_EXAMPLES.value,
-                       "data_dir": _DATA_DIR.value}
-        if name == "alpha":
-            if _SUPERNET_ALGORITHM.value not in ALPHA_ALGORITHMS:
-                raise ValueError(f"--supernet_algorithm must be one of {', '.join(ALPHA_ALGORITHMS)} with "
-                                 f"--scorer=alpha. Received: {_SUPERNET_ALGORITHM.value!r}")
-            supernet_workdir, supernet_seconds = _train_supernet(_SUPERNET_ALGORITHM.value)
+        label = name
+        if name in SUPERNET_ALGORITHMS:
+            known = SUPERNET_ALGORITHMS[name]
+            algorithm = _SUPERNET_ALGORITHM.value or known[0]
+            label = name if algorithm == known[0] else f"{name}_{algorithm}"
+            if algorithm not in known:
+                raise ValueError(f"--supernet_algorithm must be one of {', '.join(known)} with --scorer={name}. "
+                                 f"Received: {algorithm!r}")
+            supernet_workdir, supernet_seconds = _train_supernet(algorithm)
             options = {"supernet_workdir": supernet_workdir}
+            if name == "spos":
+                options.update(val_examples=_VAL_EXAMPLES.value, data_dir=_DATA_DIR.value)
+        elif _SUPERNET_ALGORITHM.value:
+            raise ValueError(f"--supernet_algorithm belongs to --scorer=spos or alpha; it conflicts with "
+                             f"--scorer={name}.")
+        if name == "ensemble":
+            options = {"members": _MEMBERS.value, "scores_dir": _WORKDIR.value}
+        elif _MEMBERS.value:
+            raise ValueError(f"--members belongs to --scorer=ensemble; it conflicts with --scorer={name}.")
         scorer = make_scorer(name, **options)
         table = NB201Table(data_dir=_DATA_DIR.value)  # Fails early when the table is missing.
         context = ScoringContext(proxy, data_dir=_DATA_DIR.value, log=lambda line: print(line, flush=True))
         if scorer.minibatches:  # Load (and check) the data before the first cell.
             context.images(scorer.minibatches * proxy.batch_size)
         report = run_ranking(scorer, indices, table, context)
+        upstream = scorer.upstream_seconds()
     except (ValueError, KeyError, FileNotFoundError, CorruptCheckpointError, NonFiniteLossError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
-    _print_report(report, proxy, name)
+    _print_report(report, proxy, name, upstream)
     os.makedirs(_WORKDIR.value, exist_ok=True)
     m = report.metrics
     summary = {
         "scorer": name,
+        "label": label,
         "kendall_tau": round(m.kendall_tau, 6),
         "spearman_rho": round(m.spearman_rho, 6),
         "top10_precision": round(m.top10_precision, 6),
-        "cpu_seconds": round(report.cpu_seconds, 2),
+        "cpu_seconds": round(report.cpu_seconds + upstream["cpu_seconds"], 2),
         "wall_seconds": round(report.wall_seconds, 2),
         "process_cpu_seconds": round(cpu_seconds(), 2),
-        "supernet_training_seconds": round(supernet_seconds, 1),
+        "supernet_training_seconds": round(supernet_seconds + upstream["supernet_training_seconds"], 1),
         "num_cells": m.num_cells,
         "seed": _SEED.value,
         "degenerate": m.degenerate,
@@ -195,9 +218,9 @@ def main(argv: list[str]) -> None:
         "kernel_library": runtime.kernel_library(),
         "published_kendall_tau": PUBLISHED_KENDALL_TAU.get(name),
     }
-    scores_path = os.path.join(_WORKDIR.value, f"{name}_scores.json")
+    scores_path = os.path.join(_WORKDIR.value, f"{label}_scores.json")
     write_json(scores_path, {**summary, "cells": report.per_cell()})
-    png = plot_ranking(report, os.path.join(_WORKDIR.value, f"{name}_scatter.png"))
+    png = plot_ranking(report, os.path.join(_WORKDIR.value, f"{label}_scatter.png"))
     print(f"wrote {scores_path} and {png}")
     print(json.dumps(summary))
 

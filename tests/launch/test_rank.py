@@ -12,6 +12,7 @@ import pytest
 
 from tfnas.benchmarks import NB201Table
 from tfnas.ranking import rank_metrics, sample_indices
+from tfnas.ranking.ensemble import ranks
 
 _ROOT = pathlib.Path(__file__).resolve().parents[2]
 _TINY = ("--num_cells=5", "--channels=4", "--layers=1", "--image_size=8", "--batch_size=8", "--seed=3")
@@ -24,7 +25,12 @@ def _run(data_dir, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("args, message", [
-    (("--scorer=snip",), "Unknown --scorer='snip'; known: alpha, grad_norm, naswot, params"),
+    (("--scorer=snip",), "Unknown --scorer='snip'; known: alpha, ensemble, grad_norm, naswot, params"),
+    (("--scorer=ensemble", "--members=params,naswot"), "Ensemble member 'params' has no scores at"),
+    (("--scorer=ensemble", "--members=params"), "at least two member scorers"),
+    (("--scorer=params", "--members=params,naswot"), "--members belongs to --scorer=ensemble"),
+    (("--scorer=params", "--supernet_algorithm=spos"), "--supernet_algorithm belongs to --scorer=spos or alpha"),
+    (("--scorer=spos", "--supernet_algorithm=gdas"), "must be one of spos, magic_t with --scorer=spos"),
     (("--scorer=params", "--num_cells=0"), "num_cells must be in [1, 15625]"),
     (("--scorer=synflow", "--reference"), "conflicts with --scorer=synflow"),
 ])
@@ -64,6 +70,18 @@ def test_two_scorers_rate_the_same_sample_and_report_json(data_dir, tmp_path):
         assert summary["top10_precision"] == pytest.approx(again.top10_precision, abs=1e-6)
         assert (tmp_path / f"{scorer}_scatter.png").stat().st_size > 1000
     assert summaries["params"]["published_kendall_tau"] == 0.57
+    # The ensemble of the two: mean rank of their saved scores, their cost included.
+    proc = _run(data_dir, "--scorer=ensemble", "--members=params,naswot", *_TINY, f"--workdir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["scorer"] == "ensemble" and summary["scorer_settings"]["members"] == ["params", "naswot"]
+    assert summary["cpu_seconds"] >= summaries["params"]["cpu_seconds"] + summaries["naswot"]["cpu_seconds"]
+    member_scores = [[float("-inf") if c["score"] is None else c["score"]
+                      for c in json.loads((tmp_path / f"{m}_scores.json").read_text())["cells"]]
+                     for m in ("params", "naswot")]
+    expected_scores = [(a + b) / 2 for a, b in zip(*(ranks(v).tolist() for v in member_scores))]
+    saved = json.loads((tmp_path / "ensemble_scores.json").read_text())["cells"]
+    assert [c["score"] for c in saved] == pytest.approx(expected_scores)
 
 
 @pytest.mark.slow
@@ -81,6 +99,12 @@ def test_spos_scorer_trains_a_supernet_then_rates_cells_with_inherited_weights(d
     # A rerun resumes the finished supernet (no training) and rates the same cells the same way.
     again = _run(data_dir, *args)
     assert json.loads(again.stdout.strip().splitlines()[-1])["kendall_tau"] == summary["kendall_tau"]
+    # MAGIC-T's supernet (arXiv 2108.12821) is rated the same way, under its own label.
+    magic = _run(data_dir, *args, "--supernet_algorithm=magic_t")
+    assert magic.returncode == 0, magic.stderr[-3000:]
+    summary = json.loads(magic.stdout.strip().splitlines()[-1])
+    assert summary["label"] == "spos_magic_t" and summary["scorer_settings"]["supernet_algorithm"] == "magic_t"
+    assert (tmp_path / "magic_t_supernet" / "checkpoints").is_dir() and (tmp_path / "spos_magic_t_scores.json").exists()
 
 
 @pytest.mark.slow
@@ -98,9 +122,10 @@ def test_alpha_scorer_reads_a_differentiable_search_s_architecture_weights(data_
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["scorer"] == "alpha" and summary["scorer_settings"]["supernet_algorithm"] == "darts"
+    assert summary["label"] == "alpha_darts"
     assert summary["supernet_training_seconds"] > 0
     probs = np.stack([np.asarray(p) for p in restore_search(str(tmp_path / "darts_supernet")).supernet.arch_probabilities()])
-    for cell in json.loads((tmp_path / "alpha_scores.json").read_text())["cells"]:
+    for cell in json.loads((tmp_path / "alpha_darts_scores.json").read_text())["cells"]:
         ops = NB201Genotype.from_string(cell["arch"]).ops
         want = sum(np.log(probs[e, nb201_space.OPS.index(op)]) for e, op in enumerate(ops))
         assert cell["score"] == pytest.approx(want, rel=1e-5)

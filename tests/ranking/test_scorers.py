@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 import pytest
 
 from tfnas.genotypes.nb201 import NB201Genotype
-from tfnas.ranking import SCORERS, PerCellScorer, ProxyConfig, ScoringContext, make_scorer, register_scorer
+from tfnas.ranking import SCORERS, PerCellScorer, ProxyConfig, ScoringContext, make_scorer, register_scorer, sample_cells
 
 TINY = ProxyConfig(channels=4, layers=1, image_size=8, batch_size=8, seed=0)
 CONV = NB201Genotype.from_string(
@@ -116,3 +117,45 @@ def test_standalone_scores_held_out_accuracy():
     assert 0.0 <= score <= 100.0
     assert float(score * 8 / 100).is_integer()  # k of the 8 held-out images
     assert scorer.settings()["epochs"] == 1
+
+
+# ---------------------------------------------------------------------------- ensemble
+def _write_scores(folder, name, cells, values, cpu=2.0):
+    rows = [{"index": i, "arch": c.to_string(), "score": v, "cifar10": 90.0} for i, (c, v) in enumerate(zip(cells, values))]
+    (folder / f"{name}_scores.json").write_text(json.dumps({"scorer": name, "cpu_seconds": cpu,
+                                                            "supernet_training_seconds": 10.0 if name == "b" else 0.0,
+                                                            "cells": rows}))
+
+
+def test_ranks_average_ties_and_put_degenerate_scores_lowest():
+    from tfnas.ranking.ensemble import ranks
+
+    assert ranks([3.0, float("-inf"), 3.0, float("nan"), 7.0]).tolist() == [3.5, 1.5, 3.5, 1.5, 5.0]
+    assert ranks([]).tolist() == []
+
+
+def test_ensemble_is_the_mean_member_rank_of_the_requested_cells_in_their_order(tmp_path):
+    cells = sample_cells(4, seed=1)
+    _write_scores(tmp_path, "a", cells, [10.0, 40.0, 20.0, 30.0])
+    _write_scores(tmp_path, "b", cells, [None, 1.0, 3.0, 2.0])
+    scorer = make_scorer("ensemble", members=["a", "b"], scores_dir=str(tmp_path))
+    # a ranks 1, 4, 2, 3; b ranks 1, 2, 4, 3.
+    assert scorer.score(cells, None).tolist() == [1.0, 3.0, 3.0, 3.0]
+    reordered = [cells[2], cells[0]]  # Ranks are within the requested set: 2 cells.
+    assert scorer.score(reordered, None).tolist() == [2.0, 1.0]
+    assert scorer.upstream_seconds() == {"cpu_seconds": 4.0, "supernet_training_seconds": 10.0}
+    assert scorer.settings()["members"] == ["a", "b"]
+
+
+def test_ensemble_errors_name_the_member_and_the_fix(tmp_path):
+    cells = sample_cells(3, seed=2)
+    _write_scores(tmp_path, "a", cells[:2], [1.0, 2.0])
+    (tmp_path / "b_scores.json").write_text("{not json")
+    with pytest.raises(ValueError, match="lacks 1 of the 3 cells"):
+        make_scorer("ensemble", members=["a", "c"], scores_dir=str(tmp_path)).score(cells, None)
+    with pytest.raises(FileNotFoundError, match=r"--scorer=c --workdir="):
+        make_scorer("ensemble", members=["c", "a"], scores_dir=str(tmp_path)).score(cells[:2], None)
+    with pytest.raises(ValueError, match="not a launch.rank scores file"):
+        make_scorer("ensemble", members=["a", "b"], scores_dir=str(tmp_path)).score(cells[:2], None)
+    with pytest.raises(ValueError, match="distinct"):
+        make_scorer("ensemble", members=["a", "a"], scores_dir=str(tmp_path))

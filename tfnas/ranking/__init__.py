@@ -3,7 +3,9 @@
 `sample_indices` / `sample_cells` (sample.py) draw the fixed, seeded sample of cells;
 `SCORERS` / `make_scorer` (scorers.py) hold the scorers, one registered object each
 (`params`, `synflow`, `naswot`, `grad_norm`, `zico`, the reference `standalone` from
-standalone.py, and `spos` from one_shot.py: inherited weights of a trained SPOS supernet); `rank_metrics` (metrics.py) compares their scores with the table's
+standalone.py, `spos` and `alpha` from one_shot.py: inherited weights of a trained SPOS supernet, a
+differentiable search's architecture weights; `ensemble` from ensemble.py: the mean rank of
+scorers that already rated the cells); `rank_metrics` (metrics.py) compares their scores with the table's
 200-epoch accuracy (Kendall tau, Spearman rho, top-10% precision). `python -m launch.rank`
 runs the benchmark.
 
@@ -15,6 +17,7 @@ Example:
 4
 """
 
+from tfnas.ranking import ensemble as _ensemble  # noqa: F401  (registers "ensemble")
 from tfnas.ranking import one_shot as _one_shot  # noqa: F401  (registers "spos")
 from tfnas.ranking import standalone as _standalone  # noqa: F401  (registers "standalone")
 from tfnas.ranking.metrics import RankMetrics, kendall_tau, rank_metrics, spearman_rho, top_k_size, top_precision

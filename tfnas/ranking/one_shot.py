@@ -1,13 +1,15 @@
 """One-shot scorers: ratings of cells read from a trained supernet.
 
 - `alpha` (`ArchitectureWeights`): the architecture weights of a differentiable search.
-- `spos` (`SposAccuracy`): a cell's held-out accuracy with the weights it inherits from a SPOS supernet.
+- `spos` (`SposAccuracy`): a cell's held-out accuracy with the weights it inherits from a SPOS
+  supernet, or from any single-path supernet trained by a `Spos` subclass (`magic_t`,
+  `tfnas.algorithms.magic`: adjacent training paths differ in one op, arXiv 2108.12821).
 
 `spos` rates cells with `tfnas.strategies.SupernetEvaluator` on a trained SPOS supernet (Guo et
 al., arXiv 1904.00420: uniform single-path training), BatchNorm statistics of the evaluation
 batches (recomputed per candidate, as the one-shot literature does: Ning et al., arXiv
 2008.03064). The supernet is a finished `tfnas.algorithms.runner.search` workdir of algorithm
-`spos` (`launch.rank --scorer=spos` trains one, resumably); the held-out images are the
+`spos` or `magic_t` (`launch.rank --scorer=spos [--supernet_algorithm=magic_t]` trains one, resumably); the held-out images are the
 first of the architecture half of that search's bilevel split, which its weights never saw.
 """
 
@@ -50,9 +52,11 @@ class SposAccuracy(Scorer):
         self.data_dir = data_dir
         self._evaluator: Any = None
         self._epochs = 0
+        self._algorithm = ""
 
     def settings(self) -> dict[str, Any]:
-        return {"supernet_workdir": self.supernet_workdir, "supernet_epochs": self._epochs,
+        return {"supernet_workdir": self.supernet_workdir, "supernet_algorithm": self._algorithm,
+                "supernet_epochs": self._epochs,
                 "val_examples": self.val_examples, "batch_size": self.batch_size}
 
     def evaluator(self) -> Any:
@@ -62,9 +66,12 @@ class SposAccuracy(Scorer):
             from tfnas.algorithms.runner import load_training_set, restore_search
             from tfnas.strategies import SupernetEvaluator
 
+            from tfnas.algorithms.spos import Spos
+
             algorithm = restore_search(self.supernet_workdir)
-            if algorithm.config.algorithm != "spos":
-                raise ValueError(f"{self.supernet_workdir} holds a {algorithm.config.algorithm} search, not spos.")
+            if not isinstance(algorithm, Spos):
+                raise ValueError(f"{self.supernet_workdir} holds a {algorithm.config.algorithm} search, not a "
+                                 "single-path one (spos, magic_t).")
             with open(os.path.join(self.supernet_workdir, "config.json"), encoding="utf-8") as f:
                 run = json.load(f)
             train_ds, _, _, _ = load_training_set(run["dataset"], self.data_dir, run["max_train_examples"],
@@ -73,6 +80,7 @@ class SposAccuracy(Scorer):
                                       batch_size=self.batch_size, dataset=run["dataset"])
             self._evaluator = SupernetEvaluator(algorithm.supernet, batches)
             self._epochs = algorithm.restored_epoch
+            self._algorithm = algorithm.config.algorithm
         return self._evaluator
 
     def score(self, cells: Sequence[NB201Genotype], context: ScoringContext) -> np.ndarray:

@@ -239,6 +239,11 @@ class Scorer(abc.ABC):
         """The scorer's own settings, JSON-able (reported next to its results)."""
         return {}
 
+    def upstream_seconds(self) -> dict[str, float]:
+        """Seconds spent before `score` that its scores depend on (e.g. members scored
+        earlier): `{"cpu_seconds", "supernet_training_seconds"}`, added to its cost."""
+        return {"cpu_seconds": 0.0, "supernet_training_seconds": 0.0}
+
     @abc.abstractmethod
     def score(self, cells: Sequence[NB201Genotype], context: ScoringContext) -> np.ndarray:
         """Returns a float64 array, one score per cell, in the order of `cells`."""
