@@ -523,6 +523,29 @@ class SearchCell(keras.layers.Layer):
         kernel = self._vars[f"g{g}_{op}_w"][si][..., ti * cp : (ti + 1) * cp]
         return kernels.batch_norm(_conv(r, kernel, stride))
 
+    def edge_op_slice(self, edge: int, op: str) -> tuple[Any, tuple[Any, ...]]:
+        """Where the weights of convolution op `op` of edge row `edge` live: `(variable, index)`,
+        `variable[index]` being the `[k, k, C, C]` kernel `_single_op` computes that edge with.
+
+        For measurements on one operator (e.g. the gradient similarity of
+        `tfnas.ranking.interference`): take the gradient of the whole batched variable and
+        index it. Only the plain convolutions (NB201's `nor_conv_*`) have a single weight.
+
+        Raises:
+            ValueError: for an op that is not a plain convolution of this cell, or an unknown edge.
+        """
+        if op not in self.op_names or OP_KINDS[op][0] != "conv":
+            raise ValueError(f"edge_op_slice covers the plain convolutions of the cell "
+                             f"({[o for o in self.op_names if OP_KINDS[o][0] == 'conv']}). Received: {op!r}")
+        if not 0 <= edge < len(self.edges):
+            raise ValueError(f"edge must be in [0, {len(self.edges)}). Received: {edge}")
+        target, source = self.edges[edge]
+        for g, (sources, targets) in enumerate(self.groups):
+            if source in sources and target in targets:
+                si, ti, cp = sources.index(source), targets.index(target), self.op_channels
+                return self._vars[f"g{g}_{op}_w"], (si, Ellipsis, slice(ti * cp, (ti + 1) * cp))
+        raise ValueError(f"Edge {edge} ({source} -> {target}) is in no group of the cell.")  # pragma: no cover
+
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update({
