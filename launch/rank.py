@@ -6,8 +6,8 @@ sample of N distinct NAS-Bench-201 cells (`tfnas.ranking.sample_indices`: numpy
 seed), scores each with the scorer (`tfnas.ranking.SCORERS`: `params`, `synflow`,
 `naswot`, `grad_norm`, `zico`; `standalone` or `--reference`: standalone training; `spos`:
 the inherited weights of a SPOS supernet, arXiv 1904.00420, trained first and resumably in
-`<workdir>/spos_supernet` (`--supernet_algorithm=magic_t`: MAGIC-T, arXiv 2108.12821, adjacent
-training paths differ in one op, in `<workdir>/magic_t_supernet`) at the proxy for `--supernet_epochs` on
+`<workdir>/spos_supernet` (`--supernet_algorithm=magic_t | magic_a | magic_at`: MAGIC-T / -A / -AT, arXiv
+2108.12821, in `<workdir>/<algorithm>_supernet`) at the proxy for `--supernet_epochs` on
 `--supernet_train_examples` images, half for its weights, the other half scoring the cells,
 its training wall seconds in the JSON as `supernet_training_seconds`; `alpha`: the
 architecture weights of a differentiable search, `--supernet_algorithm` (darts_minus by
@@ -81,12 +81,13 @@ _VAL_EXAMPLES = flags.DEFINE_integer(
 _SUPERNET_EPOCHS = flags.DEFINE_integer(
     "supernet_epochs", 50, "With --scorer=spos or alpha: the supernet's training epochs.")
 #: Per scorer: the searches whose trained supernet it reads, the first the default.
-SUPERNET_ALGORITHMS = {"alpha": ("darts_minus", "darts", "pc_darts", "gdas"), "spos": ("spos", "magic_t")}
+SUPERNET_ALGORITHMS = {"alpha": ("darts_minus", "darts", "pc_darts", "gdas"), "spos": ("spos", "magic_t", "magic_a", "magic_at")}
 _SUPERNET_ALGORITHM = flags.DEFINE_string(
     "supernet_algorithm", None,
     "With --scorer=alpha: the differentiable search (darts_minus (default), darts, pc_darts, gdas) whose "
-    "architecture weights rate the cells; with --scorer=spos: the single-path training (spos (default), or "
-    "magic_t: adjacent paths differ in one op). Its paper recipe, at the proxy flags and --supernet_epochs.")
+    "architecture weights rate the cells; with --scorer=spos: the single-path training (spos (default); "
+    "MAGIC, arXiv 2108.12821: magic_t, adjacent paths differ in one op; magic_a, alignment to an anchor child; "
+    "magic_at, both). Its paper recipe, at the proxy flags and --supernet_epochs.")
 _MEMBERS = flags.DEFINE_list(
     "members", [], "With --scorer=ensemble: the member scorers whose <workdir>/<member>_scores.json (same sample) "
     "are combined by mean rank, e.g. zico,naswot,params,spos.")

@@ -85,3 +85,76 @@ def test_a_resumed_run_continues_the_same_walk(tmp_path):
     assert np.concatenate(full.paths()).tolist() == np.concatenate(part.paths()).tolist()
     fresh = _build("nb201")  # the walk moved away from the seeded first path
     assert np.concatenate(full.paths()).tolist() != np.concatenate(fresh.paths()).tolist()
+
+
+# ---------------------------------------------------------------------------- MAGIC-A
+def test_features_returns_every_search_cell_output_and_a_fixed_path_runs_that_child():
+    algorithm = _build("nb201")
+    supernet = algorithm.supernet
+    x = np.random.default_rng(1).normal(size=(4, 8, 8, 3)).astype("float32")
+    logits, cells = supernet.features(x, training=True)
+    assert len(cells) == 3 and logits.shape == (4, 10)
+    path = algorithm.paths()[0]  # MAGIC-T's sample is its path: the same child both ways
+    fixed, fixed_cells = supernet.features(x, training=True, path=path.astype("int32"))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(fixed), keras.ops.convert_to_numpy(logits), rtol=1e-5,
+                               atol=1e-5)
+    other = path.copy()
+    other[0] = (other[0] + 1) % 5
+    _, other_cells = supernet.features(x, training=True, path=other.astype("int32"))
+    assert not np.allclose(keras.ops.convert_to_numpy(other_cells[0]), keras.ops.convert_to_numpy(fixed_cells[0]))
+
+
+def _magic_a(name: str, **changes):
+    config = make_search_config(name, "nb201", epochs=1, batch_size=4, channels=4, layers=1).replace(**changes)
+    return build_search(config, "nb201", 10, (8, 8, 3), steps_per_epoch=4)
+
+
+def test_alignment_loss_is_zero_on_the_anchor_and_weighted_elsewhere():
+    algorithm = _magic_a("magic_a", anchor_weight=2.0)
+    supernet = algorithm.supernet
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(4, 8, 8, 3)).astype("float32"), rng.integers(10, size=4)
+    anchor = keras.ops.convert_to_numpy(algorithm.anchor_path)
+    names = list(supernet.op_names)
+
+    def loss_on(path):
+        removed = [(e, o) for e, op in enumerate(path) for o in range(len(names)) if o != int(op)]
+        with supernet.ops_removed(removed):
+            loss, cross_entropy, _ = algorithm._loss_terms(x, y)
+        return float(loss), float(np.mean(keras.ops.convert_to_numpy(cross_entropy)))
+
+    loss, ce = loss_on(anchor)
+    assert loss == pytest.approx(ce, rel=1e-5)  # the sampled child is the anchor: nothing to align
+    other = anchor.copy()
+    other = (other + 1) % len(names)  # every edge changed: the cell outputs differ
+    loss, ce = loss_on(other)
+    _, cells = supernet.features(x, training=True, path=other.astype("int32"))
+    _, anchor_cells = supernet.features(x, training=True, path=anchor.astype("int32"))
+    want = np.mean([np.mean((keras.ops.convert_to_numpy(c) - keras.ops.convert_to_numpy(a)) ** 2)
+                    for c, a in zip(cells, anchor_cells)])
+    assert want > 0 and loss == pytest.approx(ce + 2.0 * want, rel=1e-4)
+
+
+@pytest.mark.parametrize("name", ["magic_a", "magic_at"])
+def test_the_anchor_is_refreshed_to_the_best_candidate_every_anchor_every_steps(name):
+    algorithm = _magic_a(name, anchor_every=3, anchor_candidates=6)
+    anchors = [keras.ops.convert_to_numpy(algorithm.anchor_path).copy()]
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            anchors.append(keras.ops.convert_to_numpy(algorithm.anchor_path).copy())
+
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(28, 8, 8, 3)).astype("float32"), rng.integers(10, size=28)
+    algorithm.fit(tf.data.Dataset.from_tensor_slices(((x, y), (x, y))).batch(4), epochs=1, verbose=0,
+                  callbacks=[Record()])
+    changes = [i for i in range(1, len(anchors)) if not np.array_equal(anchors[i], anchors[i - 1])]
+    assert changes and all((i - 1) % 3 == 0 for i in changes)  # only at steps 0, 3, 6 (after them: 1, 4, 7)
+    if name == "magic_at":
+        paths = _paths_during_fit(algorithm, steps=3)
+        assert all(int(np.sum(a != b)) == 1 for a, b in zip(paths, paths[1:]))
+
+
+def test_magic_a_refuses_a_zero_weight():
+    with pytest.raises(ValueError, match="anchor_weight > 0"):
+        _magic_a("magic_a", anchor_weight=0.0)

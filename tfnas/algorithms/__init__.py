@@ -2,7 +2,8 @@
 
 `ALGORITHMS` maps the CLI names to the classes: `darts`, `darts2` (second order),
 `darts_minus`, `pc_darts`, `gdas`, `rome`, and `spos` (the one-shot supernet's training,
-no architecture learned), `magic_t` (SPOS whose adjacent paths differ in one op). `build_search(config, space, num_classes,
+no architecture learned), `magic_t` (SPOS whose adjacent paths differ in one op), `magic_a` (SPOS with
+alignment to an anchor child), `magic_at` (both). `build_search(config, space, num_classes,
 input_shape, steps_per_epoch=...)` builds supernet + algorithm + optimizers;
 `search.callbacks()` gives the schedules the method needs.
 """
@@ -13,7 +14,7 @@ from tfnas.algorithms.darts import Darts, Darts2
 from tfnas.algorithms.darts_minus import DartsMinus
 from tfnas.algorithms.factory import build_search, make_optimizers
 from tfnas.algorithms.gdas import Gdas
-from tfnas.algorithms.magic import MagicT
+from tfnas.algorithms.magic import MagicA, MagicAT, MagicT
 from tfnas.algorithms.pc_darts import PCDarts
 from tfnas.algorithms.rome import Rome
 from tfnas.algorithms.spos import Spos
@@ -28,6 +29,8 @@ __all__ = [
     "Darts2",
     "DartsMinus",
     "Gdas",
+    "MagicA",
+    "MagicAT",
     "MagicT",
     "PCDarts",
     "Rome",

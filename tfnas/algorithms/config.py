@@ -61,6 +61,12 @@ class SearchConfig:
         tau_max: Initial Gumbel temperature (GDAS, ROME).
         tau_min: Final Gumbel temperature, reached at the last epoch.
         num_samples: ROME's K, sub-models sampled per step and per level.
+        anchor_weight: MAGIC-A (arXiv 2108.12821): weight of the alignment loss, the mean
+            squared difference between every search cell's output in the sampled child and in
+            the anchor child (the anchor's held fixed), added to the cross-entropy; 0 = off.
+        anchor_every: MAGIC-A: steps between anchor refreshes (the best of the current anchor
+            and `anchor_candidates` uniform children on the step's held-out batch).
+        anchor_candidates: MAGIC-A: uniform children tried at each anchor refresh.
         channels: Initial channels of the supernet; None: the space's default (16).
         layers: DARTS: cells; NB201: cells per stage; None: the space's default (8 / 5).
         seed: Seed of the supernet initialisation and sampling.
@@ -99,6 +105,9 @@ class SearchConfig:
     tau_max: float = 10.0
     tau_min: float = 0.1
     num_samples: int = 1
+    anchor_weight: float = 0.0
+    anchor_every: int = 100
+    anchor_candidates: int = 4
     channels: int | None = None
     layers: int | None = None
     seed: int = 0
@@ -106,7 +115,7 @@ class SearchConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.algorithm, str) or not self.algorithm:
             raise ValueError(f"algorithm must be a non-empty string. Received: algorithm={self.algorithm!r}")
-        for name in ("epochs", "batch_size", "num_samples", "partial_channels"):
+        for name in ("epochs", "batch_size", "num_samples", "partial_channels", "anchor_every", "anchor_candidates"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
@@ -124,7 +133,7 @@ class SearchConfig:
         for name in ("learning_rate", "arch_learning_rate", "unrolled_eps", "arch_epsilon", "tau_min"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0. Received: {name}={getattr(self, name)!r}")
-        for name in ("min_learning_rate", "weight_decay", "grad_clip", "arch_weight_decay"):
+        for name in ("min_learning_rate", "weight_decay", "grad_clip", "arch_weight_decay", "anchor_weight"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0. Received: {name}={getattr(self, name)!r}")
         if self.min_learning_rate > self.learning_rate:

@@ -26,7 +26,7 @@ import keras
 from tfnas.algorithms.base import ALGORITHMS, BilevelSearch
 from tfnas.algorithms.config import SearchConfig
 
-_SPOS_RECIPE: dict[str, Any] = {
+SPOS_RECIPE: dict[str, Any] = {
     "learning_rate": 0.025, "min_learning_rate": 0.001, "momentum": 0.9, "nesterov": True,
     "weight_decay": 5e-4, "grad_clip": 5.0, "epochs": 50, "batch_size": 64,
 }
@@ -51,7 +51,7 @@ class Spos(BilevelSearch):
     algorithm_name: ClassVar[str] = "spos"
     mixing: ClassVar[str] = "gumbel"
     DEFAULT_PRESET: ClassVar[str] = "nb201"
-    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"nb201": dict(_SPOS_RECIPE), "darts": dict(_SPOS_RECIPE)}
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"nb201": dict(SPOS_RECIPE), "darts": dict(SPOS_RECIPE)}
 
     def __init__(self, supernet: keras.Model, config: SearchConfig | None = None, **kwargs: Any) -> None:
         super().__init__(supernet, config, **kwargs)

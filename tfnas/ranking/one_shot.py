@@ -3,13 +3,14 @@
 - `alpha` (`ArchitectureWeights`): the architecture weights of a differentiable search.
 - `spos` (`SposAccuracy`): a cell's held-out accuracy with the weights it inherits from a SPOS
   supernet, or from any single-path supernet trained by a `Spos` subclass (`magic_t`,
-  `tfnas.algorithms.magic`: adjacent training paths differ in one op, arXiv 2108.12821).
+  `magic_a`, `magic_at`: `tfnas.algorithms.magic`, MAGIC, arXiv 2108.12821).
 
 `spos` rates cells with `tfnas.strategies.SupernetEvaluator` on a trained SPOS supernet (Guo et
 al., arXiv 1904.00420: uniform single-path training), BatchNorm statistics of the evaluation
 batches (recomputed per candidate, as the one-shot literature does: Ning et al., arXiv
 2008.03064). The supernet is a finished `tfnas.algorithms.runner.search` workdir of algorithm
-`spos` or `magic_t` (`launch.rank --scorer=spos [--supernet_algorithm=magic_t]` trains one, resumably); the held-out images are the
+`spos` or a MAGIC variant (`launch.rank --scorer=spos [--supernet_algorithm=magic_t]` trains one,
+resumably); the held-out images are the
 first of the architecture half of that search's bilevel split, which its weights never saw.
 """
 
@@ -71,7 +72,7 @@ class SposAccuracy(Scorer):
             algorithm = restore_search(self.supernet_workdir)
             if not isinstance(algorithm, Spos):
                 raise ValueError(f"{self.supernet_workdir} holds a {algorithm.config.algorithm} search, not a "
-                                 "single-path one (spos, magic_t).")
+                                 "single-path one (spos, magic_t, magic_a, magic_at).")
             with open(os.path.join(self.supernet_workdir, "config.json"), encoding="utf-8") as f:
                 run = json.load(f)
             train_ds, _, _, _ = load_training_set(run["dataset"], self.data_dir, run["max_train_examples"],

@@ -142,15 +142,36 @@ class NB201Supernet(Supernet):
         return state
 
     def call(self, images, training=None):
-        arch = self.arch_inputs("cell")
+        return self.features(images, training=training)[0]
+
+    def path_arch(self, path) -> dict[str, Any]:
+        """The architecture tensors of the child `path` (one op index per edge, int tensor):
+        what `arch_inputs` returns for a sampled path, without noise or gradient to alpha."""
+        index = ops.cast(path, "int32")
+        return {"hard": ops.one_hot(index, len(self.op_names), dtype=self.compute_dtype), "index": index}
+
+    def features(self, images, training=None, path=None) -> tuple[Any, list[Any]]:
+        """`(logits, cell outputs)`: the forward pass, with the output of every search cell.
+
+        Args:
+            images: `[B, H, W, 3]`.
+            training: BatchNorm mode of the stem and reduction blocks.
+            path: Optional op index per edge: run that child (single-path mixing only)
+                instead of the architecture `arch_inputs` gives.
+        """
+        if path is not None and self.config.mixing != "gumbel":
+            raise ValueError(f"A fixed path needs single-path (gumbel) mixing. Received: {self.config.mixing!r}")
+        arch = self.arch_inputs("cell") if path is None else self.path_arch(path)
         x = self.stem(images, training=training)
+        cell_outputs = []
         for block in self.blocks:
             if isinstance(block, SearchCell):
                 x = block(x, arch)
+                cell_outputs.append(x)
             else:
                 x = block(x, training=training)
         x = self.lastact(x, training=training)
-        return self.classifier(ops.mean(x, axis=(1, 2)))
+        return self.classifier(ops.mean(x, axis=(1, 2))), cell_outputs
 
     def export(self, choices: Sequence[int] | None = None) -> NB201Genotype:
         """Derives the cell: the argmax op of every edge (`none` included, as AutoDL; with
