@@ -61,7 +61,7 @@ class SearchConfig:
         tau_max: Initial Gumbel temperature (GDAS, ROME).
         tau_min: Final Gumbel temperature, reached at the last epoch.
         num_samples: ROME's K, sub-models sampled per step and per level.
-        anchor_weight: MAGIC-A (arXiv 2108.12821): weight of the alignment loss, the mean
+        anchor_weight: MAGIC-A (arXiv 2108.12821): weight of the alignment loss, the relative
             squared difference between every search cell's output in the sampled child and in
             the anchor child (the anchor's held fixed), added to the cross-entropy; 0 = off.
         anchor_every: MAGIC-A: steps between anchor refreshes (the best of the current anchor
