@@ -7,10 +7,8 @@ number of operators in which the children differ, and proposes MAGIC-T: instead 
 every step's path independently (SPOS), modify one operator of the previous step's path, so
 that consecutive updates of every shared operator come from children one operator apart.
 
-Here: the SPOS sampling supernet and weight step (`tfnas.algorithms.spos`), with the path
-held in the architecture logits themselves (`alpha = 1e4 * one_hot(path)`: the Gumbel-max
-sample of the supernet is then exactly the path, and the straight-through weight of the
-sampled op is exactly 1). The first path is uniform (seeded by `config.seed`); before each
+Here: the SPOS sampling supernet and weight step, with the path held in the architecture
+logits (`tfnas.algorithms.spos.HeldPathSpos`). The first path is uniform (seeded by `config.seed`); before each
 step one edge is drawn uniformly over all edges of all cell kinds and its op is replaced by
 one of the other ops, uniformly. Because the path lives in the architecture variables it is
 saved in every checkpoint, and the draws use the supernet's checkpointed seed generator, so a
@@ -50,14 +48,10 @@ import tensorflow as tf
 
 from tfnas.algorithms.base import ALGORITHMS, assign_variables, num_replicas
 from tfnas.algorithms.config import SearchConfig
-from tfnas.algorithms.spos import SPOS_RECIPE, Spos
-
-#: The logit of the path's op (the others are 0): far beyond any Gumbel noise in float32.
-PATH_LOGIT = 1e4
-
+from tfnas.algorithms.spos import SPOS_RECIPE, HeldPathSpos, Spos
 
 @ALGORITHMS.register("magic_t")
-class MagicT(Spos):
+class MagicT(HeldPathSpos):
     """SPOS with gradual modification: each step's path is the previous one with one op changed.
 
     References:
@@ -75,40 +69,21 @@ class MagicT(Spos):
 
     algorithm_name: ClassVar[str] = "magic_t"
 
-    def __init__(self, supernet: keras.Model, config: SearchConfig | None = None, **kwargs: Any) -> None:
-        super().__init__(supernet, config, **kwargs)
-        self._path_variables = [v for v in supernet.arch_variables if len(v.shape) == 2]
-        num_ops = int(self._path_variables[0].shape[1]) if self._path_variables else 0
-        if num_ops < 2:
-            raise ValueError(f"MAGIC-T needs edges with at least two ops. Received: {num_ops} op(s) per edge.")
-        rng = np.random.default_rng(self.config.seed)
-        for variable in self._path_variables:  # The first path: uniform.
-            path = rng.integers(0, num_ops, size=int(variable.shape[0]))
-            variable.assign(PATH_LOGIT * np.eye(num_ops, dtype=np.float32)[path])
-
-    def paths(self) -> list[np.ndarray]:
-        """The current path: one op index per edge, per cell kind."""
-        return [np.argmax(keras.ops.convert_to_numpy(v), axis=-1) for v in self._path_variables]
-
-    def modify_one_op(self) -> None:
-        """Replaces the op of one uniformly drawn edge by one of its other ops, uniformly."""
+    def modify_one_op(self) -> list[Any]:
+        """The current path with the op of one uniformly drawn edge (over every cell kind)
+        replaced by one of its other ops, uniformly."""
         seed = self.supernet.seed_generator
-        sizes = [int(v.shape[0]) for v in self._path_variables]
-        num_ops = int(self._path_variables[0].shape[1])
-        pick = keras.random.randint((), 0, sum(sizes), seed=seed, dtype="int32")
-        shift = keras.random.randint((), 1, num_ops, seed=seed, dtype="int32")  # (old + shift) mod ops: never old
-        offset, values = 0, []
-        for variable, size in zip(self._path_variables, sizes):
-            current = ops.cast(ops.argmax(variable, axis=-1), "int32")
+        pick = keras.random.randint((), 0, sum(self.path_sizes), seed=seed, dtype="int32")
+        shift = keras.random.randint((), 1, self.num_ops, seed=seed, dtype="int32")  # (old + shift) mod ops != old
+        offset, paths = 0, []
+        for current, size in zip(self.current_paths(), self.path_sizes):
             changed = ops.equal(ops.arange(size, dtype="int32") + offset, pick)
-            path = ops.where(changed, ops.mod(current + shift, num_ops), current)
-            values.append(PATH_LOGIT * ops.one_hot(path, num_ops, dtype=variable.dtype))
+            paths.append(ops.where(changed, ops.mod(current + shift, self.num_ops), current))
             offset += size
-        assign_variables(self._path_variables, values)
+        return paths
 
-    def train_step(self, data):
-        self.modify_one_op()
-        return super().train_step(data)
+    def next_paths(self) -> list[Any]:
+        return self.modify_one_op()
 
 
 def relative_squared_error(output, anchor) -> tf.Tensor:

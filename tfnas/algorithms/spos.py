@@ -22,8 +22,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import keras
+import numpy as np
+from keras import ops
 
-from tfnas.algorithms.base import ALGORITHMS, BilevelSearch
+from tfnas.algorithms.base import ALGORITHMS, BilevelSearch, assign_variables
 from tfnas.algorithms.config import SearchConfig
 
 SPOS_RECIPE: dict[str, Any] = {
@@ -69,3 +71,62 @@ class Spos(BilevelSearch):
             return self.train_function
         self._arch_step_traced = False
         return keras.Model.make_train_function(self, force=True)
+
+
+#: The logit of a held path's op (the others are 0): far beyond any Gumbel noise in float32.
+PATH_LOGIT = 1e4
+
+
+class HeldPathSpos(Spos):
+    """Single-path training whose path is chosen by the algorithm, not drawn by the supernet.
+
+    The path is held in the architecture logits (`alpha = PATH_LOGIT * one_hot(path)`): the
+    supernet's Gumbel-max sample is then exactly that path and the straight-through weight of
+    each sampled op exactly 1. Before each step `next_paths()` gives the step's path (one op
+    index per edge, per cell kind), written in-graph. The path lives in the architecture
+    variables, so it is in every checkpoint; draws from the supernet's (checkpointed) seed
+    generator continue where they stopped after a resume.
+
+    Subclasses implement `next_paths` and may override `first_paths` (default: uniform,
+    seeded by `config.seed`).
+
+    Raises:
+        ValueError: for edges with fewer than two ops.
+    """
+
+    def __init__(self, supernet: keras.Model, config: SearchConfig | None = None, **kwargs: Any) -> None:
+        super().__init__(supernet, config, **kwargs)
+        self._path_variables = [v for v in supernet.arch_variables if len(v.shape) == 2]
+        self.num_ops = int(self._path_variables[0].shape[1]) if self._path_variables else 0
+        if self.num_ops < 2:
+            raise ValueError(f"{self.algorithm_name} needs edges with at least two ops. "
+                             f"Received: {self.num_ops} op(s) per edge.")
+        for variable, path in zip(self._path_variables, self.first_paths(np.random.default_rng(self.config.seed))):
+            variable.assign(PATH_LOGIT * np.eye(self.num_ops, dtype=np.float32)[np.asarray(path)])
+
+    @property
+    def path_sizes(self) -> list[int]:
+        """Edges per cell kind."""
+        return [int(v.shape[0]) for v in self._path_variables]
+
+    def first_paths(self, rng: np.random.Generator) -> list[np.ndarray]:
+        """The path before the first step (uniform)."""
+        return [rng.integers(0, self.num_ops, size=size) for size in self.path_sizes]
+
+    def paths(self) -> list[np.ndarray]:
+        """The current path: one op index per edge, per cell kind."""
+        return [np.argmax(keras.ops.convert_to_numpy(v), axis=-1) for v in self._path_variables]
+
+    def current_paths(self) -> list[Any]:
+        """The current path as int32 tensors (inside the step)."""
+        return [ops.cast(ops.argmax(v, axis=-1), "int32") for v in self._path_variables]
+
+    def next_paths(self) -> list[Any]:
+        """The path of the coming step, one int32 tensor per cell kind."""
+        raise NotImplementedError
+
+    def train_step(self, data):
+        values = [PATH_LOGIT * ops.one_hot(path, self.num_ops, dtype=variable.dtype)
+                  for path, variable in zip(self.next_paths(), self._path_variables)]
+        assign_variables(self._path_variables, values)
+        return super().train_step(data)
