@@ -81,13 +81,13 @@ _VAL_EXAMPLES = flags.DEFINE_integer(
 _SUPERNET_EPOCHS = flags.DEFINE_integer(
     "supernet_epochs", 50, "With --scorer=spos or alpha: the supernet's training epochs.")
 #: Per scorer: the searches whose trained supernet it reads, the first the default.
-SUPERNET_ALGORITHMS = {"alpha": ("darts_minus", "darts", "pc_darts", "gdas"), "spos": ("spos", "magic_t", "magic_a", "magic_at")}
+SUPERNET_ALGORITHMS = {"alpha": ("darts_minus", "darts", "pc_darts", "gdas"), "spos": ("spos", "magic_t", "magic_a", "magic_at", "spos_distinct")}
 _SUPERNET_ALGORITHM = flags.DEFINE_string(
     "supernet_algorithm", None,
     "With --scorer=alpha: the differentiable search (darts_minus (default), darts, pc_darts, gdas) whose "
     "architecture weights rate the cells; with --scorer=spos: the single-path training (spos (default); "
     "MAGIC, arXiv 2108.12821: magic_t, adjacent paths differ in one op; magic_a, alignment to an anchor child; "
-    "magic_at, both). Its paper recipe, at the proxy flags and --supernet_epochs.")
+    "magic_at, both; spos_distinct, paths drawn over non-isomorphic cells, arXiv 2008.03064). Its paper recipe, at the proxy flags and --supernet_epochs.")
 _MEMBERS = flags.DEFINE_list(
     "members", [], "With --scorer=ensemble: the member scorers whose <workdir>/<member>_scores.json (same sample) "
     "are combined by mean rank, e.g. zico,naswot,params,spos.")

@@ -158,3 +158,29 @@ def test_the_anchor_is_refreshed_to_the_best_candidate_every_anchor_every_steps(
 def test_magic_a_refuses_a_zero_weight():
     with pytest.raises(ValueError, match="anchor_weight > 0"):
         _magic_a("magic_a", anchor_weight=0.0)
+
+
+# ---------------------------------------------------------------------------- distinct cells
+def test_distinct_cells_are_one_encoding_per_benchmark_isomorphism_class():
+    from tfnas.algorithms.spos_distinct import distinct_cell_paths
+    from tfnas.genotypes.nb201 import NB201Genotype
+    from tfnas.spaces import nb201 as nb201_space
+
+    classes = distinct_cell_paths()
+    assert classes.shape == (6466, 6)  # NAS-Bench-201's count of unique architectures
+    keys = {NB201Genotype(tuple(nb201_space.OPS[i] for i in row)).unique_str() for row in classes}
+    assert len(keys) == 6466
+
+
+def test_spos_distinct_trains_only_representatives_of_distinct_cells():
+    from tfnas.algorithms.spos_distinct import distinct_cell_paths
+
+    config = make_search_config("spos_distinct", "nb201", epochs=1, batch_size=4, channels=4, layers=1)
+    algorithm = build_search(config, "nb201", 10, (8, 8, 3), steps_per_epoch=4)
+    paths = _paths_during_fit(algorithm, steps=10)
+    allowed = {tuple(row) for row in distinct_cell_paths().tolist()}
+    assert all(tuple(p.tolist()) in allowed for p in paths)
+    assert len({tuple(p.tolist()) for p in paths}) > 5  # drawn anew each step
+    with pytest.raises(ValueError, match="samples NB201 cells"):
+        darts = make_search_config("spos_distinct", "darts", epochs=1, batch_size=4, channels=4, layers=3)
+        build_search(darts, "darts", 10, (8, 8, 3), steps_per_epoch=4)

@@ -30,7 +30,7 @@ def _run(data_dir, *args: str) -> subprocess.CompletedProcess:
     (("--scorer=ensemble", "--members=params"), "at least two member scorers"),
     (("--scorer=params", "--members=params,naswot"), "--members belongs to --scorer=ensemble"),
     (("--scorer=params", "--supernet_algorithm=spos"), "--supernet_algorithm belongs to --scorer=spos or alpha"),
-    (("--scorer=spos", "--supernet_algorithm=gdas"), "must be one of spos, magic_t, magic_a, magic_at with --scorer=spos"),
+    (("--scorer=spos", "--supernet_algorithm=gdas"), "must be one of spos, magic_t, magic_a, magic_at, spos_distinct"),
     (("--scorer=params", "--num_cells=0"), "num_cells must be in [1, 15625]"),
     (("--scorer=synflow", "--reference"), "conflicts with --scorer=synflow"),
 ])

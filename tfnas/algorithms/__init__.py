@@ -3,7 +3,8 @@
 `ALGORITHMS` maps the CLI names to the classes: `darts`, `darts2` (second order),
 `darts_minus`, `pc_darts`, `gdas`, `rome`, and `spos` (the one-shot supernet's training,
 no architecture learned), `magic_t` (SPOS whose adjacent paths differ in one op), `magic_a` (SPOS with
-alignment to an anchor child), `magic_at` (both). `build_search(config, space, num_classes,
+alignment to an anchor child), `magic_at` (both), `spos_distinct` (SPOS over
+non-isomorphic NB201 cells). `build_search(config, space, num_classes,
 input_shape, steps_per_epoch=...)` builds supernet + algorithm + optimizers;
 `search.callbacks()` gives the schedules the method needs.
 """
@@ -18,6 +19,7 @@ from tfnas.algorithms.magic import MagicA, MagicAT, MagicT
 from tfnas.algorithms.pc_darts import PCDarts
 from tfnas.algorithms.rome import Rome
 from tfnas.algorithms.spos import Spos
+from tfnas.algorithms.spos_distinct import SposDistinct
 from tfnas.algorithms.schedules import ArchWarmup, BetaSchedule, TemperatureSchedule
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "PCDarts",
     "Rome",
     "Spos",
+    "SposDistinct",
     "SearchConfig",
     "TemperatureSchedule",
     "build_search",

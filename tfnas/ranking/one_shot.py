@@ -72,7 +72,7 @@ class SposAccuracy(Scorer):
             algorithm = restore_search(self.supernet_workdir)
             if not isinstance(algorithm, Spos):
                 raise ValueError(f"{self.supernet_workdir} holds a {algorithm.config.algorithm} search, not a "
-                                 "single-path one (spos, magic_t, magic_a, magic_at).")
+                                 "single-path one (spos, magic_t, magic_a, magic_at, spos_distinct).")
             with open(os.path.join(self.supernet_workdir, "config.json"), encoding="utf-8") as f:
                 run = json.load(f)
             train_ds, _, _, _ = load_training_set(run["dataset"], self.data_dir, run["max_train_examples"],
