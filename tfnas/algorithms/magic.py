@@ -8,8 +8,8 @@ every step's path independently (SPOS), modify one operator of the previous step
 that consecutive updates of every shared operator come from children one operator apart.
 
 Here: the SPOS sampling supernet and weight step, with the path held in the architecture
-logits (`tfnas.algorithms.spos.HeldPathSpos`). The first path is uniform (seeded by `config.seed`); before each
-step one edge is drawn uniformly over all edges of all cell kinds and its op is replaced by
+logits (`tfnas.algorithms.spos.HeldPathSpos`). The first path is uniform (seeded by
+`config.seed`); before each step one edge is drawn uniformly over all edges of all cell kinds and its op is replaced by
 one of the other ops, uniformly. Because the path lives in the architecture variables it is
 saved in every checkpoint, and the draws use the supernet's checkpointed seed generator, so a
 resumed run continues the same walk.
@@ -19,8 +19,8 @@ smaller when its inputs and outputs are similar across children; MAGIC-A aligns 
 of an anchor child, a top-performing one. Here (`AnchorAlignment`, NB201 supernets): the
 weight loss is the cross-entropy of the sampled child plus `config.anchor_weight` times the
 relative squared difference (`relative_squared_error`) between each search cell's output in
-the sampled child and in the anchor child on the same batch, averaged over cells (`Supernet.features(..., path=anchor)`, the anchor's outputs
-held fixed); the output of one cell is the input of the next cell's operators, so aligning
+the sampled child and in the anchor child on the same batch, averaged over cells
+(`Supernet.features(..., path=anchor)`, the anchor's outputs held fixed); the output of one cell is the input of the next cell's operators, so aligning
 cell outputs aligns every operator's input, and its output through the cell's sum. Every
 `config.anchor_every` steps the anchor becomes the best of itself and
 `config.anchor_candidates` uniform children by accuracy on the step's held-out batch (the
@@ -42,13 +42,13 @@ from typing import Any, ClassVar
 
 import keras
 import numpy as np
-from keras import ops
-
 import tensorflow as tf
+from keras import ops
 
 from tfnas.algorithms.base import ALGORITHMS, assign_variables, num_replicas
 from tfnas.algorithms.config import SearchConfig
 from tfnas.algorithms.spos import SPOS_RECIPE, HeldPathSpos, Spos
+
 
 @ALGORITHMS.register("magic_t")
 class MagicT(HeldPathSpos):
