@@ -38,6 +38,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
+from scipy import stats
 
 from tfnas.genotypes.nb201 import NB201Genotype
 from tfnas.ranking.scorers import Scorer, ScoringContext, register_scorer
@@ -53,17 +54,7 @@ def ranks(scores: Sequence[float] | np.ndarray) -> np.ndarray:
     """
     values = np.asarray(scores, dtype=np.float64).copy()
     values[np.isnan(values)] = -np.inf
-    order = np.argsort(values, kind="stable")
-    sorted_values = values[order]
-    result = np.empty(values.size, dtype=np.float64)
-    start = 0
-    while start < values.size:
-        stop = start + 1
-        while stop < values.size and sorted_values[stop] == sorted_values[start]:
-            stop += 1
-        result[order[start:stop]] = (start + 1 + stop) / 2.0  # mean of ranks start+1 .. stop
-        start = stop
-    return result
+    return stats.rankdata(values, method="average").astype(np.float64)
 
 
 @register_scorer
