@@ -102,6 +102,13 @@ class AnchorAlignment:
     """MAGIC-A for a `Spos`-family algorithm: the alignment loss to an anchor child and the
     anchor's refresh (see the module docstring). Mixed in before the algorithm class."""
 
+    DEFAULT_PRESET: ClassVar[str] = "nb201"
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"nb201": {**SPOS_RECIPE, "anchor_weight": 1.0}}
+
+    def __init__(self, supernet: keras.Model, config: SearchConfig | None = None, **kwargs: Any) -> None:
+        super().__init__(supernet, config, **kwargs)
+        self._init_anchor()
+
     def _init_anchor(self) -> None:
         supernet = self.supernet
         if not hasattr(supernet, "features"):
@@ -149,9 +156,6 @@ class AnchorAlignment:
         return loss, cross_entropy, correct
 
 
-_MAGIC_A_RECIPE = {**SPOS_RECIPE, "anchor_weight": 1.0}
-
-
 @ALGORITHMS.register("magic_a")
 class MagicA(AnchorAlignment, Spos):
     """SPOS (uniform paths) with MAGIC-A's alignment to an anchor child.
@@ -166,12 +170,6 @@ class MagicA(AnchorAlignment, Spos):
     """
 
     algorithm_name: ClassVar[str] = "magic_a"
-    DEFAULT_PRESET: ClassVar[str] = "nb201"
-    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"nb201": dict(_MAGIC_A_RECIPE)}
-
-    def __init__(self, supernet: keras.Model, config: SearchConfig | None = None, **kwargs: Any) -> None:
-        super().__init__(supernet, config, **kwargs)
-        self._init_anchor()
 
 
 @ALGORITHMS.register("magic_at")
@@ -188,9 +186,3 @@ class MagicAT(AnchorAlignment, MagicT):
     """
 
     algorithm_name: ClassVar[str] = "magic_at"
-    DEFAULT_PRESET: ClassVar[str] = "nb201"
-    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"nb201": dict(_MAGIC_A_RECIPE)}
-
-    def __init__(self, supernet: keras.Model, config: SearchConfig | None = None, **kwargs: Any) -> None:
-        super().__init__(supernet, config, **kwargs)
-        self._init_anchor()
