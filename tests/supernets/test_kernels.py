@@ -144,3 +144,30 @@ def test_gather_rows_matches_tf_gather_with_its_gradient(rows, traced):
     np.testing.assert_array_equal(ours.numpy(), reference.numpy())
     np.testing.assert_allclose(grad_ours.numpy(), grad_reference.numpy(), rtol=1e-6, atol=1e-6)
     assert grad_ours.shape == table.shape
+
+
+@pytest.mark.parametrize("shape", [(8,), (2, 3, 3, 5)])
+@pytest.mark.parametrize("traced", [False, True])
+def test_repeat_each_matches_tf_repeat_with_its_gradient(shape, traced):
+    rng = np.random.default_rng(3)
+    x = tf.constant(rng.normal(size=shape).astype(np.float32))
+    upstream = tf.constant(rng.normal(size=shape[:-1] + (shape[-1] * 4,)).astype(np.float32))
+
+    def both(x):
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(x)
+            ours, theirs = kernels.repeat_each(x, 4), tf.repeat(x, 4, axis=-1)
+            loss_ours, loss_theirs = tf.reduce_sum(ours * upstream), tf.reduce_sum(theirs * upstream)
+        return ours, theirs, tape.gradient(loss_ours, x), tape.gradient(loss_theirs, x)
+
+    spec = tf.TensorSpec((None,) + shape[1:] if len(shape) > 1 else shape)  # a dynamic batch
+    fn = tf.function(both, input_signature=[spec]) if traced else both
+    ours, theirs, grad_ours, grad_theirs = fn(x)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    np.testing.assert_allclose(grad_ours.numpy(), grad_theirs.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_repeat_each_needs_a_static_last_axis():
+    fn = tf.function(lambda x: kernels.repeat_each(x, 2), input_signature=[tf.TensorSpec((3, None))])
+    with pytest.raises(ValueError, match="static last axis"):
+        fn.get_concrete_function()

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from tfnas.algorithms.base import ALGORITHMS, BilevelSearch
 from tfnas.algorithms.config import SearchConfig
+from tfnas.algorithms.optimizers import FusedSGD
 
 
 def make_optimizers(
@@ -17,7 +18,8 @@ def make_optimizers(
 ) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:
     """Returns `(weight_optimizer, arch_optimizer)` for `config`.
 
-    Weights: SGD with momentum (Nesterov if `config.nesterov`), learning rate cosine from
+    Weights: SGD with momentum (Nesterov if `config.nesterov`; `FusedSGD`, Keras's SGD with
+    one kernel per variable update), learning rate cosine from
     `learning_rate` to `min_learning_rate` over all `epochs * steps_per_epoch` steps.
     Architecture: Adam with `arch_learning_rate`, betas `(arch_beta_1, arch_beta_2)` and
     PyTorch's epsilon. Neither has Keras's (decoupled) `weight_decay` nor `global_clipnorm`:
@@ -45,7 +47,7 @@ def make_optimizers(
         decay_steps=config.epochs * steps_per_epoch,
         alpha=config.min_learning_rate / config.learning_rate,
     )
-    weight_optimizer = keras.optimizers.SGD(
+    weight_optimizer = FusedSGD(
         learning_rate=schedule, momentum=config.momentum, nesterov=config.nesterov, name="weight_optimizer"
     )
     arch_optimizer = keras.optimizers.Adam(

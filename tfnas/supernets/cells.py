@@ -295,9 +295,10 @@ class SearchCell(keras.layers.Layer):
         relu = ops.relu(x)
         edge_terms = []  # per-edge layout [B, H', W', S*T*C], already weighted
         source_terms = []  # (per-source tensor [B, H', W', S*C], weights [E])
+        columns = ops.unstack(weights, axis=1)  # one op, where `weights[:, o]` makes one per op
         for o, op in enumerate(self.op_names):
             kind, k = OP_KINDS[op]
-            w = weights[:, o]
+            w = columns[o]
             if kind == "none":
                 continue
             if kind == "pool":
@@ -344,10 +345,10 @@ class SearchCell(keras.layers.Layer):
             shape = ops.shape(x[:, ::stride, ::stride, :cp])
             return ops.zeros((shape[0], shape[1], shape[2], t_count, cp), dtype=x.dtype)
         total = _add_all(edge_terms)
-        shape = ops.shape(total)
+        dims = kernels.leading_dims(total)
         if s_count == 1:
-            return ops.reshape(total, (shape[0], shape[1], shape[2], t_count, cp))
-        total = ops.reshape(total, (shape[0], shape[1], shape[2], s_count, t_count, cp))
+            return ops.reshape(total, (*dims, t_count, cp))
+        total = ops.reshape(total, (*dims, s_count, t_count, cp))
         return ops.sum(total, axis=3)
 
     def _factorized(self, relu, prefix, s_count, t_count, channels):
@@ -574,15 +575,15 @@ def _concat(tensors):
 
 def _per_channel(edge_weights, channels: int):
     """`[E]` edge weights -> `[E * C]` per-channel BN scale in per-edge layout."""
-    return ops.repeat(edge_weights, channels)
+    return kernels.repeat_each(edge_weights, channels)
 
 
 def _spread(y, weights, s_count: int, t_count: int, channels: int):
     """A per-source tensor `[B, H, W, S*C]` weighted onto its edges: `[B, H, W, S*T*C]`."""
-    shape = ops.shape(y)
-    y = ops.reshape(y, (shape[0], shape[1], shape[2], s_count, 1, channels))
+    dims = kernels.leading_dims(y)
+    y = ops.reshape(y, (*dims, s_count, 1, channels))
     w = ops.reshape(weights, (s_count, t_count, 1))
-    return ops.reshape(y * w, (shape[0], shape[1], shape[2], s_count * t_count * channels))
+    return ops.reshape(y * w, (*dims, s_count * t_count * channels))
 
 
 def _add_all(tensors):

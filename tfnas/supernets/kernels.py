@@ -161,7 +161,7 @@ def repeated_depthwise(x, kernel, *, stride: int = 1, dilation: int = 1):
 
     @tf.custom_gradient
     def _conv(x, kernel):
-        y = _forward(tf.repeat(x, multiplier, axis=-1), _flat(kernel))
+        y = _forward(repeat_each(x, multiplier), _flat(kernel))
 
         def grad(dy):
             shape = tf.shape(x)
@@ -316,12 +316,12 @@ def edge_matmul(x, kernel, *, sources: int, targets: int, channels: int, multipl
     Returns:
         `[B, H, W, S * T * D]` in edge order `(s, t, d)`.
     """
-    shape = ops.shape(x)
+    batch, height, width = leading_dims(x)
     out = int(kernel.shape[-1])
     edges = sources * targets
     if edges == 1:
         y = ops.matmul(ops.reshape(x, (-1, channels)), kernel[0])
-        return ops.reshape(y, (shape[0], shape[1], shape[2], out))
+        return ops.reshape(y, (batch, height, width, out))
     if edges * channels <= BLOCK_DIAGONAL_MAX_CHANNELS:
         # One dense matmul with a block-diagonal kernel (the layout change folded into it):
         # `edges` times the FLOPs, but no transposes and a full-width GEMM, faster for
@@ -329,13 +329,13 @@ def edge_matmul(x, kernel, *, sources: int, targets: int, channels: int, multipl
         # vs 7.6 ms; at 8*16 channels the batched matmul wins under either library, 15 vs
         # 27 ms oneDNN, 29 vs 34 ms Eigen).
         per_edge = ops.reshape(kernel, (sources, targets, channels, out))
-        eye_s = ops.eye(sources, dtype=kernel.dtype)
-        eye_t = ops.eye(targets, dtype=kernel.dtype)
+        eye_s = ops.convert_to_tensor(np.eye(sources), dtype=kernel.dtype)
+        eye_t = ops.convert_to_tensor(np.eye(targets), dtype=kernel.dtype)
         spec = "stcd,sz,ty->sctzyd" if multiplier_layout else "stcd,sz,ty->stczyd"
         full = ops.reshape(ops.einsum(spec, per_edge, eye_s, eye_t),
                            (edges * channels, edges * out))
         y = ops.matmul(ops.reshape(x, (-1, edges * channels)), full)
-        return ops.reshape(y, (shape[0], shape[1], shape[2], edges * out))
+        return ops.reshape(y, (batch, height, width, edges * out))
     if multiplier_layout:
         y = ops.reshape(x, (-1, sources, channels, targets))
         y = ops.transpose(y, (1, 3, 0, 2))
@@ -345,14 +345,13 @@ def edge_matmul(x, kernel, *, sources: int, targets: int, channels: int, multipl
     y = ops.reshape(y, (edges, -1, channels))
     y = ops.matmul(y, kernel)
     y = ops.transpose(y, (1, 0, 2))
-    return ops.reshape(y, (shape[0], shape[1], shape[2], edges * out))
+    return ops.reshape(y, (batch, height, width, edges * out))
 
 
 def source_matmul(x, kernel):
     """A 1x1 conv of a shared input to many edges at once: `[B,H,W,C] @ [C, T*D]`."""
-    shape = ops.shape(x)
     y = ops.matmul(ops.reshape(x, (-1, int(x.shape[-1]))), kernel)
-    return ops.reshape(y, (shape[0], shape[1], shape[2], int(kernel.shape[-1])))
+    return ops.reshape(y, (*leading_dims(x), int(kernel.shape[-1])))
 
 
 def pool(x, mode: str, stride: int):
@@ -376,23 +375,23 @@ def pool(x, mode: str, stride: int):
 
 def interleave_halves(a, b, targets: int):
     """Concatenates per-edge halves: `[.., T*h]`, `[.., T*h]` -> `[.., T*2h]` (t, a|b)."""
-    shape = ops.shape(a)
+    dims = leading_dims(a)
     half = int(a.shape[-1]) // targets
-    a = ops.reshape(a, (shape[0], shape[1], shape[2], targets, half))
-    b = ops.reshape(b, (shape[0], shape[1], shape[2], targets, half))
+    a = ops.reshape(a, (*dims, targets, half))
+    b = ops.reshape(b, (*dims, targets, half))
     y = ops.concatenate([a, b], axis=-1)
-    return ops.reshape(y, (shape[0], shape[1], shape[2], targets * 2 * half))
+    return ops.reshape(y, (*dims, targets * 2 * half))
 
 
 def channel_shuffle(x, groups: int):
     """PC-DARTS channel shuffle: channel `g * (C/groups) + j` moves to `j * groups + g`."""
     if groups == 1:
         return x
-    shape = ops.shape(x)
+    dims = leading_dims(x)
     channels = int(x.shape[-1])
-    y = ops.reshape(x, (shape[0], shape[1], shape[2], groups, channels // groups))
+    y = ops.reshape(x, (*dims, groups, channels // groups))
     y = ops.transpose(y, (0, 1, 2, 4, 3))
-    return ops.reshape(y, (shape[0], shape[1], shape[2], channels))
+    return ops.reshape(y, (*dims, channels))
 
 
 def uniform_initializer(fan_in: int, seed: int) -> keras.initializers.Initializer:
@@ -427,6 +426,34 @@ def image_shape(like, channels):
         return [batch, int(height), int(width), channels]
     shape = tf.shape(like)
     return [shape[0], shape[1], shape[2], channels]
+
+
+def leading_dims(x) -> list:
+    """`x`'s batch, height and width for a reshape: Python ints where static (no shape ops
+    in the graph), else scalars of `tf.shape(x)`."""
+    static = list(x.shape[:3])
+    if all(d is not None for d in static):
+        return [int(d) for d in static]
+    shape = tf.shape(x)
+    return [int(d) if d is not None else shape[i] for i, d in enumerate(static)]
+
+
+def repeat_each(x, times: int):
+    """`tf.repeat(x, times, axis=-1)` for a static `times` and last axis: each entry of the
+    last axis `times` times in place (`[.., C] -> [.., C * times]`, entry `c * times + m`
+    is `x[.., c]`).
+
+    As expand, tile and reshape: 3 graph ops where `tf.repeat` builds about 30, and a
+    DARTS search cell repeats about 20 times per pass (each op costs trace and Grappler
+    time in the step's first call).
+    """
+    channels = x.shape[-1]
+    if channels is None:
+        raise ValueError(f"repeat_each needs a static last axis. Received shape: {x.shape}")
+    tiled = tf.tile(tf.expand_dims(x, -1), [1] * x.shape.rank + [times])
+    if x.shape.is_fully_defined():
+        return tf.reshape(tiled, x.shape[:-1].as_list() + [int(channels) * times])
+    return tf.reshape(tiled, tf.concat([tf.shape(x)[:-1], [int(channels) * times]], axis=0))
 
 
 def batch_size(x):
