@@ -12,7 +12,11 @@ the inherited weights of a SPOS supernet, arXiv 1904.00420, trained first and re
 its training wall seconds in the JSON as `supernet_training_seconds`; `alpha`: the
 architecture weights of a differentiable search, `--supernet_algorithm` (darts_minus by
 default) trained the same way in `<workdir>/<algorithm>_supernet`, a cell scored by the summed
-log-probability of its ops; `ensemble`: the mean rank of the `--members` scorers, read from
+log-probability of its ops; `dna`: DNA's block-wise distillation, arXiv 1911.13053 (`tfnas.ranking.dna`): a
+teacher (the ResNet cell, `--teacher_layers` cells per stage, `--teacher_epochs`) and the three block
+students (`--supernet_epochs`, on the first half of `--supernet_train_examples`) trained resumably in
+`<workdir>/dna`, a cell scored by minus its summed relative block loss on the next `--val_examples`
+images; `ensemble`: the mean rank of the `--members` scorers, read from
 their `<workdir>/<member>_scores.json` of the same sample, its `cpu_seconds` and
 `supernet_training_seconds` the members' sums) and
 compares the scores with the table's 200-epoch CIFAR-10 test accuracy. It prints:
@@ -79,7 +83,8 @@ _VAL_EXAMPLES = flags.DEFINE_integer(
     "val_examples", 1000, "With --reference or --scorer=spos: held-out training images that score a cell."
 )
 _SUPERNET_EPOCHS = flags.DEFINE_integer(
-    "supernet_epochs", 50, "With --scorer=spos or alpha: the supernet's training epochs.")
+    "supernet_epochs", 50, "With --scorer=spos or alpha: the supernet's training epochs; with dna: the block "
+    "students' (paper: 20).")
 #: Per scorer: the searches whose trained supernet it reads, the first the default.
 SUPERNET_ALGORITHMS = {"alpha": ("darts_minus", "darts", "pc_darts", "gdas"), "spos": ("spos", "magic_t", "magic_a", "magic_at", "spos_distinct")}
 _SUPERNET_ALGORITHM = flags.DEFINE_string(
@@ -91,10 +96,13 @@ _SUPERNET_ALGORITHM = flags.DEFINE_string(
 _MEMBERS = flags.DEFINE_list(
     "members", [], "With --scorer=ensemble: the member scorers whose <workdir>/<member>_scores.json (same sample) "
     "are combined by mean rank, e.g. zico,naswot,params,spos.")
+_TEACHER_EPOCHS = flags.DEFINE_integer("teacher_epochs", 30, "With --scorer=dna: the teacher's training epochs.")
+_TEACHER_LAYERS = flags.DEFINE_integer(
+    "teacher_layers", 2, "With --scorer=dna: the teacher's cells per stage (the students have --layers).")
 _SUPERNET_TRAIN_EXAMPLES = flags.DEFINE_integer(
     "supernet_train_examples", 50000,
     "With --scorer=spos or alpha: training images of the supernet's search (half train the weights, half "
-    "score cells or train the architecture).",
+    "score cells or train the architecture); with dna: twice the teacher's and students' training images.",
 )
 
 
@@ -180,6 +188,11 @@ def main(argv: list[str]) -> None:
         elif _SUPERNET_ALGORITHM.value:
             raise ValueError(f"--supernet_algorithm belongs to --scorer=spos or alpha; it conflicts with "
                              f"--scorer={name}.")
+        if name == "dna":
+            options = {"workdir": os.path.join(_WORKDIR.value, "dna"), "teacher_epochs": _TEACHER_EPOCHS.value,
+                       "teacher_layers": _TEACHER_LAYERS.value, "student_epochs": _SUPERNET_EPOCHS.value,
+                       "batch_size": _BATCH_SIZE.value, "train_examples": _SUPERNET_TRAIN_EXAMPLES.value // 2,
+                       "val_examples": _VAL_EXAMPLES.value, "seed": _SEED.value}
         if name == "ensemble":
             options = {"members": _MEMBERS.value, "scores_dir": _WORKDIR.value}
         elif _MEMBERS.value:

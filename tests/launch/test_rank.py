@@ -25,7 +25,7 @@ def _run(data_dir, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("args, message", [
-    (("--scorer=snip",), "Unknown --scorer='snip'; known: alpha, ensemble, grad_norm, naswot, params"),
+    (("--scorer=snip",), "Unknown --scorer='snip'; known: alpha, dna, ensemble, grad_norm, naswot, params"),
     (("--scorer=ensemble", "--members=params,naswot"), "Ensemble member 'params' has no scores at"),
     (("--scorer=ensemble", "--members=params"), "at least two member scorers"),
     (("--scorer=params", "--members=params,naswot"), "--members belongs to --scorer=ensemble"),
@@ -131,3 +131,19 @@ def test_alpha_scorer_reads_a_differentiable_search_s_architecture_weights(data_
         assert cell["score"] == pytest.approx(want, rel=1e-5)
     bad = _run(data_dir, "--scorer=alpha", "--supernet_algorithm=spos", f"--workdir={tmp_path}")
     assert bad.returncode == 2 and "--supernet_algorithm must be one of" in bad.stderr
+
+
+@pytest.mark.slow
+def test_dna_scorer_trains_teacher_and_block_students_then_rates_cells(data_dir, tmp_path):
+    args = ("--scorer=dna", "--num_cells=5", "--channels=4", "--layers=1", "--image_size=8", "--batch_size=32",
+            "--supernet_epochs=1", "--teacher_epochs=1", "--teacher_layers=1", "--supernet_train_examples=128",
+            "--val_examples=64", f"--workdir={tmp_path}")
+    proc = _run(data_dir, *args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["label"] == "dna" and summary["num_cells"] == 5 and summary["supernet_training_seconds"] > 0
+    settings = summary["scorer_settings"]
+    assert settings["student_epochs"] == 1 and settings["train_examples"] == 64 and settings["teacher_layers"] == 1
+    assert 0.0 <= settings["teacher_heldout_accuracy"] <= 100.0
+    assert all(c["score"] < 0 for c in json.loads((tmp_path / "dna_scores.json").read_text())["cells"])
+    assert (tmp_path / "dna" / "teacher.weights.h5").exists() and (tmp_path / "dna" / "students").is_dir()

@@ -80,10 +80,8 @@ import numpy as np
 from tfnas.genotypes.nb201 import NB201Genotype
 from tfnas.spaces import nb201 as nb201_space
 
-#: The NAS-Bench-201 paper's ResNet cell (the reference architecture of the NB201 evolution):
-#: two 3x3 convolutions in sequence (0 -> 1 -> 2) and the shortcut 0 -> 3, summed at node 3
-#: with node 2 through `skip_connect~2`; table CIFAR-10 accuracy 93.91 (arXiv 2001.00326, Fig. 1).
-NB201_REFERENCE = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"
+#: The reference architecture of the NB201 evolution: the NB201 paper's ResNet cell.
+NB201_REFERENCE = nb201_space.RESNET_CELL
 
 
 # ------------------------------------------------------------------------------ config

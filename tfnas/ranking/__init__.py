@@ -4,7 +4,8 @@
 `SCORERS` / `make_scorer` (scorers.py) hold the scorers, one registered object each
 (`params`, `synflow`, `naswot`, `grad_norm`, `zico`, the reference `standalone` from
 standalone.py, `spos` and `alpha` from one_shot.py: inherited weights of a trained SPOS supernet, a
-differentiable search's architecture weights; `ensemble` from ensemble.py: the mean rank of
+differentiable search's architecture weights; `dna` from dna.py: DNA's block-wise distillation loss,
+arXiv 1911.13053; `ensemble` from ensemble.py: the mean rank of
 scorers that already rated the cells); `rank_metrics` (metrics.py) compares their scores with the table's
 200-epoch accuracy (Kendall tau, Spearman rho, top-10% precision). `python -m launch.rank`
 runs the benchmark.
@@ -17,6 +18,7 @@ Example:
 4
 """
 
+from tfnas.ranking import dna as _dna  # noqa: F401  (registers "dna")
 from tfnas.ranking import ensemble as _ensemble  # noqa: F401  (registers "ensemble")
 from tfnas.ranking import one_shot as _one_shot  # noqa: F401  (registers "spos")
 from tfnas.ranking import standalone as _standalone  # noqa: F401  (registers "standalone")

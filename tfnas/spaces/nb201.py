@@ -24,6 +24,10 @@ EDGES: tuple[tuple[int, int], ...] = tuple(
 )
 #: Number of cells in the space.
 NUM_CELLS: int = len(OPS) ** len(EDGES)
+#: The NAS-Bench-201 paper's ResNet cell: two 3x3 convolutions in sequence (0 -> 1 -> 2)
+#: and the shortcut 0 -> 3, summed at node 3 with node 2 through `skip_connect~2`; table
+#: CIFAR-10 accuracy 93.91 (arXiv 2001.00326, Fig. 1).
+RESNET_CELL: str = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"
 
 
 def validate(genotype: Any) -> None:

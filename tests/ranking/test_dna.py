@@ -1,0 +1,104 @@
+"""DNA (arXiv 1911.13053) at tiny size: blocks fed by the teacher, rating, resume, traversal."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfnas.genotypes.nb201 import NB201Genotype
+from tfnas.ranking import ProxyConfig, ScoringContext, make_scorer, sample_cells
+from tfnas.ranking.dna import NUM_BLOCKS, Dna, DnaConfig, relative_l1, traverse
+from tfnas.spaces import nb201 as nb201_space
+
+_TINY = dict(teacher_layers=1, teacher_epochs=1, student_epochs=2, batch_size=16, train_examples=64,
+             val_examples=16, eval_batch_size=8)
+
+
+def _context():
+    rng = np.random.default_rng(0)
+    return ScoringContext(ProxyConfig(channels=4, layers=1, image_size=8, batch_size=8),
+                          images=rng.normal(size=(80, 8, 8, 3)).astype(np.float32), labels=rng.integers(0, 10, 80))
+
+
+def _student_weights(run: Dna) -> list[np.ndarray]:
+    return [v.numpy() for vs in run.students.variables for v in vs]
+
+
+def test_each_block_learns_the_teacher_block_from_the_teacher_s_previous_output(tmp_path):
+    scorer = make_scorer("dna", workdir=str(tmp_path), **_TINY)
+    cells = sample_cells(3, seed=1)
+    scores = scorer.score(cells, _context())
+    run = scorer.run
+    losses = run.block_losses(cells)
+    assert losses.shape == (3, NUM_BLOCKS) and np.all(np.isfinite(losses)) and np.all(losses > 0)
+    np.testing.assert_allclose(scores, -losses.sum(axis=1))  # a lower summed block loss rates higher
+    assert scorer.upstream_seconds()["supernet_training_seconds"] > 0
+    assert scorer.settings()["teacher_heldout_accuracy"] is not None
+    # Recompute block 2's rating by hand: its input is the teacher's stage-2 output, its target the
+    # teacher's stage-3 output (with the student's own stage-2 output as input the value differs).
+    held_out = run.context.images(80)[0][64:]
+    column = {op: j for j, op in enumerate(nb201_space.OPS)}
+    path = tf.constant([column[op] for op in cells[0].ops], tf.int32)
+    by_hand, chained = [], []
+    for start in (0, 8):
+        guide = run.features(tf.constant(held_out[start:start + 8]), training=False)
+        by_hand.append(float(relative_l1(run.students.forward(2, guide[2], path), guide[3])))
+        own = run.students.forward(0, guide[0], path)
+        own = run.students.forward(1, own, path)
+        chained.append(float(relative_l1(run.students.forward(2, own, path), guide[3])))
+    np.testing.assert_allclose(losses[0, 2], np.mean(by_hand), rtol=1e-5)
+    assert abs(np.mean(chained) - losses[0, 2]) > 1e-4
+    # Blocks are independent: block 0's loss has no gradient in blocks 1 and 2.
+    guide = run.features(tf.constant(held_out[:8]), training=False)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(run.students.forward(0, guide[0], path) - guide[1]))
+    grads = tape.gradient(loss, run.students.variables[1] + run.students.variables[2])
+    assert all(g is None for g in grads)
+    progress = json.loads((tmp_path / "students_progress.json").read_text())
+    assert progress["epochs"] == 2 and len(progress["block_losses"]) == 2
+
+
+def test_an_interrupted_run_resumes_to_the_same_students(tmp_path):
+    whole = Dna(str(tmp_path / "whole"), DnaConfig(**_TINY), _context())
+    whole.train_students()
+
+    def stop_after_first_epoch(line):
+        if "epoch 1/2" in line:
+            raise KeyboardInterrupt
+
+    cut = Dna(str(tmp_path / "cut"), DnaConfig(**_TINY), _context(), log=stop_after_first_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        cut.train_students()
+    resumed = Dna(str(tmp_path / "cut"), DnaConfig(**_TINY), _context())
+    resumed.train_students()
+    assert json.loads((tmp_path / "cut" / "students_progress.json").read_text())["epochs"] == 2
+    for a, b in zip(_student_weights(whole), _student_weights(resumed)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_a_rerun_with_other_settings_is_refused(tmp_path):
+    Dna(str(tmp_path), DnaConfig(**_TINY), _context())
+    with pytest.raises(ValueError, match="holds a DNA run with other settings"):
+        Dna(str(tmp_path), DnaConfig(**{**_TINY, "student_epochs": 3}), _context())
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"learning_rates": (0.1, 0.1)}, "learning_rates needs 3 positive rates"),
+    ({"student_epochs": 0}, "student_epochs must be a positive integer"),
+    ({"teacher_cell": "|conv~0|"}, "A NAS-Bench-201 string has 3"),
+])
+def test_bad_settings_get_a_clear_error(change, message):
+    with pytest.raises(ValueError, match=message):
+        DnaConfig(**change)
+
+
+def test_traverse_takes_the_lowest_loss_that_fits_the_budget():
+    losses = np.array([[0.3, 0.3], [0.1, 0.1], [0.2, 0.1]])
+    costs = np.array([10, 30, 20])
+    assert traverse(losses, costs, None) == 1
+    assert traverse(losses, costs, 25) == 2
+    assert traverse(losses, costs, 5) is None
+    NB201Genotype.from_string(nb201_space.RESNET_CELL)  # the teacher's cell is a valid cell

@@ -1,0 +1,393 @@
+"""DNA: block-wise distillation of a NAS-Bench-201 supernet from a teacher, and its rating.
+
+Li et al., "Block-wisely Supervised Neural Architecture Search with Knowledge Distillation"
+(DNA), arXiv 1911.13053. The network is cut into blocks at the teacher's stage boundaries;
+each block of a single-path student supernet learns to reproduce the teacher's output of
+that block from the teacher's output of the previous block (its input is the teacher's
+feature map, not the student's, so blocks train independently and every candidate of a
+block is trained on the same input). A candidate of a block is rated by its distillation
+loss on held-out images, and an architecture by the sum of its blocks' losses (the
+official code's `loss_join='sum'`).
+
+On NAS-Bench-201 the blocks are the three stages (stem output -> stage 1 cells; stage 1
+output -> reduction block + stage 2 cells; stage 2 output -> reduction block + stage 3
+cells). The table's networks repeat one cell in every stage, so a cell's score is minus the
+sum of its three block losses; each block's student still samples its own path each step.
+
+What follows the paper's official code (changlin31/DNA, `searching/`):
+
+- Training loss: mean squared error between the student block's output and the teacher's
+  (`guide_loss_fn: mse`), input the teacher's previous output (`guide_input: true`); one
+  uniformly sampled candidate per block per step.
+- Optimiser: Adam (eps 1e-8), coupled weight decay 1e-4, learning rate per block from the
+  config's `lr: [0.002, 0.005, ...]` (the first three entries here), multiplied by 0.9 every
+  epoch (`sched: step, decay_epochs: 1, decay_rate: 0.9`); batch 64; 20 epochs per block
+  (`step_epochs`).
+- Rating (`_potential`): BatchNorm statistics recomputed for each candidate (here: each
+  evaluation batch's own statistics, `reset_bn_eval`), and the loss `cl_loss = mean|S - T| /
+  std(T)` per batch, averaged over the batches: the distillation error relative to the
+  teacher feature's spread, comparable across blocks.
+- Search (`process_potential.py`): the architecture with the lowest summed loss within a
+  parameter or MAdds budget (`traverse`); with one shared cell this is the first cell, in
+  order of loss, that fits.
+
+Where this differs, and why: the teacher is not EfficientNet-B7 but the NB201 network of the
+hand-designed ResNet cell (`TEACHER_CELL`, the NB201 paper's reference cell, table CIFAR-10
+93.91 at 200 epochs) trained here at the proxy, deeper than the students (`teacher_layers`
+cells per stage) and with the same widths, so the block outputs match without an adapter;
+the teacher's BatchNorm runs in inference mode (its running statistics: a fixed target per
+image), where the official code leaves the teacher's BN in training mode.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfnas.genotypes.nb201 import NB201Genotype
+from tfnas.ranking.scorers import Scorer, ScoringContext, register_scorer
+from tfnas.spaces import nb201 as nb201_space
+
+#: The teacher's cell: the NB201 paper's ResNet cell (table CIFAR-10 93.91).
+TEACHER_CELL = nb201_space.RESNET_CELL
+NUM_BLOCKS = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class DnaConfig:
+    """DNA's settings (defaults: the official code's, where it has one; see the module doc).
+
+    Args:
+        teacher_cell: The teacher network's NB201 cell.
+        teacher_layers: Teacher cells per stage (the students have the proxy's `layers`).
+        teacher_epochs: Teacher training epochs (NB201's short-proxy recipe: SGD Nesterov,
+            lr 0.1 cosine, weight decay 5e-4).
+        student_epochs: Epochs of the block students (paper: 20 per block).
+        batch_size: Student training batch (paper: 64).
+        learning_rates: Adam learning rate of each block (paper: 0.002, 0.005, 0.005).
+        lr_decay: Factor applied to the learning rates after every epoch (paper: 0.9).
+        weight_decay: Coupled L2 on the student weights (paper: 1e-4).
+        train_examples: Training images (the first of the split) for teacher and students.
+        val_examples: Held-out training images (the next ones) that rate the candidates.
+        eval_batch_size: Images per rating batch (BatchNorm statistics per batch).
+        seed: Seed of initialisation and path sampling.
+    """
+
+    teacher_cell: str = TEACHER_CELL
+    teacher_layers: int = 2
+    teacher_epochs: int = 30
+    student_epochs: int = 20
+    batch_size: int = 64
+    learning_rates: tuple[float, float, float] = (0.002, 0.005, 0.005)
+    lr_decay: float = 0.9
+    weight_decay: float = 1e-4
+    train_examples: int = 25000
+    val_examples: int = 1000
+    eval_batch_size: int = 250
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("teacher_layers", "teacher_epochs", "student_epochs", "batch_size", "train_examples",
+                     "val_examples", "eval_batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+        if len(self.learning_rates) != NUM_BLOCKS or min(self.learning_rates) <= 0:
+            raise ValueError(f"learning_rates needs {NUM_BLOCKS} positive rates. Received: {self.learning_rates!r}")
+        if not 0 < self.lr_decay <= 1 or self.weight_decay < 0:
+            raise ValueError(f"lr_decay must be in (0, 1] and weight_decay >= 0. Received: {self.lr_decay}, "
+                             f"{self.weight_decay}")
+        NB201Genotype.from_string(self.teacher_cell)  # a clear error for an invalid cell
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "learning_rates": list(self.learning_rates)}
+
+
+def _stage_outputs(model: keras.Model, layers: int) -> list[Any]:
+    """The stem output and the three stage outputs of an NB201 network (`build_nb201_network`)."""
+    last_cells = [layers - 1, 2 * layers, 3 * layers + 1]  # reduction blocks sit between the stages
+    return [model.get_layer("stem_bn").output] + [
+        model.get_layer(f"cell{i:02d}_node{nb201_space.NUM_NODES - 1}_add").output for i in last_cells]
+
+
+def block_features(teacher: keras.Model, layers: int) -> keras.Model:
+    """`images -> [stem, stage 1, stage 2, stage 3]` outputs of an NB201 network: the inputs
+    and targets of DNA's blocks (block `i` maps output `i` to output `i + 1`)."""
+    return keras.Model(teacher.input, _stage_outputs(teacher, layers), name="teacher_blocks")
+
+
+class BlockStudents:
+    """The three single-path student blocks of an NB201 supernet at the proxy.
+
+    Block 0 is the supernet's first-stage cells; block `i > 0` its reduction block `i` and
+    stage `i + 1`'s cells. `forward(i, x, path)` runs block `i` on a teacher feature map `x`
+    with the child `path` (op index per edge).
+    """
+
+    def __init__(self, channels: int, layers: int, image_size: int, num_classes: int, seed: int) -> None:
+        from tfnas.supernets import SupernetConfig, build_supernet
+        from tfnas.supernets.cells import SearchCell
+
+        config = SupernetConfig(space="nb201", channels=channels, layers=layers, num_classes=num_classes,
+                                input_shape=(image_size, image_size, 3), mixing="gumbel", seed=seed)
+        self.supernet = build_supernet(config)
+        self.blocks: list[list[Any]] = [[] for _ in range(NUM_BLOCKS)]
+        stage = 0
+        for block in self.supernet.blocks:
+            if not isinstance(block, SearchCell):
+                stage += 1
+            self.blocks[stage].append(block)
+        self._cell_type = SearchCell
+        self.variables = [[v for layer in blocks for v in layer.trainable_variables] for blocks in self.blocks]
+
+    def forward(self, index: int, x, path, training: bool = True):
+        arch = self.supernet.path_arch(path)
+        for layer in self.blocks[index]:
+            x = layer(x, arch) if isinstance(layer, self._cell_type) else layer(x, training=training)
+        return x
+
+
+def relative_l1(student, teacher):
+    """DNA's rating loss of one batch: `mean|S - T| / std(T)` (the official `cl_loss`)."""
+    return tf.reduce_mean(tf.abs(student - teacher)) / (tf.math.reduce_std(teacher) + 1e-9)
+
+
+def _uniform_paths(rng: np.random.Generator) -> np.ndarray:
+    return rng.integers(0, len(nb201_space.OPS), size=(NUM_BLOCKS, len(nb201_space.EDGES))).astype(np.int32)
+
+
+class Dna:
+    """A DNA run in `workdir`: the teacher, then the block students, each resumable.
+
+    `workdir/teacher.weights.h5` + `teacher.json` (its held-out accuracy) are written once the
+    teacher is trained; the students checkpoint after every epoch in `workdir/students`
+    (`progress.json` holds the finished epochs and the mean training loss per block), so an
+    interrupted run continues where it stopped. A rerun with other settings is refused.
+    """
+
+    def __init__(self, workdir: str, config: DnaConfig, context: ScoringContext, *, log=None) -> None:
+        self.workdir = workdir
+        self.config = config
+        self.context = context
+        self.log = log or (lambda line: None)
+        self.training_seconds = 0.0
+        self.teacher_accuracy: float | None = None
+        proxy = context.proxy
+        self._run_config = {"dna": config.to_dict(), "proxy": proxy.to_dict()}
+        os.makedirs(workdir, exist_ok=True)
+        path = os.path.join(workdir, "config.json")
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                stored = json.load(f)
+            if stored != self._run_config:
+                raise ValueError(f"{workdir} holds a DNA run with other settings ({stored}); use another "
+                                 "workdir or the same settings.")
+        else:
+            from tfnas.runs import write_json
+
+            write_json(path, self._run_config)
+        self.teacher: keras.Model | None = None
+        self.features: keras.Model | None = None
+        self.students: BlockStudents | None = None
+
+    # ------------------------------------------------------------------ teacher
+    def _build_teacher(self) -> keras.Model:
+        from tfnas.children.nb201_net import build_nb201_network
+
+        p = self.context.proxy
+        keras.utils.set_random_seed(self.config.seed)
+        return build_nb201_network(self.config.teacher_cell, channels=p.channels,
+                                   cells_per_stage=self.config.teacher_layers,
+                                   num_classes=self.context.num_classes,
+                                   input_shape=(p.image_size, p.image_size, 3), name="teacher")
+
+    def train_teacher(self) -> keras.Model:
+        """Trains the teacher (or loads it when trained before); returns it."""
+        weights = os.path.join(self.workdir, "teacher.weights.h5")
+        report = os.path.join(self.workdir, "teacher.json")
+        teacher = self._build_teacher()
+        if os.path.exists(weights) and os.path.exists(report):
+            teacher.load_weights(weights)
+            with open(report, encoding="utf-8") as f:
+                info = json.load(f)
+        else:
+            from tfnas.children.training import train_and_score
+            from tfnas.runs import write_json
+
+            c = self.config
+            x, y = self.context.images(c.train_examples + c.val_examples)
+            self.log(f"== DNA teacher: {c.teacher_cell}, {c.teacher_layers} cells per stage, "
+                     f"{c.teacher_epochs} epochs on {c.train_examples} images")
+            start = time.perf_counter()
+            accuracy = train_and_score(teacher, x[:c.train_examples], y[:c.train_examples], x[c.train_examples:],
+                                       y[c.train_examples:], epochs=c.teacher_epochs, batch_size=c.batch_size,
+                                       verbose=0)
+            info = {"cell": c.teacher_cell, "layers": c.teacher_layers, "epochs": c.teacher_epochs,
+                    "heldout_accuracy": accuracy, "training_seconds": time.perf_counter() - start,
+                    "params": int(teacher.count_params())}
+            teacher.save_weights(weights)
+            write_json(report, info)
+        self.teacher_accuracy = float(info["heldout_accuracy"])
+        self.training_seconds += float(info["training_seconds"])
+        self.log(f"teacher held-out accuracy {self.teacher_accuracy:.2f}% ({info['params']} params)")
+        self.teacher = teacher
+        self.features = block_features(teacher, self.config.teacher_layers)
+        return teacher
+
+    # ----------------------------------------------------------------- students
+    def train_students(self) -> BlockStudents:
+        """Trains the three block students (resuming); returns them."""
+        from tfnas.runs import NonFiniteLossError, write_json
+
+        if self.features is None:
+            self.train_teacher()
+        c, p = self.config, self.context.proxy
+        students = BlockStudents(p.channels, p.layers, p.image_size, self.context.num_classes, c.seed)
+        optimizers = [keras.optimizers.Adam(lr, epsilon=1e-8) for lr in c.learning_rates]
+        for opt, variables in zip(optimizers, students.variables):
+            opt.build(variables)
+        epoch = tf.Variable(0, dtype=tf.int64)
+        rng_state = tf.Variable(np.zeros(2, np.int64))
+        checkpoint = tf.train.Checkpoint(
+            variables=[v for vs in students.variables for v in vs]
+            + [v for b in students.blocks for layer in b for v in layer.non_trainable_variables],
+            optimizers=optimizers, epoch=epoch)
+        directory = os.path.join(self.workdir, "students")
+        manager = tf.train.CheckpointManager(checkpoint, directory, max_to_keep=2)
+        progress_path = os.path.join(self.workdir, "students_progress.json")
+        progress: dict[str, Any] = {"epochs": 0, "block_losses": [], "seconds": 0.0}
+        if manager.latest_checkpoint:
+            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+            with open(progress_path, encoding="utf-8") as f:
+                progress = json.load(f)
+        features = self.features
+
+        @tf.function
+        def step(images, paths, rates):
+            targets = features(images, training=False)
+            with tf.GradientTape() as tape:
+                losses = [tf.reduce_mean(tf.square(students.forward(i, targets[i], paths[i]) - targets[i + 1]))
+                          for i in range(NUM_BLOCKS)]
+            grads = tape.gradient(losses, students.variables)
+            for i, (opt, variables) in enumerate(zip(optimizers, students.variables)):
+                opt.learning_rate.assign(rates[i])
+                grads_i = [g + c.weight_decay * v for g, v in zip(grads[i], variables)]
+                opt.apply_gradients(zip(grads_i, variables))
+            return tf.stack(losses)
+
+        x, _ = self.context.images(c.train_examples)
+        steps = c.train_examples // c.batch_size
+        rng = np.random.default_rng([c.seed, 1911])
+        while int(epoch.numpy()) < c.student_epochs:
+            e = int(epoch.numpy())
+            rng = np.random.default_rng([c.seed, 1911, e])  # the same draws after a resume
+            order = rng.permutation(c.train_examples)
+            rates = np.array(c.learning_rates, np.float32) * np.float32(c.lr_decay ** e)
+            start = time.perf_counter()
+            total = np.zeros(NUM_BLOCKS)
+            for s in range(steps):
+                batch = x[order[s * c.batch_size:(s + 1) * c.batch_size]]
+                losses = step(tf.constant(batch), tf.constant(_uniform_paths(rng)), tf.constant(rates)).numpy()
+                if not np.all(np.isfinite(losses)):
+                    raise NonFiniteLossError(f"DNA student loss became {losses} at epoch {e + 1}, step {s + 1}; "
+                                             "lower learning_rates or check the teacher.")
+                total += losses
+            epoch.assign_add(1)
+            seconds = time.perf_counter() - start
+            progress = {"epochs": e + 1, "block_losses": progress["block_losses"] + [[float(v) for v in total / steps]],
+                        "seconds": progress["seconds"] + seconds}
+            manager.save()
+            write_json(progress_path, progress)
+            self.log(f"  DNA students epoch {e + 1}/{c.student_epochs}: block MSE "
+                     + ", ".join(f"{v:.4f}" for v in total / steps) + f" ({seconds:.0f} s)")
+        self.training_seconds += float(progress["seconds"])
+        self.progress = progress
+        self.students = students
+        return students
+
+    # ------------------------------------------------------------------- rating
+    def block_losses(self, cells: Sequence[NB201Genotype]) -> np.ndarray:
+        """`[cells, 3]`: each cell's rating loss in each block on the held-out images."""
+        if self.students is None:
+            self.train_students()
+        c = self.config
+        x, _ = self.context.images(c.train_examples + c.val_examples)
+        held_out = x[c.train_examples:]
+        batches = [held_out[i:i + c.eval_batch_size] for i in range(0, len(held_out), c.eval_batch_size)]
+        guides = [self.features(tf.constant(b), training=False) for b in batches]
+        students = self.students
+
+        @tf.function
+        def rate(guide, path):
+            return tf.stack([relative_l1(students.forward(i, guide[i], path, training=True), guide[i + 1])
+                             for i in range(NUM_BLOCKS)])
+
+        column = {op: j for j, op in enumerate(nb201_space.OPS)}
+        out = np.empty((len(cells), NUM_BLOCKS))
+        for k, cell in enumerate(cells):
+            path = tf.constant([column[op] for op in cell.ops], tf.int32)
+            out[k] = np.mean([rate(g, path).numpy() for g in guides], axis=0)
+        return out
+
+
+def traverse(losses: np.ndarray, costs: np.ndarray, budget: float | None) -> int | None:
+    """DNA's search over rated candidates: the index of the lowest summed loss whose cost
+    fits `budget` (None: no budget), or None when none fits.
+
+    `losses` is `[candidates, blocks]` (summed over blocks, as `loss_join='sum'`); with one
+    cell shared by every block, the official traversal over per-block rankings reduces to
+    this scan in order of summed loss.
+
+    >>> traverse(np.array([[1.0, 1.0], [0.5, 0.5], [0.2, 0.1]]), np.array([1, 2, 3]), budget=2)
+    1
+    """
+    for index in np.argsort(np.sum(losses, axis=1), kind="stable"):
+        if budget is None or costs[index] <= budget:
+            return int(index)
+    return None
+
+
+@register_scorer
+class DnaBlockLoss(Scorer):
+    """DNA's rating: minus the summed block distillation loss of the cell (higher = better).
+
+    Trains (or resumes) the teacher and the block students in `workdir` at the context's
+    proxy first. Args: `workdir` and the `DnaConfig` fields as keywords.
+    """
+
+    name: ClassVar[str] = "dna"
+
+    def __init__(self, workdir: str, **config: Any) -> None:
+        self.workdir = workdir
+        self.config = DnaConfig(**config)
+        self.run: Dna | None = None
+
+    def settings(self) -> dict[str, Any]:
+        info = self.config.to_dict()
+        if self.run is not None:
+            info.update(teacher_heldout_accuracy=self.run.teacher_accuracy,
+                        final_block_mse=self.run.progress["block_losses"][-1] if self.run.progress["block_losses"]
+                        else None)
+        return info
+
+    def upstream_seconds(self) -> dict[str, float]:
+        seconds = self.run.training_seconds if self.run is not None else 0.0
+        return {"cpu_seconds": 0.0, "supernet_training_seconds": seconds}
+
+    def score(self, cells: Sequence[NB201Genotype], context: ScoringContext) -> np.ndarray:
+        self.run = Dna(self.workdir, self.config, context, log=context.log)
+        self.run.train_teacher()
+        self.run.train_students()
+        start = time.perf_counter()
+        losses = self.run.block_losses(cells)
+        if context.log is not None:
+            context.log(f"  dna: rated {len(cells)} cells in 3 blocks, {time.perf_counter() - start:.0f} s")
+        return -np.sum(losses, axis=1)
