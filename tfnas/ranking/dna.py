@@ -255,7 +255,6 @@ class Dna:
         for opt, variables in zip(optimizers, students.variables):
             opt.build(variables)
         epoch = tf.Variable(0, dtype=tf.int64)
-        rng_state = tf.Variable(np.zeros(2, np.int64))
         checkpoint = tf.train.Checkpoint(
             variables=[v for vs in students.variables for v in vs]
             + [v for b in students.blocks for layer in b for v in layer.non_trainable_variables],
@@ -285,7 +284,6 @@ class Dna:
 
         x, _ = self.context.images(c.train_examples)
         steps = c.train_examples // c.batch_size
-        rng = np.random.default_rng([c.seed, 1911])
         while int(epoch.numpy()) < c.student_epochs:
             e = int(epoch.numpy())
             rng = np.random.default_rng([c.seed, 1911, e])  # the same draws after a resume
