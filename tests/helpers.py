@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 import os
+import pathlib
+import subprocess
+import sys
 import tempfile
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def run_launch(module: str, *args: str, data_dir=None, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Runs `python -m launch.<module> *args` from the project root, as a user would (TF logs
+    quiet, no GPU, `TFNAS_DATA_DIR=data_dir` when given); returns the finished process.
+    Launch modules are never imported in the test process: their absl flags are global."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    if data_dir is not None:
+        env["TFNAS_DATA_DIR"] = str(data_dir)
+    return subprocess.run([sys.executable, "-m", f"launch.{module}", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def assert_config_and_save_roundtrip(model: keras.Model, inputs, atol: float = 1e-6) -> None:

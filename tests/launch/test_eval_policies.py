@@ -6,22 +6,17 @@ Tiny sizes: digits, 4 channels, 1 epoch on 128 images, a 1-epoch policy-gradient
 from __future__ import annotations
 
 import json
-import os
-import pathlib
 import subprocess
-import sys
 
 import pytest
+from tests.helpers import run_launch
 
-_ROOT = pathlib.Path(__file__).resolve().parents[2]
 _TINY = ("--dataset=digits", "--channels=4", "--epochs=1", "--train_examples=128", "--test_examples=64",
          "--batch_size=32", "--search_epochs=1", "--search_examples=64", "--search_batch_size=16")
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    return subprocess.run([sys.executable, "-m", "launch.eval_policies", *args], cwd=_ROOT, env=env,
-                          capture_output=True, text=True, timeout=1200, check=False)
+    return run_launch("eval_policies", *args, timeout=1200)
 
 
 @pytest.mark.slow

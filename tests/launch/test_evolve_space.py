@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import pathlib
 import subprocess
-import sys
 
 import pytest
 
 from tfnas.algorithms.autospace import LearnedNB201Space
 from tfnas.benchmarks import NB201Table
+from tests.helpers import run_launch
 
-_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def _run(data_dir, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", TFNAS_DATA_DIR=str(data_dir))
-    return subprocess.run([sys.executable, "-m", "launch.evolve_space", *args], cwd=_ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    return run_launch("evolve_space", *args, data_dir=data_dir, timeout=timeout)
 
 
 @pytest.mark.parametrize(

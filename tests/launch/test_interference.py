@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import pathlib
 import subprocess
-import sys
 
 import pytest
 
 from tfnas.algorithms.runner import make_search_config, search
+from tests.helpers import run_launch
 
-_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    return subprocess.run([sys.executable, "-m", "launch.interference", *args], cwd=_ROOT, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+    return run_launch("interference", *args)
 
 
 @pytest.mark.slow

@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import pathlib
 import subprocess
-import sys
 
 import pytest
 
 from tfnas.benchmarks import NB201Table
+from tests.helpers import run_launch
 
-_ROOT = pathlib.Path(__file__).resolve().parents[2]
 ALL_SKIP = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
 
 
 def _run(data_dir, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", TFNAS_DATA_DIR=str(data_dir))
-    return subprocess.run(
-        [sys.executable, "-m", "launch.nb201", *args],
-        cwd=_ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False,
-    )
+    return run_launch("nb201", *args, data_dir=data_dir, timeout=timeout)
 
 
 def test_unknown_algorithm_exits_2(data_dir, tmp_path):

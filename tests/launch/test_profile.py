@@ -8,20 +8,13 @@ into one pytest process would raise DuplicateFlagError.
 from __future__ import annotations
 
 import json
-import os
-import pathlib
 import subprocess
-import sys
+from tests.helpers import run_launch
 
-_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    return subprocess.run(
-        [sys.executable, "-m", "launch.profile", *args],
-        cwd=_ROOT, env=env, capture_output=True, text=True, timeout=300,
-    )
+    return run_launch("profile", *args)
 
 
 def _report(proc: subprocess.CompletedProcess) -> dict:

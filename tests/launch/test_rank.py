@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
-import pathlib
 import subprocess
-import sys
 
 import pytest
 
 from tfnas.benchmarks import NB201Table
 from tfnas.ranking import rank_metrics, sample_indices
 from tfnas.ranking.ensemble import ranks
+from tests.helpers import run_launch
 
-_ROOT = pathlib.Path(__file__).resolve().parents[2]
 _TINY = ("--num_cells=5", "--channels=4", "--layers=1", "--image_size=8", "--batch_size=8", "--seed=3")
 
 
 def _run(data_dir, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", TFNAS_DATA_DIR=str(data_dir))
-    return subprocess.run([sys.executable, "-m", "launch.rank", "--space=nb201", *args], cwd=_ROOT, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+    return run_launch("rank", "--space=nb201", *args, data_dir=data_dir)
 
 
 @pytest.mark.parametrize("args, message", [

@@ -6,24 +6,19 @@ Tiny sizes: digits at 8x8, 64 training examples, 4 channels, 1 epoch.
 from __future__ import annotations
 
 import json
-import os
-import pathlib
 import subprocess
-import sys
 
 import pytest
 
 from tfnas.genotypes import codec
+from tests.helpers import run_launch
 
-_ROOT = pathlib.Path(__file__).resolve().parents[2]
 _TINY = ("--dataset=digits", "--image_size=8", "--max_train_examples=64", "--batch_size=16", "--channels=4",
          "--epochs=1", "--verbose=0")
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    return subprocess.run([sys.executable, "-m", "launch.search_augment", *args], cwd=_ROOT, env=env,
-                          capture_output=True, text=True, timeout=900, check=False)
+    return run_launch("search_augment", *args, timeout=900)
 
 
 @pytest.mark.slow

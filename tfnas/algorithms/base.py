@@ -92,6 +92,16 @@ def read_variables(variables: Sequence[keras.Variable]) -> list[tf.Tensor]:
     return [tf.identity(_tf_variable(v)) for v in variables]
 
 
+
+def classification_terms(logits, labels) -> tuple[tf.Tensor, tf.Tensor]:
+    """Per-example cross-entropy (from logits, in float32) and correctness (1.0 / 0.0)."""
+    labels = tf.reshape(tf.cast(labels, "int32"), [-1])
+    logits = tf.cast(logits, "float32")
+    cross_entropy = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+    correct = tf.cast(tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), labels), "float32")
+    return cross_entropy, correct
+
+
 class BilevelSearch(keras.Model):
     """A differentiable architecture search: a supernet plus its bilevel train step.
 
@@ -335,10 +345,7 @@ class BilevelSearch(keras.Model):
         return self._loss_terms(images, labels)
 
     def _loss_terms(self, images, labels):
-        labels = tf.reshape(tf.cast(labels, "int32"), [-1])
-        logits = tf.cast(self.supernet(images, training=True), "float32")
-        cross_entropy = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
-        correct = tf.cast(tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), labels), "float32")
+        cross_entropy, correct = classification_terms(self.supernet(images, training=True), labels)
         loss = tf.reduce_mean(cross_entropy) / float(num_replicas())
         return loss, cross_entropy, correct
 

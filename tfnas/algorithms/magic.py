@@ -45,7 +45,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tfnas.algorithms.base import ALGORITHMS, assign_variables, num_replicas
+from tfnas.algorithms.base import ALGORITHMS, assign_variables, classification_terms, num_replicas
 from tfnas.algorithms.config import SearchConfig
 from tfnas.algorithms.spos import SPOS_RECIPE, HeldPathSpos, Spos
 
@@ -145,13 +145,10 @@ class AnchorAlignment:
 
     def _loss_terms(self, images, labels):
         supernet = self.supernet
-        labels = tf.reshape(tf.cast(labels, "int32"), [-1])
         logits, cells = supernet.features(images, training=True)
         _, anchor_cells = supernet.features(images, training=True, path=tf.identity(self.anchor_path.value))
         alignment = tf.add_n([relative_squared_error(c, a) for c, a in zip(cells, anchor_cells)]) / float(len(cells))
-        logits = tf.cast(logits, "float32")
-        cross_entropy = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
-        correct = tf.cast(tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), labels), "float32")
+        cross_entropy, correct = classification_terms(logits, labels)
         loss = (tf.reduce_mean(cross_entropy) + self.config.anchor_weight * alignment) / float(num_replicas())
         return loss, cross_entropy, correct
 
