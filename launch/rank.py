@@ -202,6 +202,7 @@ def main(argv: list[str]) -> None:
         context = ScoringContext(proxy, data_dir=_DATA_DIR.value, log=lambda line: print(line, flush=True))
         if scorer.minibatches:  # Load (and check) the data before the first cell.
             context.images(scorer.minibatches * proxy.batch_size)
+        scorer.prepare(context)  # training the scores depend on (DNA): upstream, not scoring time
         report = run_ranking(scorer, indices, table, context)
         upstream = scorer.upstream_seconds()
     except (ValueError, KeyError, FileNotFoundError, CorruptCheckpointError, NonFiniteLossError) as err:

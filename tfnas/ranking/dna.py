@@ -380,10 +380,16 @@ class DnaBlockLoss(Scorer):
         seconds = self.run.training_seconds if self.run is not None else 0.0
         return {"cpu_seconds": 0.0, "supernet_training_seconds": seconds}
 
+    def prepare(self, context: ScoringContext) -> None:
+        """Trains (or resumes) the teacher and the block students."""
+        if self.run is None or self.run.context is not context:
+            self.run = Dna(self.workdir, self.config, context, log=context.log)
+        if self.run.students is None:
+            self.run.train_teacher()
+            self.run.train_students()
+
     def score(self, cells: Sequence[NB201Genotype], context: ScoringContext) -> np.ndarray:
-        self.run = Dna(self.workdir, self.config, context, log=context.log)
-        self.run.train_teacher()
-        self.run.train_students()
+        self.prepare(context)
         start = time.perf_counter()
         losses = self.run.block_losses(cells)
         if context.log is not None:

@@ -244,6 +244,10 @@ class Scorer(abc.ABC):
         earlier): `{"cpu_seconds", "supernet_training_seconds"}`, added to its cost."""
         return {"cpu_seconds": 0.0, "supernet_training_seconds": 0.0}
 
+    def prepare(self, context: ScoringContext) -> None:
+        """Trains what the scores depend on (e.g. DNA's teacher and students), before `score`
+        is timed; its seconds belong in `upstream_seconds`. Default: nothing to train."""
+
     @abc.abstractmethod
     def score(self, cells: Sequence[NB201Genotype], context: ScoringContext) -> np.ndarray:
         """Returns a float64 array, one score per cell, in the order of `cells`."""
