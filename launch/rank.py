@@ -99,6 +99,12 @@ _MEMBERS = flags.DEFINE_list(
 _TEACHER_EPOCHS = flags.DEFINE_integer("teacher_epochs", 30, "With --scorer=dna: the teacher's training epochs.")
 _TEACHER_LAYERS = flags.DEFINE_integer(
     "teacher_layers", 2, "With --scorer=dna: the teacher's cells per stage (the students have --layers).")
+_DNA_SEARCH = flags.DEFINE_bool(
+    "dna_search", False, "With --scorer=dna: also run DNA's search: rate every distinct NB201 cell (6,466) with "
+    "the block students and return the lowest summed loss within --budget_params (JSON key dna_search).")
+_BUDGET_PARAMS = flags.DEFINE_float(
+    "budget_params", None, "With --dna_search: parameter budget of the found cell's NB201 network (16 channels, "
+    "5 cells per stage); none by default.")
 _SUPERNET_TRAIN_EXAMPLES = flags.DEFINE_integer(
     "supernet_train_examples", 50000,
     "With --scorer=spos or alpha: training images of the supernet's search (half train the weights, half "
@@ -203,8 +209,17 @@ def main(argv: list[str]) -> None:
         if scorer.minibatches:  # Load (and check) the data before the first cell.
             context.images(scorer.minibatches * proxy.batch_size)
         scorer.prepare(context)  # training the scores depend on (DNA): upstream, not scoring time
+        if _DNA_SEARCH.value and name != "dna":
+            raise ValueError(f"--dna_search belongs to --scorer=dna; it conflicts with --scorer={name}.")
         report = run_ranking(scorer, indices, table, context)
         upstream = scorer.upstream_seconds()
+        found = None
+        if _DNA_SEARCH.value:
+            from tfnas.ranking.dna import search as dna_search
+
+            found = dna_search(scorer.run, _BUDGET_PARAMS.value)
+            if found["cell"] is not None:
+                found.update(cifar10=table.accuracy(found["cell"]), percentile=table.percentile(found["cell"]))
     except (ValueError, KeyError, FileNotFoundError, CorruptCheckpointError, NonFiniteLossError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"error: {message}", file=sys.stderr)
@@ -233,6 +248,12 @@ def main(argv: list[str]) -> None:
         "kernel_library": runtime.kernel_library(),
         "published_kendall_tau": PUBLISHED_KENDALL_TAU.get(name),
     }
+    if found is not None:
+        summary["dna_search"] = found
+        print(f"DNA search over {found['candidates']} distinct cells ({found['fitting']} within the budget "
+              f"{found['budget']} params), rated in {found['rating_seconds']:.0f} s: {found['cell']}"
+              + (f", table CIFAR-10 {found['cifar10']:.2f} (percentile {found['percentile']:.1f})"
+                 if found["cell"] is not None else ": no cell fits"))
     scores_path = os.path.join(_WORKDIR.value, f"{label}_scores.json")
     write_json(scores_path, {**summary, "cells": report.per_cell()})
     png = plot_ranking(report, os.path.join(_WORKDIR.value, f"{label}_scatter.png"))

@@ -27,6 +27,7 @@ def _run(data_dir, *args: str) -> subprocess.CompletedProcess:
     (("--scorer=params", "--supernet_algorithm=spos"), "--supernet_algorithm belongs to --scorer=spos or alpha"),
     (("--scorer=spos", "--supernet_algorithm=gdas"), "must be one of spos, magic_t, magic_a, magic_at, spos_distinct"),
     (("--scorer=params", "--num_cells=0"), "num_cells must be in [1, 15625]"),
+    (("--scorer=params", "--dna_search"), "--dna_search belongs to --scorer=dna"),
     (("--scorer=synflow", "--reference"), "conflicts with --scorer=synflow"),
 ])
 def test_bad_flags_exit_2(data_dir, tmp_path, args, message):
@@ -132,10 +133,12 @@ def test_alpha_scorer_reads_a_differentiable_search_s_architecture_weights(data_
 def test_dna_scorer_trains_teacher_and_block_students_then_rates_cells(data_dir, tmp_path):
     args = ("--scorer=dna", "--num_cells=5", "--channels=4", "--layers=1", "--image_size=8", "--batch_size=32",
             "--supernet_epochs=1", "--teacher_epochs=1", "--teacher_layers=1", "--supernet_train_examples=128",
-            "--val_examples=64", f"--workdir={tmp_path}")
+            "--val_examples=64", f"--workdir={tmp_path}", "--dna_search", "--budget_params=100000")
     proc = _run(data_dir, *args)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    found = summary["dna_search"]
+    assert found["candidates"] == 6466 and found["params"] <= 100000 and 0 < found["cifar10"] <= 100
     assert summary["label"] == "dna" and summary["num_cells"] == 5 and summary["supernet_training_seconds"] > 0
     settings = summary["scorer_settings"]
     assert settings["student_epochs"] == 1 and settings["train_examples"] == 64 and settings["teacher_layers"] == 1

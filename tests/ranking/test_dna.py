@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from tfnas.genotypes.nb201 import NB201Genotype
 from tfnas.ranking import ProxyConfig, ScoringContext, make_scorer, sample_cells
-from tfnas.ranking.dna import NUM_BLOCKS, Dna, DnaConfig, relative_l1, traverse
+from tfnas.ranking.dna import NUM_BLOCKS, Dna, DnaConfig, relative_l1, search, traverse
 from tfnas.spaces import nb201 as nb201_space
 
 _TINY = dict(teacher_layers=1, teacher_epochs=1, student_epochs=2, batch_size=16, train_examples=64,
@@ -59,6 +59,14 @@ def test_each_block_learns_the_teacher_block_from_the_teacher_s_previous_output(
     assert all(g is None for g in grads)
     progress = json.loads((tmp_path / "students_progress.json").read_text())
     assert progress["epochs"] == 2 and len(progress["block_losses"]) == 2
+    # DNA's search: the lowest summed loss among the cells within the parameter budget.
+    free = NB201Genotype(("skip_connect",) * 6)  # no parameters in the cell
+    pool = list(cells) + [free]
+    found = search(run, budget=None, cells=pool)
+    assert found["cell"] == pool[int(np.argmin(run.block_losses(pool).sum(axis=1)))].to_string()
+    tight = search(run, budget=found["params"] - 1 if found["cell"] != free.to_string() else 0, cells=pool)
+    assert tight["cell"] != found["cell"] and tight["fitting"] < len(pool)
+    assert search(run, budget=1.0, cells=pool)["cell"] is None  # below the fixed stem and head
 
 
 def test_an_interrupted_run_resumes_to_the_same_students(tmp_path):

@@ -336,6 +336,43 @@ class Dna:
         return out
 
 
+def search(run: Dna, budget: float | None = None, *, metric: str = "params", channels: int = 16,
+           cells_per_stage: int = 5, input_size: int = 32,
+           cells: Sequence[NB201Genotype] | None = None) -> dict[str, Any]:
+    """DNA's search on NAS-Bench-201: rates every candidate cell, then `traverse`s them.
+
+    Candidates: one cell per isomorphism class (the 6,466 `unique_str` classes: isomorphic
+    cells compute the same function) unless `cells` is given. Cost: `metric` (`params` or
+    `madds`) of the cell's NB201 network at `channels` / `cells_per_stage` / `input_size`
+    (default the benchmark's 16 / 5 / 32), from `tfnas.budgets.losses.nb201_cost_table`.
+
+    Returns:
+        `{"cell", "summed_loss", "block_losses", metric, "budget", "candidates", "fitting",
+        "rating_seconds"}`; `cell` is None when no candidate fits the budget.
+    """
+    from tfnas.budgets.losses import nb201_cost_table
+
+    if cells is None:
+        from tfnas.algorithms.spos_distinct import distinct_cell_paths
+
+        cells = [NB201Genotype(tuple(nb201_space.OPS[j] for j in row)) for row in distinct_cell_paths()]
+    start = time.perf_counter()
+    losses = run.block_losses(cells)
+    seconds = time.perf_counter() - start
+    table = nb201_cost_table(metric, channels=channels, cells_per_stage=cells_per_stage,
+                             num_classes=run.context.num_classes, input_size=input_size)
+    column = {op: j for j, op in enumerate(nb201_space.OPS)}
+    costs = np.array([table.cost([column[op] for op in cell.ops]) for cell in cells])
+    best = traverse(losses, costs, budget)
+    found = None if best is None else cells[best]
+    return {"cell": None if found is None else found.to_string(),
+            "summed_loss": None if best is None else float(losses[best].sum()),
+            "block_losses": None if best is None else [float(v) for v in losses[best]],
+            metric: None if best is None else float(costs[best]), "budget": budget, "candidates": len(cells),
+            "fitting": int(np.sum(costs <= budget)) if budget is not None else len(cells),
+            "rating_seconds": seconds}
+
+
 def traverse(losses: np.ndarray, costs: np.ndarray, budget: float | None) -> int | None:
     """DNA's search over rated candidates: the index of the lowest summed loss whose cost
     fits `budget` (None: no budget), or None when none fits.
