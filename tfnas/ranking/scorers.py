@@ -247,6 +247,7 @@ class Scorer(abc.ABC):
     def prepare(self, context: ScoringContext) -> None:
         """Trains what the scores depend on (e.g. DNA's teacher and students), before `score`
         is timed; its seconds belong in `upstream_seconds`. Default: nothing to train."""
+        del context
 
     @abc.abstractmethod
     def score(self, cells: Sequence[NB201Genotype], context: ScoringContext) -> np.ndarray:
