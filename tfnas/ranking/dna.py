@@ -169,7 +169,8 @@ class Dna:
 
     `workdir/teacher.weights.h5` + `teacher.json` (its held-out accuracy) are written once the
     teacher is trained; the students checkpoint after every epoch in `workdir/students`
-    (`progress.json` holds the finished epochs and the mean training loss per block), so an
+    (`students_progress.json` holds the finished epochs, the mean training loss per block and
+    the seconds), so an
     interrupted run continues where it stopped. A rerun with other settings is refused.
     """
 
@@ -197,6 +198,7 @@ class Dna:
         self.teacher: keras.Model | None = None
         self.features: keras.Model | None = None
         self.students: BlockStudents | None = None
+        self.progress: dict[str, Any] = {"epochs": 0, "block_losses": [], "seconds": 0.0}
 
     # ------------------------------------------------------------------ teacher
     def _build_teacher(self) -> keras.Model:
