@@ -93,6 +93,9 @@ _SUPERNET_ALGORITHM = flags.DEFINE_string(
     "architecture weights rate the cells; with --scorer=spos: the single-path training (spos (default); "
     "MAGIC, arXiv 2108.12821: magic_t, adjacent paths differ in one op; magic_a, alignment to an anchor child; "
     "magic_at, both; spos_distinct, paths drawn over non-isomorphic cells, arXiv 2008.03064). Its paper recipe, at the proxy flags and --supernet_epochs.")
+_ANCHOR_WEIGHT = flags.DEFINE_float(
+    "anchor_weight", None, "With --supernet_algorithm=magic_a or magic_at: the weight of MAGIC-A's alignment "
+    "loss (default: the config's, 1.0).")
 _MEMBERS = flags.DEFINE_list(
     "members", [], "With --scorer=ensemble: the member scorers whose <workdir>/<member>_scores.json (same sample) "
     "are combined by mean rank, e.g. zico,naswot,params,spos.")
@@ -112,14 +115,14 @@ _SUPERNET_TRAIN_EXAMPLES = flags.DEFINE_integer(
 )
 
 
-def _train_supernet(algorithm: str) -> tuple[str, float]:
+def _train_supernet(algorithm: str, **overrides) -> tuple[str, float]:
     """Trains (or resumes) the `algorithm` search at the proxy in `<workdir>/<algorithm>_supernet`;
     returns the folder and its training wall seconds."""
     from tfnas.algorithms.runner import make_search_config, search
 
     workdir = os.path.join(_WORKDIR.value, f"{algorithm}_supernet")
     config = make_search_config(algorithm, "nb201", epochs=_SUPERNET_EPOCHS.value, batch_size=_BATCH_SIZE.value,
-                                channels=_CHANNELS.value, layers=_LAYERS.value, seed=_SEED.value)
+                                channels=_CHANNELS.value, layers=_LAYERS.value, seed=_SEED.value, **overrides)
     print(f"== {algorithm} supernet: {config.epochs} epochs, batch {config.batch_size}, "
           f"{_SUPERNET_TRAIN_EXAMPLES.value} images (half for the weights), {workdir}", flush=True)
     report = search(config, space="nb201", dataset="cifar10", workdir=workdir, data_dir=_DATA_DIR.value,
@@ -187,7 +190,10 @@ def main(argv: list[str]) -> None:
             if algorithm not in known:
                 raise ValueError(f"--supernet_algorithm must be one of {', '.join(known)} with --scorer={name}. "
                                  f"Received: {algorithm!r}")
-            supernet_workdir, supernet_seconds = _train_supernet(algorithm)
+            if _ANCHOR_WEIGHT.value is not None and algorithm not in ("magic_a", "magic_at"):
+                raise ValueError(f"--anchor_weight belongs to --supernet_algorithm=magic_a or magic_at; it conflicts "
+                                 f"with --supernet_algorithm={algorithm}.")
+            supernet_workdir, supernet_seconds = _train_supernet(algorithm, anchor_weight=_ANCHOR_WEIGHT.value)
             options = {"supernet_workdir": supernet_workdir}
             if name == "spos":
                 options.update(val_examples=_VAL_EXAMPLES.value, data_dir=_DATA_DIR.value)

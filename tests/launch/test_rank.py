@@ -28,6 +28,7 @@ def _run(data_dir, *args: str) -> subprocess.CompletedProcess:
     (("--scorer=spos", "--supernet_algorithm=gdas"), "must be one of spos, magic_t, magic_a, magic_at, spos_distinct"),
     (("--scorer=params", "--num_cells=0"), "num_cells must be in [1, 15625]"),
     (("--scorer=params", "--dna_search"), "--dna_search belongs to --scorer=dna"),
+    (("--scorer=spos", "--anchor_weight=0.1"), "--anchor_weight belongs to --supernet_algorithm=magic_a or magic_at"),
     (("--scorer=synflow", "--reference"), "conflicts with --scorer=synflow"),
 ])
 def test_bad_flags_exit_2(data_dir, tmp_path, args, message):
