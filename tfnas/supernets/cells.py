@@ -390,10 +390,9 @@ class SearchCell(keras.layers.Layer):
                                            targets=t_count, channels=cp)
         pieces = tf.split(edge_inputs, counts * cp, axis=-1, num=num_ops + 1)
         selections = tf.split(order, counts, num=num_ops + 1)
-        # each edge's weight repeated over its channels, split like the inputs: one tile for
+        # each edge's weight repeated over its channels, split like the inputs: one repeat for
         # the group, not one per op
-        per_channel = tf.reshape(
-            tf.tile(tf.expand_dims(kernels.gather_rows(scale, order), 1), [1, cp]), [-1])
+        per_channel = _per_channel(kernels.gather_rows(scale, order), cp)
         scales = tf.split(per_channel, counts * cp, num=num_ops + 1)
         outputs = []
         for o in range(num_ops + 1):
