@@ -15,7 +15,7 @@ default) trained the same way in `<workdir>/<algorithm>_supernet`, a cell scored
 log-probability of its ops; `dna`: DNA's block-wise distillation, arXiv 1911.13053 (`tfnas.ranking.dna`): a
 teacher (the ResNet cell, `--teacher_layers` cells per stage, `--teacher_epochs`) and the three block
 students (`--supernet_epochs`, on the first half of `--supernet_train_examples`) trained resumably in
-`<workdir>/dna`, a cell scored by minus its summed relative block loss on the next `--val_examples`
+`<workdir>/dna` (`--teacher=ZOO_NAME` loads a zoo teacher instead of training one), a cell scored by minus its summed relative block loss on the next `--val_examples`
 images; `ensemble`: the mean rank of the `--members` scorers, read from
 their `<workdir>/<member>_scores.json` of the same sample, its `cpu_seconds` and
 `supernet_training_seconds` the members' sums) and
@@ -102,6 +102,9 @@ _MEMBERS = flags.DEFINE_list(
 _TEACHER_EPOCHS = flags.DEFINE_integer("teacher_epochs", 30, "With --scorer=dna: the teacher's training epochs.")
 _TEACHER_LAYERS = flags.DEFINE_integer(
     "teacher_layers", 2, "With --scorer=dna: the teacher's cells per stage (the students have --layers).")
+_TEACHER = flags.DEFINE_string(
+    "teacher", None, "With --scorer=dna: zoo weights of a trained teacher to load instead of training one, e.g. "
+    "nb201_resnet.c8_l2_s16_cifar10 (the seed-0 teacher at the 8-channel, 16x16 proxy with --teacher_layers=2).")
 _DNA_SEARCH = flags.DEFINE_bool(
     "dna_search", False, "With --scorer=dna: also run DNA's search: rate every distinct NB201 cell (6,466) with "
     "the block students and return the lowest summed loss within --budget_params (JSON key dna_search).")
@@ -204,7 +207,10 @@ def main(argv: list[str]) -> None:
             options = {"workdir": os.path.join(_WORKDIR.value, "dna"), "teacher_epochs": _TEACHER_EPOCHS.value,
                        "teacher_layers": _TEACHER_LAYERS.value, "student_epochs": _SUPERNET_EPOCHS.value,
                        "batch_size": _BATCH_SIZE.value, "train_examples": _SUPERNET_TRAIN_EXAMPLES.value // 2,
-                       "val_examples": _VAL_EXAMPLES.value, "seed": _SEED.value}
+                       "val_examples": _VAL_EXAMPLES.value, "seed": _SEED.value,
+                       "teacher_weights": _TEACHER.value}
+        elif _TEACHER.value:
+            raise ValueError(f"--teacher belongs to --scorer=dna; it conflicts with --scorer={name}.")
         if name == "ensemble":
             options = {"members": _MEMBERS.value, "scores_dir": _WORKDIR.value}
         elif _MEMBERS.value:

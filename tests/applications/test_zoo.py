@@ -131,7 +131,7 @@ def test_npz_that_does_not_fit_is_refused(tmp_path):
 def test_shipped_weights_match_their_cards(name):
     card = applications.weights_card(name)
     assert applications.sha256_file(card["file"]) == card["sha256"]
-    assert card["command"].startswith("python -m launch.train")
+    assert card["command"].startswith(("python -m launch.train", "python -m launch.rank"))
     assert 0.2 < card["test_accuracy"] <= 1.0  # well above chance (0.1): trained weights
     model = applications.create_model(name)
     assert model.output_shape == (None, card["classes"])
@@ -141,3 +141,39 @@ def test_at_least_two_models_ship_weights_trained_here():
     shipped = applications.list_models(pretrained=True)
     assert len(shipped) >= 2, shipped
     assert {applications.weights_card(n)["space"] for n in shipped} >= {"darts", "mobile"}
+
+
+def test_a_dna_teacher_ships_to_the_zoo_with_its_measured_accuracy(tmp_path):
+    from export.zoo_weights import package_dna_teacher
+    from tfnas.ranking import ProxyConfig
+    from tfnas.ranking.dna import DnaConfig, build_teacher
+    from tfnas.spaces.nb201 import RESNET_CELL
+
+    assert codec.load("nb201_resnet").to_string() == RESNET_CELL
+    config = DnaConfig(teacher_layers=1, teacher_epochs=1, train_examples=64, val_examples=16)
+    proxy = ProxyConfig(channels=4, layers=1, image_size=8, batch_size=8)
+    teacher = build_teacher(config, proxy, 10)
+    for v in teacher.trainable_variables:  # trained-looking, non-default weights
+        v.assign(np.random.default_rng(len(v.path)).normal(0, 0.3, v.shape).astype("float32"))
+    workdir = tmp_path / "dna"
+    workdir.mkdir()
+    teacher.save_weights(str(workdir / "teacher.weights.h5"))
+    (workdir / "config.json").write_text(json.dumps({"dna": config.to_dict(), "proxy": proxy.to_dict()}))
+    (workdir / "teacher.json").write_text(json.dumps({"heldout_accuracy": 12.5, "training_seconds": 3.0}))
+    name = "nb201_resnet.test_c4_l1_s8"
+    try:
+        with pytest.raises(ValueError, match="nb201_resnet"):
+            package_dna_teacher(str(workdir), "darts_v2.test", "python -m launch.rank", dest=str(tmp_path / "w"))
+        card = package_dna_teacher(str(workdir), name, "python -m launch.rank --scorer=dna ...",
+                                   dest=str(tmp_path / "w"))
+        assert (card["channels"], card["layers"], card["input_size"], card["space"]) == (4, 1, 8, "nb201")
+        assert "resized to 8x8" in card["accuracy_split"] and 0.0 <= card["test_accuracy"] <= 1.0
+        assert card["training"]["heldout_accuracy"] == 12.5
+        shipped = applications.create_model(name, classifier_activation=None)
+        assert shipped.input_shape == (None, 8, 8, 3)  # the card's size by default
+        x = np.random.default_rng(1).normal(size=(3, 8, 8, 3)).astype("float32")
+        np.testing.assert_allclose(np.asarray(shipped(x)), np.asarray(teacher(x)), atol=2e-2, rtol=2e-2)
+        with pytest.raises(ValueError, match="already shipped"):
+            package_dna_teacher(str(workdir), name, "python -m launch.rank", dest=str(tmp_path / "w"))
+    finally:
+        zoo.WEIGHTS.pop(name, None)

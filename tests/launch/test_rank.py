@@ -24,6 +24,7 @@ def _run(data_dir, *args: str) -> subprocess.CompletedProcess:
     (("--scorer=ensemble", "--members=params,naswot"), "Ensemble member 'params' has no scores at"),
     (("--scorer=ensemble", "--members=params"), "at least two member scorers"),
     (("--scorer=params", "--members=params,naswot"), "--members belongs to --scorer=ensemble"),
+    (("--scorer=params", "--teacher=nb201_resnet.c8_l2_s16_cifar10"), "--teacher belongs to --scorer=dna"),
     (("--scorer=params", "--supernet_algorithm=spos"), "--supernet_algorithm belongs to --scorer=spos or alpha"),
     (("--scorer=spos", "--supernet_algorithm=gdas"), "must be one of spos, magic_t, magic_a, magic_at, spos_distinct"),
     (("--scorer=params", "--num_cells=0"), "num_cells must be in [1, 15625]"),

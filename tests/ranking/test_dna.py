@@ -97,6 +97,7 @@ def test_a_rerun_with_other_settings_is_refused(tmp_path):
     ({"learning_rates": (0.1, 0.1)}, "learning_rates needs 3 positive rates"),
     ({"student_epochs": 0}, "student_epochs must be a positive integer"),
     ({"teacher_cell": "|conv~0|"}, "A NAS-Bench-201 string has 3"),
+    ({"teacher_weights": " "}, "teacher_weights must be a zoo weights name"),
 ])
 def test_bad_settings_get_a_clear_error(change, message):
     with pytest.raises(ValueError, match=message):
@@ -110,3 +111,39 @@ def test_traverse_takes_the_lowest_loss_that_fits_the_budget():
     assert traverse(losses, costs, 25) == 2
     assert traverse(losses, costs, 5) is None
     NB201Genotype.from_string(nb201_space.RESNET_CELL)  # the teacher's cell is a valid cell
+
+
+_ZOO_TEACHER = "nb201_resnet.c8_l2_s16_cifar10"
+
+
+def test_a_zoo_teacher_is_checked_loaded_and_not_trained(tmp_path):
+    from tfnas.applications import create_model
+
+    rng = np.random.default_rng(0)
+    n = DnaConfig().train_examples + 16
+    context = ScoringContext(ProxyConfig(channels=8, layers=1, image_size=16, batch_size=8),
+                             images=rng.normal(size=(n, 16, 16, 3)).astype(np.float32), labels=rng.integers(0, 10, n))
+    run = Dna(str(tmp_path / "dna"), DnaConfig(teacher_weights=_ZOO_TEACHER, val_examples=16, eval_batch_size=8),
+              context)
+    teacher = run.train_teacher()
+    assert run.training_seconds == 0.0 and not (tmp_path / "dna" / "teacher.weights.h5").exists()
+    assert 0.0 <= run.teacher_accuracy <= 100.0
+    shipped = create_model(_ZOO_TEACHER, classifier_activation=None)
+    x = context.images(2)[0]
+    np.testing.assert_allclose(np.asarray(teacher(x)), np.asarray(shipped(x)), rtol=1e-5, atol=1e-5)
+    stem, *stages = run.features(x)
+    assert stem.shape == (2, 16, 16, 8) and [s.shape[-1] for s in stages] == [8, 16, 32]
+    assert json.loads((tmp_path / "dna" / "config.json").read_text())["dna"]["teacher_weights"] == _ZOO_TEACHER
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(teacher_layers=1), "does not fit"),
+    (dict(teacher_epochs=5), "does not fit"),
+    (dict(train_examples=1000), "held-out images"),
+])
+def test_a_zoo_teacher_that_does_not_fit_the_run_is_refused(tmp_path, change, message):
+    context = ScoringContext(ProxyConfig(channels=8, layers=1, image_size=16, batch_size=8),
+                             images=np.zeros((8, 16, 16, 3), np.float32), labels=np.zeros(8, np.int64))
+    run = Dna(str(tmp_path), DnaConfig(teacher_weights=_ZOO_TEACHER, **change), context)
+    with pytest.raises(ValueError, match=message):
+        run.train_teacher()

@@ -241,7 +241,10 @@ def _run_config(config: Any, **fields: Any) -> dict[str, Any]:
     return {"search": jsonable(config.to_dict()), **{k: jsonable(fields[k]) for k in _RUN_FIELDS}}
 
 
-def _resize(image_size: int):
+def resize_examples(image_size: int):
+    """A `tf.data` map function: `(uint8 image, label)` resized to `image_size` (area
+    resampling, rounded back to uint8), as every proxy below the native size sees its images."""
+
     def _fn(image, label):
         resized = tf.image.resize(image, (image_size, image_size), method="area")
         return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8), label
@@ -276,7 +279,7 @@ def load_training_set(
     if max_train_examples is not None:
         train_ds = train_ds.take(max_train_examples)
     if image_size is not None and dataset != "digits":
-        train_ds = train_ds.map(_resize(image_size))
+        train_ds = train_ds.map(resize_examples(image_size))
     # Materialize once: the split filters and the per-epoch pipelines then read memory.
     images, labels = [], []
     for x, y in train_ds.batch(4096):

@@ -34,6 +34,7 @@ ARCHITECTURES: dict[str, dict[str, str]] = {
     "darts_v2": {"genotype": "darts_v2", "family": "cell", "paper": "arXiv 1806.09055"},
     "pc_darts": {"genotype": "pc_darts", "family": "cell", "paper": "arXiv 1907.05737"},
     "gdas": {"genotype": "gdas", "family": "cell", "paper": "arXiv 1910.04465"},
+    "nb201_resnet": {"genotype": "nb201_resnet", "family": "cell", "paper": "arXiv 2001.00326"},
     "mobilenet_v2": {"genotype": "mobilenet_v2", "family": "mobile", "paper": "arXiv 1801.04381"},
     "mnasnet_a1": {"genotype": "mnasnet_a1", "family": "mobile", "paper": "arXiv 1807.11626"},
     "proxylessnas_mobile": {"genotype": "proxylessnas_mobile", "family": "mobile", "paper": "arXiv 1812.00332"},
@@ -111,7 +112,8 @@ def build_zoo_model(
         weights: None (random init), a weights tag of `arch` (`"c16_l8_cifar10"`), or the
             path to an `.npz` file written by `save_weights_npz` (no hash check).
         input_tensor: Optional Keras tensor to build the model on.
-        input_shape: `(height, width, 3)`; default the dataset's size (or the weights').
+        input_shape: `(height, width, 3)`; default the weights' training size, else the
+            dataset's.
         pooling: Without the top: None (4D features), `"avg"` or `"max"`.
         classes: Classifier width (default: the dataset's; must match tagged weights).
         classifier_activation: Activation of the top (`"softmax"`, None for logits, ...).
@@ -175,6 +177,8 @@ def build_zoo_model(
         if len(input_shape) != 3 or input_shape[-1] != 3 or input_shape[0] is None or input_shape[0] != input_shape[1]:
             raise ValueError(f"input_shape must be (size, size, 3). Received: input_shape={input_shape}")
     size = input_shape[0] if input_shape is not None else None
+    if size is None and card is not None:
+        size = card.get("input_size")  # the weights' training resolution (e.g. a 16x16 proxy)
     network = build_child(
         codec.load(ARCHITECTURES[arch]["genotype"]),
         dataset=dataset,

@@ -1,4 +1,5 @@
-"""Published DARTS-space genotypes, registered in `tfnas.genotypes.codec.PUBLISHED`.
+"""Published cell genotypes (DARTS space, and NAS-Bench-201's ResNet cell), registered in
+`tfnas.genotypes.codec.PUBLISHED`.
 
 Each is transcribed from the authors' released `genotypes.py`:
 
@@ -10,12 +11,16 @@ Each is transcribed from the authors' released `genotypes.py`:
 - `gdas`: GDAS, D-X-Y/AutoDL-Projects `GDAS_V1` (`lib/nas_infer_model/DXYs/genotypes.py`;
   the authors' own listing, last reduction node `sep_conv_5x5` from inputs 0 and 1; a
   few third-party copies have input 2 for the last edge).
+- `nb201_resnet`: the NAS-Bench-201 paper's ResNet cell (two 3x3 convolutions in series
+  plus a skip; table CIFAR-10 93.91 at 200 epochs), `tfnas.spaces.nb201.RESNET_CELL`; the
+  reference architecture of AutoSpace's NB201 evolution and DNA's teacher.
 
 References:
     - Liu et al., DARTS, arXiv 1806.09055.
     - Xu et al., PC-DARTS, arXiv 1907.05737.
     - Dong & Yang, Searching for A Robust Neural Architecture in Four GPU Hours (GDAS),
       arXiv 1910.04465.
+    - Dong & Yang, NAS-Bench-201, arXiv 2001.00326 (the ResNet cell).
 
 Example:
 >>> from tfnas.genotypes import codec
@@ -27,6 +32,8 @@ from __future__ import annotations
 
 from tfnas.genotypes.cell import DartsGenotype
 from tfnas.genotypes.codec import PUBLISHED
+from tfnas.genotypes.nb201 import NB201Genotype
+from tfnas.spaces import nb201 as nb201_space
 
 DARTS_V1 = DartsGenotype(
     normal=(
@@ -100,3 +107,6 @@ PUBLISHED.register("darts_v1", DARTS_V1)
 PUBLISHED.register("darts_v2", DARTS_V2)
 PUBLISHED.register("pc_darts", PC_DARTS)
 PUBLISHED.register("gdas", GDAS)
+
+NB201_RESNET = NB201Genotype.from_string(nb201_space.RESNET_CELL)
+PUBLISHED.register("nb201_resnet", NB201_RESNET)

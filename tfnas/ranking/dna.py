@@ -53,7 +53,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfnas.genotypes.nb201 import NB201Genotype
-from tfnas.ranking.scorers import Scorer, ScoringContext, register_scorer
+from tfnas.ranking.scorers import ProxyConfig, Scorer, ScoringContext, register_scorer
 from tfnas.spaces import nb201 as nb201_space
 
 #: The teacher's cell: the NB201 paper's ResNet cell (table CIFAR-10 93.91).
@@ -79,6 +79,11 @@ class DnaConfig:
         val_examples: Held-out training images (the next ones) that rate the candidates.
         eval_batch_size: Images per rating batch (BatchNorm statistics per batch).
         seed: Seed of initialisation and path sampling.
+        teacher_weights: A zoo weights name of a trained teacher (e.g.
+            `nb201_resnet.c8_l2_s16_cifar10`, the seed-0 teacher of the ranking benchmark's
+            DNA rows): loaded instead of trained. Its card must match `teacher_cell`,
+            `teacher_layers` and the proxy, and it must have been trained on no more than the
+            first `train_examples` images, so the held-out images stay unseen.
     """
 
     teacher_cell: str = TEACHER_CELL
@@ -93,6 +98,7 @@ class DnaConfig:
     val_examples: int = 1000
     eval_batch_size: int = 250
     seed: int = 0
+    teacher_weights: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("teacher_layers", "teacher_epochs", "student_epochs", "batch_size", "train_examples",
@@ -106,9 +112,15 @@ class DnaConfig:
             raise ValueError(f"lr_decay must be in (0, 1] and weight_decay >= 0. Received: {self.lr_decay}, "
                              f"{self.weight_decay}")
         NB201Genotype.from_string(self.teacher_cell)  # a clear error for an invalid cell
+        if self.teacher_weights is not None and (not isinstance(self.teacher_weights, str)
+                                                 or not self.teacher_weights.strip()):
+            raise ValueError(f"teacher_weights must be a zoo weights name or None. Received: {self.teacher_weights!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "learning_rates": list(self.learning_rates)}
+        info = {**dataclasses.asdict(self), "learning_rates": list(self.learning_rates)}
+        if info["teacher_weights"] is None:
+            del info["teacher_weights"]  # the runs written before the option read the same
+        return info
 
 
 def _stage_outputs(model: keras.Model, layers: int) -> list[Any]:
@@ -122,6 +134,17 @@ def block_features(teacher: keras.Model, layers: int) -> keras.Model:
     """`images -> [stem, stage 1, stage 2, stage 3]` outputs of an NB201 network: the inputs
     and targets of DNA's blocks (block `i` maps output `i` to output `i + 1`)."""
     return keras.Model(teacher.input, _stage_outputs(teacher, layers), name="teacher_blocks")
+
+
+def build_teacher(config: DnaConfig, proxy: ProxyConfig, num_classes: int) -> keras.Model:
+    """The teacher network, untrained: `config.teacher_cell`, `config.teacher_layers` cells per
+    stage, the proxy's channels and input size, initialised from `config.seed`."""
+    from tfnas.children.nb201_net import build_nb201_network
+
+    keras.utils.set_random_seed(config.seed)
+    return build_nb201_network(config.teacher_cell, channels=proxy.channels, cells_per_stage=config.teacher_layers,
+                               num_classes=num_classes, input_shape=(proxy.image_size, proxy.image_size, 3),
+                               name="teacher")
 
 
 class BlockStudents:
@@ -201,21 +224,13 @@ class Dna:
         self.progress: dict[str, Any] = {"epochs": 0, "block_losses": [], "seconds": 0.0}
 
     # ------------------------------------------------------------------ teacher
-    def _build_teacher(self) -> keras.Model:
-        from tfnas.children.nb201_net import build_nb201_network
-
-        p = self.context.proxy
-        keras.utils.set_random_seed(self.config.seed)
-        return build_nb201_network(self.config.teacher_cell, channels=p.channels,
-                                   cells_per_stage=self.config.teacher_layers,
-                                   num_classes=self.context.num_classes,
-                                   input_shape=(p.image_size, p.image_size, 3), name="teacher")
-
     def train_teacher(self) -> keras.Model:
         """Trains the teacher (or loads it when trained before); returns it."""
         weights = os.path.join(self.workdir, "teacher.weights.h5")
         report = os.path.join(self.workdir, "teacher.json")
-        teacher = self._build_teacher()
+        if self.config.teacher_weights:
+            return self._zoo_teacher()
+        teacher = build_teacher(self.config, self.context.proxy, self.context.num_classes)
         if os.path.exists(weights) and os.path.exists(report):
             teacher.load_weights(weights)
             with open(report, encoding="utf-8") as f:
@@ -237,12 +252,44 @@ class Dna:
                     "params": int(teacher.count_params())}
             teacher.save_weights(weights)
             write_json(report, info)
-        self.teacher_accuracy = float(info["heldout_accuracy"])
         self.training_seconds += float(info["training_seconds"])
-        self.log(f"teacher held-out accuracy {self.teacher_accuracy:.2f}% ({info['params']} params)")
+        return self._use_teacher(teacher, float(info["heldout_accuracy"]))
+
+    def _use_teacher(self, teacher: keras.Model, accuracy: float) -> keras.Model:
+        self.teacher_accuracy = accuracy
+        self.log(f"teacher held-out accuracy {accuracy:.2f}% ({teacher.count_params()} params)")
         self.teacher = teacher
         self.features = block_features(teacher, self.config.teacher_layers)
         return teacher
+
+    def _zoo_teacher(self) -> keras.Model:
+        """Loads the zoo teacher `config.teacher_weights` after checking that it fits this run,
+        and measures its accuracy on this run's held-out images."""
+        from tfnas.applications import create_model, weights_card
+
+        c, p = self.config, self.context.proxy
+        card = weights_card(c.teacher_weights)
+        trained_on = card.get("training", {}).get("dna_config", {}).get("dna", {}).get("train_examples")
+        trained_epochs = card.get("training", {}).get("dna_config", {}).get("dna", {}).get("teacher_epochs")
+        expected = {"genotype": NB201Genotype.from_string(c.teacher_cell).to_string(), "layers": c.teacher_layers,
+                    "channels": p.channels, "input_size": p.image_size, "dataset": p.dataset,
+                    "classes": self.context.num_classes}
+        clash = {k: (card.get(k), v) for k, v in expected.items() if card.get(k) != v}
+        if trained_epochs != c.teacher_epochs:
+            clash["teacher_epochs"] = (trained_epochs, c.teacher_epochs)
+        if clash:
+            raise ValueError(f"Zoo teacher {c.teacher_weights} does not fit this DNA run: (card, run) = {clash}.")
+        if trained_on is None or trained_on > c.train_examples:
+            raise ValueError(f"Zoo teacher {c.teacher_weights} was trained on {trained_on} images, more than this "
+                             f"run's train_examples={c.train_examples} (or an unknown count): its held-out images "
+                             "would not be unseen. Train the teacher here (no teacher_weights).")
+        teacher = create_model(c.teacher_weights, classifier_activation=None)
+        x, y = self.context.images(c.train_examples + c.val_examples)
+        logits = teacher.predict(x[c.train_examples:], batch_size=c.eval_batch_size, verbose=0)
+        accuracy = 100.0 * float(np.mean(np.argmax(logits, axis=-1) == y[c.train_examples:]))
+        self.log(f"== DNA teacher from the zoo: {c.teacher_weights} (trained once, "
+                 f"{card['training'].get('training_seconds', 0):.0f} s, not charged to this run)")
+        return self._use_teacher(teacher, accuracy)
 
     # ----------------------------------------------------------------- students
     def train_students(self) -> BlockStudents:
