@@ -78,7 +78,7 @@ import sys
 
 from absl import app, flags
 
-NB201_ALGORITHMS = ("darts", "darts2", "darts_minus", "pc_darts", "gdas")
+NB201_ALGORITHMS = ("darts", "darts2", "darts_minus", "beta_darts", "pc_darts", "gdas")
 
 _ALGORITHMS = flags.DEFINE_list(
     "algorithms", ["darts", "darts_minus", "gdas", "pc_darts"],

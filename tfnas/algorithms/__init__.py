@@ -10,6 +10,7 @@ input_shape, steps_per_epoch=...)` builds supernet + algorithm + optimizers;
 """
 
 from tfnas.algorithms.base import ALGORITHMS, BilevelSearch
+from tfnas.algorithms.beta_darts import BetaDarts
 from tfnas.algorithms.config import SearchConfig
 from tfnas.algorithms.darts import Darts, Darts2
 from tfnas.algorithms.darts_minus import DartsMinus
@@ -25,6 +26,7 @@ from tfnas.algorithms.schedules import ArchWarmup, BetaSchedule, TemperatureSche
 __all__ = [
     "ALGORITHMS",
     "ArchWarmup",
+    "BetaDarts",
     "BetaSchedule",
     "BilevelSearch",
     "Darts",

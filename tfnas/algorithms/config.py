@@ -67,6 +67,9 @@ class SearchConfig:
         anchor_every: MAGIC-A: steps between anchor refreshes (the best of the current anchor
             and `anchor_candidates` uniform children on the step's held-out batch).
         anchor_candidates: MAGIC-A: uniform children tried at each anchor refresh.
+        beta_decay_max: beta-DARTS (arXiv 2203.01665): the final weight of the Beta-Decay
+            regularisation (mean over edges of logsumexp(alpha)) in the architecture loss,
+            reached linearly from 0 over the epochs; 0 = off.
         channels: Initial channels of the supernet; None: the space's default (16).
         layers: DARTS: cells; NB201: cells per stage; None: the space's default (8 / 5).
         seed: Seed of the supernet initialisation and sampling.
@@ -108,6 +111,7 @@ class SearchConfig:
     anchor_weight: float = 0.0
     anchor_every: int = 100
     anchor_candidates: int = 4
+    beta_decay_max: float = 0.0
     channels: int | None = None
     layers: int | None = None
     seed: int = 0
@@ -133,7 +137,8 @@ class SearchConfig:
         for name in ("learning_rate", "arch_learning_rate", "unrolled_eps", "arch_epsilon", "tau_min"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0. Received: {name}={getattr(self, name)!r}")
-        for name in ("min_learning_rate", "weight_decay", "grad_clip", "arch_weight_decay", "anchor_weight"):
+        for name in ("min_learning_rate", "weight_decay", "grad_clip", "arch_weight_decay", "anchor_weight",
+                     "beta_decay_max"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0. Received: {name}={getattr(self, name)!r}")
         if self.min_learning_rate > self.learning_rate:
@@ -199,4 +204,6 @@ def recipe_text(config: SearchConfig) -> str:
         extras.append(f"auxiliary skip, beta {config.beta_schedule}")
     if config.algorithm in ("gdas", "rome"):
         extras.append(f"tau {config.tau_max:g}->{config.tau_min:g}")
+    if config.beta_decay_max > 0:
+        extras.append(f"beta-decay weight 0->{config.beta_decay_max:g} linear")
     return text + "".join(f", {e}" for e in extras)

@@ -103,6 +103,7 @@ PUBLISHED: dict[str, PublishedResult] = {
     "gdas": PublishedResult("GDAS", "1910.04465", "2001.00326", 93.61, 0.09, 70.70, 41.71),
     "pc_darts": PublishedResult("PC-DARTS", "1907.05737", "2009.01027", 93.41, 0.30),
     "darts_minus": PublishedResult("DARTS-", "2009.01027", "2009.01027", 93.80, 0.40, 71.53, 45.12),
+    "beta_darts": PublishedResult("beta-DARTS", "2203.01665", "2203.01665", 94.36, 0.00, 73.51, 46.34),
     "random": PublishedResult("random search", "1902.07638", "2001.00326", 93.70, 0.36, 71.04, 44.57),
     "evolution": PublishedResult("regularized evolution", "1802.01548", "2001.00326", 93.92, 0.30, 71.84, 45.54),
     "optimum": PublishedResult("optimum (best cell)", "2001.00326", "2001.00326", 94.37, None, 73.51, 47.31),

@@ -107,6 +107,11 @@ class Supernet(keras.Model):
         return list(self._alphas.values()) + list(self._edge_logits.values())
 
     @property
+    def op_logit_variables(self) -> list:
+        """The op logits alpha of each cell kind, `[E, O]` each (no edge logits)."""
+        return list(self._alphas.values())
+
+    @property
     def weight_variables(self) -> list:
         """Every trainable variable that is not an architecture variable."""
         arch = {id(v) for v in self.arch_variables}
