@@ -123,20 +123,14 @@ def package_run(
     arch, _, tag = name.partition(".")
     if arch not in zoo.ARCHITECTURES or not tag:
         raise ValueError(f"name must be <arch>.<tag> with arch in {sorted(zoo.ARCHITECTURES)}. Received: {name!r}")
-    paths = {k: os.path.join(workdir, f) for k, f in
-             (("config", "config.json"), ("report", "report.json"), ("model", "model.keras"))}
-    for key, path in paths.items():
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"{path} missing: is {workdir} a finished launch.train run? ({key})")
-    with open(paths["config"], encoding="utf-8") as f:
-        config = json.load(f)
-    with open(paths["report"], encoding="utf-8") as f:
-        report = json.load(f)
+    paths = _run_files(workdir, ("config.json", "report.json", "model.keras"),
+                       f"is {workdir} a finished launch.train run?")
+    config, report = _read_json(paths["config.json"]), _read_json(paths["report.json"])
     genotype = codec.load(zoo.ARCHITECTURES[arch]["genotype"])
     if report["genotype"] != genotype.to_string():
         raise ValueError(f"{workdir} trained {report['genotype'][:80]}..., not the {arch} genotype.")
     _check_new(name, dest)
-    trained = keras.saving.load_model(paths["model"], compile=False)
+    trained = keras.saving.load_model(paths["model.keras"], compile=False)
     options = {"channels": config["channels"], "layers": config["layers"]} if genotype.space == "darts" else {}
     network = zoo.build_zoo_model(arch, dataset=config["dataset"], classifier_activation=None, **options)
     _copy_variables({v.path: v for v in trained.weights}, network, "The trained model")
@@ -213,14 +207,9 @@ def package_dna_teacher(
     arch, _, tag = name.partition(".")
     if arch != "nb201_resnet" or not tag:
         raise ValueError(f"A DNA teacher ships as nb201_resnet.<tag>. Received: {name!r}")
-    paths = {f: os.path.join(dna_workdir, f) for f in ("config.json", "teacher.json", "teacher.weights.h5")}
-    for path in paths.values():
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"{path} missing: has the DNA run in {dna_workdir} trained its teacher?")
-    with open(paths["config.json"], encoding="utf-8") as f:
-        stored = json.load(f)
-    with open(paths["teacher.json"], encoding="utf-8") as f:
-        teacher_report = json.load(f)
+    paths = _run_files(dna_workdir, ("config.json", "teacher.json", "teacher.weights.h5"),
+                       f"has the DNA run in {dna_workdir} trained its teacher?")
+    stored, teacher_report = _read_json(paths["config.json"]), _read_json(paths["teacher.json"])
     config = DnaConfig(**{k: tuple(v) if k == "learning_rates" else v for k, v in stored["dna"].items()})
     proxy = ProxyConfig(**stored["proxy"])
     if codec.load(config.teacher_cell) != codec.load(zoo.ARCHITECTURES[arch]["genotype"]):
@@ -247,6 +236,20 @@ def package_dna_teacher(
         **(extra or {}),
     }
     return ship(network, name, fields, data_dir=data_dir, dest=dest)
+
+
+def _run_files(workdir: str, names: tuple[str, ...], hint: str) -> dict[str, str]:
+    """`{name: path}` of a run folder's files; FileNotFoundError naming the first missing one."""
+    paths = {name: os.path.join(workdir, name) for name in names}
+    for path in paths.values():
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path} missing: {hint}")
+    return paths
+
+
+def _read_json(path: str) -> Any:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
 
 
 def _check_new(name: str, dest: str | None) -> None:
