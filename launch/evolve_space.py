@@ -1,15 +1,17 @@
 r"""AutoSpace: evolve a search space, search in it, report: `python -m launch.evolve_space --space=...`.
 
-`--space=nb201`: evolves a learned sub-space of NAS-Bench-201 (per edge the `--keep` fittest
-ops), runs `--search_algorithm` (DARTS- by default) for every seed in the learned space and
-in the full space, looks every cell up in `$TFNAS_DATA_DIR/nb201/nats_bench_tss_200ep.csv`
-and ends with one JSON line:
+`--space=nb201`: evolves a population of NB201 cell motifs (whole cells: 4-node DAGs with an op
+per edge), K of them in parallel per generation in a motif supernet trained by first-order
+DARTS, and keeps the `--keep` fittest; they span the learned sub-space (per edge, the ops
+they use). Then runs `--strategy` (PNAS by default, on the table's `--table_column`) over
+`--strategy_seeds` seeds and `--search_algorithm` (DARTS- by default) for every `--seeds`
+seed, each in the learned space and in the full space, looks every cell up in
+`$TFNAS_DATA_DIR/nb201/nats_bench_tss_200ep.csv` and ends with one JSON line:
 `{"members_cifar10": {"mean", "median", "best", "size"}, "full_space_cifar10": {...},
-"search_in_learned": {"cifar10_mean", "cifar10_std", ...}, "search_in_full": {...}, ...}`.
-Defaults (8 channels, 1 cell per stage, 16x16 images, 10,000 CIFAR-10 images, batch 64,
-3 generations x 4 epochs, 2 x 3 searches x 10 epochs) took 14 minutes wall (756 CPU-seconds)
-on these 2 cores while another search shared them; `--evolve_algorithm` picks the softmax
-algorithm of the generations (darts_minus default; darts, darts2, pc_darts).
+"strategy_in_learned": {"cifar10_mean", "cifar10_std", ...}, "strategy_in_full": {...},
+"search_in_learned": {...}, "search_in_full": {...}, "motifs": [...], ...}`.
+Defaults: 8 channels, 1 cell per stage, 16x16 images, 10,000 CIFAR-10 images, batch 64,
+4 generations x 4 epochs of K = 4 motifs from a population of 8, keep 3.
 
 `--space=mobile`: evolves a learned mobile block space (per layer slot the `--keep` fittest
 blocks) inside the reference network's skeleton, searches in it with budgeted GDAS
@@ -49,19 +51,28 @@ _WORKDIR = flags.DEFINE_string("workdir", "runs/evolve_space", "Output folder.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Shared data folder; default $TFNAS_DATA_DIR.")
 _DATASET = flags.DEFINE_enum(
     "dataset", None, ["cifar10", "digits"], "Search data (default cifar10; imagenet2012 with --preset=imagenet).")
-_GENERATIONS = flags.DEFINE_integer("generations", 3, "AutoSpace generations.")
+_GENERATIONS = flags.DEFINE_integer("generations", None, "AutoSpace generations (default nb201 4, mobile 3).")
 _GENERATION_EPOCHS = flags.DEFINE_integer("generation_epochs", None, "Supernet epochs per generation.")
 _SAMPLE_SIZE = flags.DEFINE_integer("sample_size", None, "Candidates per decision in a generation's supernet (K).")
 _KEEP = flags.DEFINE_integer("keep", None, "Candidates per decision kept in the learned space.")
 _FITNESS = flags.DEFINE_enum(
     "fitness", None, ["perturbation", "alpha"],
-    "nb201: candidate fitness: perturbation (default; each op's share of the validation loss rise when it is "
-    "removed from the trained supernet, arXiv 2108.04392) or alpha (the paper's K*softmax(alpha)).")
+    "nb201: motif fitness: alpha (default, the paper's K*softmax(alpha)) or perturbation (each motif's share "
+    "of the validation loss rise when it is taken out of the trained supernet, arXiv 2108.04392).")
+_POPULATION_SIZE = flags.DEFINE_integer("population_size", None, "nb201: initial motifs (reference + random).")
+_MUTATION_RATE = flags.DEFINE_float("mutation_rate", None, "nb201: probability a tournament winner is mutated.")
+_STRATEGY = flags.DEFINE_string(
+    "strategy", None, "nb201: multi-trial strategy run in the learned and the full space (default pnas).")
+_STRATEGY_EVALUATIONS = flags.DEFINE_integer("strategy_evaluations", None, "nb201: the strategy's evaluations per run.")
+_STRATEGY_SEEDS = flags.DEFINE_integer("strategy_seeds", None, "nb201: the strategy's runs per space.")
+_TABLE_COLUMN = flags.DEFINE_enum(
+    "table_column", None, ["cifar100", "cifar10", "imagenet16"],
+    "nb201: the table column the strategy sees (default cifar100, transfer; cifar10 is a simulation).")
 _SEARCH_ALGORITHM = flags.DEFINE_string("search_algorithm", None, "Search run in the learned space.")
 _EVOLVE_ALGORITHM = flags.DEFINE_string(
-    "evolve_algorithm", None, "nb201: softmax-mixing algorithm training each generation's supernet (default darts_minus).")
+    "evolve_algorithm", None, "nb201: algorithm training each generation's motif supernet (darts).")
 _SEARCH_EPOCHS = flags.DEFINE_integer("search_epochs", None, "Epochs of each search in the learned/full space.")
-_SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "nb201: seeds of the searches.")
+_SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "nb201: seeds of the differentiable searches (empty: none).")
 _CHANNELS = flags.DEFINE_integer("channels", 8, "nb201: supernet channels.")
 _LAYERS = flags.DEFINE_integer("layers", 1, "nb201: cells per stage.")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 16, "nb201: search image side.")
@@ -99,17 +110,21 @@ def main(argv: list[str]) -> None:
         for name, flag in (("generation_epochs", _GENERATION_EPOCHS), ("sample_size", _SAMPLE_SIZE),
                            ("keep", _KEEP), ("search_algorithm", _SEARCH_ALGORITHM),
                            ("search_epochs", _SEARCH_EPOCHS), ("max_train_examples", _MAX_TRAIN_EXAMPLES),
-                           ("batch_size", _BATCH_SIZE), ("budget_madds", _BUDGET_MADDS)):
+                           ("batch_size", _BATCH_SIZE), ("budget_madds", _BUDGET_MADDS),
+                           ("generations", _GENERATIONS)):
             _set(overrides, name, flag)
         if _SPACE.value == "nb201":
             try:
                 seeds = tuple(int(s) for s in _SEEDS.value)
             except ValueError:
                 raise ValueError(f"--seeds must be integers. Received: {_SEEDS.value}") from None
-            _set(overrides, "evolve_algorithm", _EVOLVE_ALGORITHM)
-            _set(overrides, "fitness", _FITNESS)
+            for name, flag in (("evolve_algorithm", _EVOLVE_ALGORITHM), ("fitness", _FITNESS),
+                               ("population_size", _POPULATION_SIZE), ("mutation_rate", _MUTATION_RATE),
+                               ("strategy", _STRATEGY), ("strategy_evaluations", _STRATEGY_EVALUATIONS),
+                               ("strategy_seeds", _STRATEGY_SEEDS), ("table_column", _TABLE_COLUMN)):
+                _set(overrides, name, flag)
             config = autospace.NB201ExperimentConfig(
-                generations=_GENERATIONS.value, seeds=seeds, channels=_CHANNELS.value, layers=_LAYERS.value,
+                seeds=seeds, channels=_CHANNELS.value, layers=_LAYERS.value,
                 image_size=_IMAGE_SIZE.value, dataset=_DATASET.value or "cifar10", data_dir=_DATA_DIR.value, seed=_SEED.value,
                 **overrides)
             summary = autospace.nb201_experiment(config, _WORKDIR.value, log=lambda m: print(m, flush=True))
@@ -118,8 +133,9 @@ def main(argv: list[str]) -> None:
             from tfnas.algorithms import mobile_search as mobile_pipeline
 
             _set(overrides, "train_epochs", _TRAIN_EPOCHS)
+            overrides.setdefault("generations", 3)
             config = mobile_pipeline.MobileExperimentConfig.preset(
-                _PRESET.value, generations=_GENERATIONS.value, dataset=_DATASET.value, data_dir=_DATA_DIR.value,
+                _PRESET.value, dataset=_DATASET.value, data_dir=_DATA_DIR.value,
                 imagenet_manual_dir=_IMAGENET_MANUAL_DIR.value, latency_runs=_LATENCY_RUNS.value, seed=_SEED.value,
                 latency_form=_LATENCY_FORM.value, latency_target_ms=_LATENCY_TARGET_MS.value, **overrides)
             summary = mobile_pipeline.mobile_experiment(config, _WORKDIR.value, log=lambda m: print(m, flush=True))
@@ -132,14 +148,21 @@ def main(argv: list[str]) -> None:
 
 def _print_nb201_table(summary: dict) -> None:
     m, f = summary["members_cifar10"], summary["full_space_cifar10"]
-    learned, full = summary["search_in_learned"], summary["search_in_full"]
     print("NAS-Bench-201 CIFAR-10 (200-epoch test accuracy, %)")
+    for motif in summary["motifs"]:
+        print(f"  kept motif {motif['cell']}  fitness {motif['fitness']:.3f}  table {motif['cifar10']:.2f}")
     print(f"  learned space ({m['size']} cells): mean {m['mean']:.2f}  median {m['median']:.2f}  best {m['best']:.2f}")
     print(f"  full space ({f['size']} cells):  mean {f['mean']:.2f}  median {f['median']:.2f}  best {f['best']:.2f}"
           "  (published: median 90.75, best 94.37)")
-    print(f"  search in learned space: {learned['cifar10_mean']:.2f} +- {learned['cifar10_std']:.2f}")
-    print(f"  search in full space:    {full['cifar10_mean']:.2f} +- {full['cifar10_std']:.2f}"
-          "  (published DARTS- 93.80 +- 0.40, GDAS 93.61, DARTS 54.30)")
+    learned, full = summary["strategy_in_learned"], summary["strategy_in_full"]
+    recipe = f"{learned['strategy']}, {learned['evaluations']} evaluations on the {learned['column']} column"
+    print(f"  strategy in learned space: {learned['cifar10_mean']:.2f} +- {learned['cifar10_std']:.2f}  ({recipe})")
+    print(f"  strategy in full space:    {full['cifar10_mean']:.2f} +- {full['cifar10_std']:.2f}")
+    if "search_in_learned" in summary:
+        learned, full = summary["search_in_learned"], summary["search_in_full"]
+        print(f"  search in learned space: {learned['cifar10_mean']:.2f} +- {learned['cifar10_std']:.2f}")
+        print(f"  search in full space:    {full['cifar10_mean']:.2f} +- {full['cifar10_std']:.2f}"
+              "  (published DARTS- 93.80 +- 0.40, GDAS 93.61, DARTS 54.30)")
 
 
 if __name__ == "__main__":

@@ -72,12 +72,12 @@ def test_evolution_keeps_the_fittest_candidates():
     def mutate(d, cand, rng):
         return rng.choice("abcde")
 
-    def train(sampled, generation):
-        probs = []
+    def train(sampled, generation):  # K * softmax-like shares: the fitness scale
+        fitness = []
         for cands in sampled:
             w = np.array([preference[c] for c in cands])
-            probs.append(w / w.sum())
-        return probs
+            fitness.append(len(cands) * w / w.sum())
+        return fitness
 
     population = Population([["a", "b"], ["a", "d"]], mutate, reference=["a", "a"])
     config = AutoSpaceConfig(generations=12, sample_size=3, keep=2, mutation_rate=0.5, seed=3)
@@ -87,13 +87,132 @@ def test_evolution_keeps_the_fittest_candidates():
     assert population.score(0, "c") > population.score(0, "a")
 
 
-def test_population_sampling_is_distinct_and_reference_first():
-    population = autospace.nb201_population()
-    rng = random.Random(0)
-    sampled = population.sample(3, AutoSpaceConfig(), rng, first=True)
-    ref = NB201Genotype.from_string(autospace.NB201_REFERENCE).ops
-    for cands, r in zip(sampled, ref):
-        assert cands[0] == r and len(set(cands)) == len(cands) == 3
+def test_population_holds_motifs_and_samples_the_reference_first():
+    population = autospace.nb201_population(size=6, seed=1)
+    ref = NB201Genotype.from_string(autospace.NB201_REFERENCE)
+    assert population.num_decisions == 1 and population.members[0][0] == ref
+    assert len(population.members[0]) == 6 and all(isinstance(c, NB201Genotype) for c in population.members[0])
+    sampled = population.sample(4, AutoSpaceConfig(), random.Random(0), first=True)
+    assert sampled[0][0] == ref and len(set(sampled[0])) == 4
+
+
+def test_motifs_leave_the_initial_population():
+    """Mutation and crossover make motifs that were never in the population, and the
+    evolution can keep them: a fake generation prefers cells with more convolutions."""
+    population = autospace.nb201_population(size=4, seed=0)
+    initial = set(population.members[0])
+
+    def convs(cell):
+        return sum(op.startswith("nor_conv") for op in cell.ops)
+
+    def train(sampled, generation):
+        (cells,) = sampled
+        w = np.exp([convs(c) for c in cells])
+        return [len(cells) * w / w.sum()]
+
+    config = AutoSpaceConfig(generations=15, sample_size=4, keep=3, mutation_rate=0.7, seed=0)
+    learned, _ = evolve(population, train, config)
+    assert set(population.members[0]) - initial  # new motifs joined the population
+    assert set(learned[0]) - initial  # and some of them are kept
+    best_initial = max(convs(c) for c in initial)
+    assert max(convs(c) for c in learned[0]) > best_initial
+    mutant = autospace._motif_mutate(0, learned[0][0], random.Random(0))
+    assert sum(a != b for a, b in zip(mutant.ops, learned[0][0].ops)) == 1
+
+
+def test_learned_space_spanned_by_motifs():
+    a = NB201Genotype.from_string(autospace.NB201_REFERENCE)
+    b = NB201Genotype(("nor_conv_3x3",) * 6)
+    space = LearnedNB201Space.spanned_by([(a, 1.5), (b, 0.9)])
+    assert space.edge_ops[0] == ("nor_conv_3x3",) and space.edge_ops[1] == ("none", "nor_conv_3x3")
+    members = space.members()
+    assert a in members and b in members and space.size == 2**4
+    assert LearnedNB201Space.from_json(space.to_json()) == space
+    assert space.motifs == ((a.to_string(), 1.5), (b.to_string(), 0.9))
+    with pytest.raises(ValueError, match="Edge 0"):
+        LearnedNB201Space(space.edge_ops, motifs=(("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", 1.0),))
+
+
+def test_motif_supernet_equals_its_cell_network_and_removes_motifs():
+    """With one motif (softmax weight 1) the supernet computes the NB201 network of that cell
+    with the same weights; with several, `ops_removed` zeroes exactly the named motif."""
+    from tfnas.children.nb201_net import build_nb201_network
+    from tfnas.supernets.motifs import MotifSupernet
+
+    cell = autospace.NB201_REFERENCE
+    net = MotifSupernet([cell], channels=4, cells_per_stage=1, input_shape=(8, 8, 3), seed=0)
+    child = build_nb201_network(cell, channels=4, cells_per_stage=1, input_shape=(8, 8, 3))
+    ordered = list(net.stem.weights)
+    reductions, positions = iter(net.reductions), iter(net.positions)
+    for kind in net._plan:
+        ordered += list(next(reductions).weights if kind == "reduce" else next(positions)[0].weights)
+    ordered += list(net.head.weights)
+    assert [tuple(v.shape) for v in ordered] == [tuple(v.shape) for v in child.weights]
+    rng = np.random.default_rng(0)
+    for v, w in zip(ordered, child.weights):
+        value = rng.normal(size=v.shape).astype("float32")
+        if "variance" in v.path:
+            value = np.abs(value) + 0.5
+        v.assign(value)
+        w.assign(value)
+    images = rng.random((3, 8, 8, 3)).astype("float32")
+    np.testing.assert_allclose(np.asarray(net(images, training=False)), np.asarray(child(images, training=False)),
+                               rtol=1e-4, atol=1e-4)
+
+    cells = [cell, "|nor_conv_1x1~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"]
+    two = MotifSupernet(cells, channels=4, cells_per_stage=1, input_shape=(8, 8, 3))
+    probs = np.asarray(two.arch_probabilities()[0])
+    with two.ops_removed([(0, 1)]):
+        inside = np.asarray(two.arch_probabilities()[0])
+        assert inside[1] == 0.0 and inside[0] == pytest.approx(probs[0])
+        assert np.all(np.isfinite(np.asarray(two(images))))
+    np.testing.assert_allclose(np.asarray(two.arch_probabilities()[0]), probs)
+    assert two.export([1]) == NB201Genotype.from_string(cells[1])
+    with pytest.raises(ValueError, match="decision 0"):
+        with two.ops_removed([(1, 0)]):
+            pass
+    with pytest.raises(ValueError, match="distinct"):
+        MotifSupernet([cell, cell], channels=4, cells_per_stage=1, input_shape=(8, 8, 3))
+
+
+def test_motif_cost_table_prices_each_cell_exactly():
+    from tfnas.budgets.losses import motif_cost_table
+
+    edges = nb201_cost_table("madds")
+    cells = [NB201Genotype.from_string(autospace.NB201_REFERENCE), NB201Genotype(("nor_conv_3x3",) * 6),
+             NB201Genotype(("none",) * 6)]
+    table = motif_cost_table(edges, cells)
+    for i, cell in enumerate(cells):
+        assert table.cost([i]) == pytest.approx(edges.cost([nb201_space.OPS.index(op) for op in cell.ops]))
+    with pytest.raises(ValueError, match="per-edge"):
+        motif_cost_table(table, cells)
+
+
+def test_each_generation_prices_its_motifs_with_the_budget(monkeypatch):
+    """The budget reaches every generation's search, as the cost table of its K motifs."""
+    from tfnas.algorithms import mobile_search
+    from tfnas.budgets.losses import motif_cost_table
+
+    seen = []
+
+    def fake_run_search(config, supernet, *, budget=None, **kwargs):
+        seen.append((supernet.motifs, budget))
+        return {}
+
+    monkeypatch.setattr(mobile_search, "run_search", fake_run_search)
+    edges = nb201_cost_table("madds")
+    budget = BudgetLoss(edges, "hinge", target=60e6, weight=2.0)
+    search = make_search_config("darts", "nb201", epochs=1, batch_size=8, channels=4, layers=1)
+    space, records = autospace.evolve_nb201(
+        search, AutoSpaceConfig(generations=2, sample_size=2, keep=2), train_ds=None, num_examples=16,
+        input_shape=(8, 8, 3), num_classes=10, budget=budget, population_size=4)
+    assert len(seen) == 2
+    for cells, used in seen:
+        assert used.table == motif_cost_table(edges, cells)
+        assert (used.form, used.target, used.weight) == ("hinge", 60e6, 2.0)
+    with pytest.raises(ValueError, match="softmax mixing"):
+        autospace.evolve_nb201(make_search_config("gdas", "nb201", epochs=1), AutoSpaceConfig(), train_ds=None,
+                               num_examples=16, input_shape=(8, 8, 3), num_classes=10)
 
 
 @pytest.mark.slow
@@ -102,15 +221,16 @@ def test_tiny_real_evolution_and_search_in_the_learned_space(data_dir):
 
     train_ds, n, shape, classes = load_search_data("cifar10", data_dir=str(data_dir), max_train_examples=128,
                                                    image_size=8)
-    search = make_search_config("darts_minus", "nb201", epochs=1, batch_size=32, channels=4, layers=1)
+    search = make_search_config("darts", "nb201", epochs=1, batch_size=32, channels=4, layers=1)
     table = nb201_cost_table("madds")
     budget = BudgetLoss(table, "hinge", target=60e6)
     space, records = autospace.evolve_nb201(
         search, AutoSpaceConfig(generations=2, sample_size=2, keep=2), train_ds=train_ds, num_examples=n,
-        input_shape=shape, num_classes=classes, budget=budget, fitness="perturbation", fitness_examples=48)
-    assert len(records) == 2 and space.size <= 64 and space.fitness is not None
-    for probabilities in records[-1]["probabilities"]:  # Shares of the loss rise: K in all, or uniform.
-        assert min(probabilities) >= 0.0 and sum(probabilities) == pytest.approx(len(probabilities))
+        input_shape=shape, num_classes=classes, budget=budget, population_size=4, fitness="perturbation",
+        fitness_examples=48)
+    assert len(records) == 2 and space.size <= 64 and len(space.motifs) == 2
+    for fitness in records[-1]["fitness"]:  # Shares of the loss rise: K in all, or uniform.
+        assert min(fitness) >= 0.0 and sum(fitness) == pytest.approx(len(fitness))
     with pytest.raises(ValueError, match="fitness must be one of"):
         autospace.evolve_nb201(search, AutoSpaceConfig(), train_ds=train_ds, num_examples=n, input_shape=shape,
                                num_classes=classes, fitness="loss")

@@ -9,6 +9,7 @@ import pytest
 
 from tfnas.algorithms.autospace import LearnedNB201Space
 from tfnas.benchmarks import NB201Table
+from tfnas.genotypes.nb201 import NB201Genotype
 from tests.helpers import run_launch
 
 
@@ -22,7 +23,8 @@ def _run(data_dir, *args: str, timeout: int = 900) -> subprocess.CompletedProces
     [
         (["--space=nb201", "--seeds=a"], "--seeds must be integers"),
         (["--space=nb201", "--search_algorithm=rome"], "ROME keeps 2 inputs per node"),
-        (["--space=nb201", "--evolve_algorithm=gdas"], "evolve_algorithm must mix every op by softmax"),
+        (["--space=nb201", "--evolve_algorithm=gdas"], "evolve_algorithm must train the motif weights by softmax"),
+        (["--space=nb201", "--strategy=bayes"], "bayes"),
         (["--space=mobile", "--preset=imagenet"], "--imagenet_manual_dir"),
         (["--space=mobile", "--search_algorithm=darts"], "single-path"),
         (["--space=mobile", "--latency_form=proxyless"], "needs latency_target_ms"),
@@ -44,7 +46,8 @@ def test_missing_table_exits_2(tmp_path):
 def test_nb201_smoke_run_reports_table_figures(data_dir, tmp_path):
     proc = _run(data_dir, "--space=nb201", "--generations=1", "--generation_epochs=1", "--search_epochs=1",
                 "--seeds=0", "--channels=4", "--image_size=8", "--max_train_examples=64", "--batch_size=16",
-                "--sample_size=2", f"--workdir={tmp_path}")
+                "--sample_size=2", "--population_size=4", "--strategy_seeds=2", "--strategy_evaluations=8",
+                f"--workdir={tmp_path}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert {"members_cifar10", "full_space_cifar10", "search_in_learned", "search_in_full"} <= set(summary)
@@ -60,6 +63,12 @@ def test_nb201_smoke_run_reports_table_figures(data_dir, tmp_path):
     assert learned["cifar10_mean"] == pytest.approx(table.accuracy(learned["cells"][0]))
     assert learned["cifar10_std"] == 0.0
     assert "search in full space" in proc.stdout
+    strategy = summary["strategy_in_learned"]
+    assert strategy["strategy"] == "pnas" and len(strategy["cells"]) == 2
+    for cell in strategy["cells"]:
+        space.validate(NB201Genotype.from_string(cell))
+    assert strategy["cifar10_mean"] == pytest.approx(sum(table.accuracy(c) for c in strategy["cells"]) / 2)
+    assert len(summary["motifs"]) == len(space.motifs) and "kept motif" in proc.stdout
 
 
 @pytest.mark.slow

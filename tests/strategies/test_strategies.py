@@ -154,3 +154,52 @@ def test_lstm_surrogate_fits_an_ordering():
     model = pnas_lib.LSTMEnsemble(members=2, hidden=8, epochs=150, seed=0).fit(pnas_lib.encode(partials), scores)
     predicted = model.predict(pnas_lib.encode(partials))
     assert np.argmax(predicted) == np.argmax(scores) and np.argmin(predicted) == np.argmin(scores)
+
+
+#: A restricted space (a learned AutoSpace sub-space): 2 x 1 x 3 x 1 x 2 x 2 = 24 cells.
+_RESTRICTED = (("skip_connect", "nor_conv_3x3"), ("none",), ("nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"),
+               ("skip_connect",), ("none", "nor_conv_3x3"), ("nor_conv_1x1", "nor_conv_3x3"))
+
+
+def test_full_space_draws_are_the_unrestricted_stream():
+    """`edge_ops=None` keeps the draws every recorded full-space result was made with."""
+    rng_a, rng_b = np.random.default_rng(3), np.random.default_rng(3)
+    for _ in range(20):
+        old = NB201Genotype(tuple(nb201_space.OPS[i] for i in rng_a.integers(5, size=6)))
+        assert random_cell(rng_b) == old
+        edge = int(rng_a.integers(6))
+        choices = [op for op in nb201_space.OPS if op != old.ops[edge]]
+        expected = list(old.ops)
+        expected[edge] = choices[int(rng_a.integers(4))]
+        assert mutate(old, rng_b) == NB201Genotype(tuple(expected))
+
+
+@pytest.mark.parametrize("name", ["random", "evolution", "pnas"])
+def test_strategies_stay_inside_a_restricted_space(name):
+    evaluator = Additive()
+    make_strategy(name).search(evaluator, Budget(evaluations=20), seed=0, edge_ops=_RESTRICTED)
+    assert evaluator.calls
+    for cell in evaluator.calls:
+        assert all(op in allowed for op, allowed in zip(cell.ops, _RESTRICTED)), cell.to_string()
+    best = NB201Genotype(("nor_conv_3x3", "none", "nor_conv_3x3", "skip_connect", "nor_conv_3x3", "nor_conv_3x3"))
+    if name == "random":  # all 24 cells fit the budget of 20 only partly; 30 draws them all
+        full = make_strategy(name).search(Additive(), Budget(evaluations=30), seed=0, edge_ops=_RESTRICTED)
+        assert len(full.trials) == 24 and full.best().cell == best.to_string()
+
+
+def test_restricted_draws_and_mutations_and_the_trace_refuses_outside_cells():
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        cell = random_cell(rng, _RESTRICTED)
+        assert all(op in allowed for op, allowed in zip(cell.ops, _RESTRICTED))
+        child = mutate(cell, rng, _RESTRICTED)
+        changed = [e for e, (a, b) in enumerate(zip(cell.ops, child.ops)) if a != b]
+        assert len(changed) == 1 and changed[0] not in (1, 3)  # single-op edges never mutate
+        assert child.ops[changed[0]] in _RESTRICTED[changed[0]]
+    trace = SearchTrace(Additive(), Budget(evaluations=5), edge_ops=_RESTRICTED)
+    with pytest.raises(ValueError, match="edge 1"):
+        trace.evaluate(OPTIMUM)
+    with pytest.raises(ValueError, match="edge_ops needs 6"):
+        SearchTrace(Additive(), Budget(evaluations=5), edge_ops=_RESTRICTED[:2])
+    assert pnas_lib.complete(("nor_conv_3x3",), "skip_connect", _RESTRICTED).ops == (
+        "nor_conv_3x3", "none", "nor_conv_1x1", "skip_connect", "none", "nor_conv_1x1")

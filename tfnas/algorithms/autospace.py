@@ -1,17 +1,20 @@
 """AutoSpace: evolve the search space itself, then search inside the learned space.
 
-A space is a list of *decisions* (an NB201 edge; a mobile layer slot), each with a
-*population* of candidates (NB201: ops, `none` being "no connection"; mobile: single
-blocks `BlockSpec`, kernel x expansion x SE x activation, or `zero`). One generation:
+A space is a list of *decisions* (NB201: one, the cell; mobile: a layer slot), each with
+a *population* of candidates (NB201: cell motifs, whole cells as 4-node DAGs with an op
+on each of the 6 edges, the paper's 4x4 op-matrix motifs; mobile: single blocks
+`BlockSpec`, kernel x expansion x SE x activation, or `zero`). One generation:
 
 1. per decision, K candidates are drawn from its population by tournament selection
    (`tournament_size` members drawn at random, the fittest wins), each winner being
-   replaced, with probability `mutation_rate`, by a mutant (NB201: another op; mobile: one
-   field of the block changed) and, with probability `crossover_rate`, by a recombination
-   of two winners (mobile: each field from either parent); new candidates join the
-   population;
+   replaced, with probability `mutation_rate`, by a mutant (NB201: one edge's op changed,
+   the paper's local mutation; mobile: one field of the block changed) and, with
+   probability `crossover_rate`, by a recombination of two winners (each edge's op, or
+   each block field, from either parent); new candidates join the population, so it grows
+   with motifs that were never in it;
 2. a supernet holding exactly these K candidates per decision is trained by a bilevel
-   search (`tfnas.algorithms.mobile_search.run_search`: NB201 DARTS- softmax mixing,
+   search (`tfnas.algorithms.mobile_search.run_search`: NB201 the K motifs in parallel at
+   every cell position, `tfnas.supernets.motifs.MotifSupernet`, first-order DARTS;
    mobile single-path GDAS), with the budget (`tfnas.budgets.losses.BudgetLoss`, expected
    MAdds) in the architecture loss;
 3. each sampled candidate's fitness is its learned architecture weight relative to
@@ -23,7 +26,8 @@ blocks `BlockSpec`, kernel x expansion x SE x activation, or `zero`). One genera
    search objective's rise when it is taken out of the trained supernet, `K * d_i /
    sum_j d_j`, on held-out images; see "Fitness" below;
 4. after the last generation the learned space keeps the top `keep` candidates per
-   decision.
+   decision (NB201: the kept motifs span a sub-space, per edge the ops they use, so every
+   engine and strategy searches it; `LearnedNB201Space.spanned_by`).
 
 Reference architecture (the paper leaves open how it is used; our choice): it *seeds* the
 populations. Its choice at every decision is in the initial population and is one of the
@@ -33,16 +37,11 @@ network's skeleton (same widths, strides and depth). NB201's reference is the Re
 of the NAS-Bench-201 paper; the mobile reference is a genotype of the skeleton (default
 MobileNetV2-like `ir_k3_e6` everywhere).
 
-Fitness (our measurement, NB201): the architecture weight of a short softmax-mixing
-search is biased toward parameter-free ops, as DARTS is (arXiv 2108.04392 shows that the
-magnitude of alpha does not reflect an op's strength). Under DARTS- at high beta the
-auxiliary skip carries the signal and `none` scores highest; the alpha fitness then kept
-`none` on 4 of 6 edges, and a DARTS- search inside that space did worse than in the full
-space. The perturbation fitness measures what each op contributes to the trained
-supernet instead: the rise of the validation objective (cross-entropy, plus the budget
-term when there is one, so the budget still shapes fitness) when the op's mixing weight is
-set to 0, the edge's other weights unchanged. Removing `none` changes nothing, so its
-share is 0.
+Fitness: the perturbation fitness (arXiv 2108.04392 shows that the magnitude of alpha
+does not reflect an op's strength) measures what each candidate contributes to the
+trained supernet instead: the rise of the validation objective (cross-entropy, plus the
+budget term when there is one, so the budget still shapes fitness) when its mixing weight
+is set to 0, the others unchanged. Measurements of both at our proxy are in WORKSPACE.md.
 
 The learned spaces are JSON-serializable (`LearnedNB201Space`, and
 `tfnas.spaces.mobile.CandidateSpace` for mobile), and any algorithm of the engine
@@ -198,12 +197,11 @@ class Population:
             chosen.append(tuple(picked))
         return chosen
 
-    def update(self, sampled: Sequence[Sequence[Any]], probabilities: Sequence[Sequence[float]], rate: float) -> None:
-        """Blends `K * p` of every sampled candidate into its running fitness."""
-        for d, (cands, probs) in enumerate(zip(sampled, probabilities)):
-            k = len(cands)
-            for cand, p in zip(cands, probs):
-                new = k * float(p)
+    def update(self, sampled: Sequence[Sequence[Any]], fitness: Sequence[Sequence[float]], rate: float) -> None:
+        """Blends each sampled candidate's new fitness (the `K * p` scale) into its running fitness."""
+        for d, (cands, values) in enumerate(zip(sampled, fitness)):
+            for cand, value in zip(cands, values):
+                new = float(value)
                 old = self.fitness[d].get(cand)
                 self.fitness[d][cand] = new if old is None else (1.0 - rate) * old + rate * new
                 self.evaluations[d][cand] = self.evaluations[d].get(cand, 0) + 1
@@ -230,27 +228,28 @@ def evolve(
 
     Args:
         population: The populations (modified in place).
-        train_generation: `(sampled, generation) -> probabilities`: trains a supernet over
+        train_generation: `(sampled, generation) -> fitness`: trains a supernet over
             `sampled[d]` (candidate tuples per decision) and returns, per decision, the
-            learned probability of each sampled candidate (same order).
+            fitness of each sampled candidate (same order) on the `K * p` scale (1.0 = as
+            good as uniform), e.g. `K * softmax(alpha)`.
         config: The evolution hyper-parameters.
         log: Optional progress printer.
 
     Returns:
         `(learned, records)`: the top `config.keep` candidates per decision, and one
-        record per generation (the sample and its probabilities).
+        record per generation (the sample and its fitness).
     """
     rng = random.Random(config.seed)
     records = []
     for generation in range(config.generations):
         sampled = population.sample(config.sample_size, config, rng, first=generation == 0)
-        probabilities = [np.asarray(p, dtype=np.float64) for p in train_generation(sampled, generation)]
-        population.update(sampled, probabilities, config.fitness_update)
+        fitness = [np.asarray(f, dtype=np.float64) for f in train_generation(sampled, generation)]
+        population.update(sampled, fitness, config.fitness_update)
         records.append({"generation": generation, "sampled": [[_label(c) for c in s] for s in sampled],
-                        "probabilities": [p.tolist() for p in probabilities]})
+                        "fitness": [f.tolist() for f in fitness]})
         if log:
             log(f"generation {generation + 1}/{config.generations}: "
-                + "; ".join(",".join(f"{_label(c)}:{p:.2f}" for c, p in zip(s, pr)) for s, pr in zip(sampled, probabilities)))
+                + "; ".join(",".join(f"{_label(c)}:{f:.2f}" for c, f in zip(s, fs)) for s, fs in zip(sampled, fitness)))
     return [population.top(d, config.keep) for d in range(population.num_decisions)], records
 
 
@@ -261,11 +260,15 @@ class LearnedNB201Space:
 
     Its members are every cell picking an allowed op on each edge. It is searched by any
     algorithm of the engine through `SupernetConfig(edge_ops=space.edge_ops)`
-    (`supernet_overrides()`).
+    (`supernet_overrides()`), and by the multi-trial strategies (`tfnas.strategies`,
+    `Strategy.search(..., edge_ops=space.edge_ops)`). The evolution (`evolve_nb201`) keeps
+    whole cells (motifs); the space is spanned by them: per edge, the ops the kept motifs
+    use there, so it holds every kept motif and their recombinations.
 
     Args:
         edge_ops: Per edge (`tfnas.spaces.nb201.EDGES` order), the allowed ops.
-        fitness: Optional per-edge `{op: fitness}` of the evolution that produced it.
+        fitness: Optional per-edge `{op: fitness}` (a per-edge evolution's record).
+        motifs: Optional `(cell string, fitness)` of the kept motifs that span the space.
 
     Raises:
         ValueError: for a wrong edge count or an unknown op.
@@ -273,6 +276,7 @@ class LearnedNB201Space:
 
     edge_ops: tuple[tuple[str, ...], ...]
     fitness: tuple[tuple[tuple[str, float], ...], ...] | None = None
+    motifs: tuple[tuple[str, float], ...] | None = None
 
     def __post_init__(self) -> None:
         from tfnas.supernets.config import _check_edge_ops
@@ -280,6 +284,24 @@ class LearnedNB201Space:
         object.__setattr__(self, "edge_ops", _check_edge_ops("nb201", self.edge_ops))
         if self.fitness is not None:
             object.__setattr__(self, "fitness", tuple(tuple((str(o), float(f)) for o, f in row) for row in self.fitness))
+        if self.motifs is not None:
+            motifs = tuple((NB201Genotype.from_string(str(c)).to_string(), float(f)) for c, f in self.motifs)
+            object.__setattr__(self, "motifs", motifs)
+            for cell, _ in motifs:
+                self.validate(NB201Genotype.from_string(cell))
+
+    @classmethod
+    def spanned_by(cls, motifs: Sequence[tuple[NB201Genotype, float]]) -> LearnedNB201Space:
+        """The space of `(motif, fitness)` pairs: per edge, the ops the motifs use (OPS order).
+
+        Raises:
+            ValueError: for no motif.
+        """
+        if not motifs:
+            raise ValueError("A learned space needs at least one motif.")
+        edge_ops = tuple(tuple(op for op in nb201_space.OPS if any(m.ops[e] == op for m, _ in motifs))
+                         for e in range(len(nb201_space.EDGES)))
+        return cls(edge_ops, motifs=tuple((m.to_string(), float(f)) for m, f in motifs))
 
     space = "nb201"
     format = "tfnas.learned_space.nb201/1"
@@ -306,7 +328,8 @@ class LearnedNB201Space:
     def to_dict(self) -> dict[str, Any]:
         return {"format": self.format, "space": self.space, "edge_ops": [list(o) for o in self.edge_ops],
                 "size": self.size,
-                "fitness": None if self.fitness is None else [dict(row) for row in self.fitness]}
+                "fitness": None if self.fitness is None else [dict(row) for row in self.fitness],
+                "motifs": None if self.motifs is None else [{"cell": c, "fitness": f} for c, f in self.motifs]}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
@@ -316,26 +339,60 @@ class LearnedNB201Space:
         """Raises ValueError for another format."""
         if data.get("format") != cls.format:
             raise ValueError(f"Not a learned NB201 space (format {data.get('format')!r}, expected {cls.format!r}).")
-        fitness = data.get("fitness")
+        fitness, motifs = data.get("fitness"), data.get("motifs")
         return cls(tuple(tuple(o) for o in data["edge_ops"]),
-                   None if fitness is None else tuple(tuple(row.items()) for row in fitness))
+                   None if fitness is None else tuple(tuple(row.items()) for row in fitness),
+                   None if motifs is None else tuple((m["cell"], m["fitness"]) for m in motifs))
 
     @classmethod
     def from_json(cls, text: str) -> LearnedNB201Space:
         return cls.from_dict(json.loads(text))
 
 
-def _nb201_mutate(decision: int, op: str, rng: random.Random) -> str:
-    return rng.choice([o for o in nb201_space.OPS if o != op])
+def _motif_mutate(decision: int, cell: NB201Genotype, rng: random.Random) -> NB201Genotype:
+    """Local mutation of a motif: one edge's op changed to another op."""
+    ops = list(cell.ops)
+    edge = rng.randrange(len(ops))
+    ops[edge] = rng.choice([o for o in nb201_space.OPS if o != ops[edge]])
+    return NB201Genotype(tuple(ops))
 
 
-def nb201_population(reference: str | None = NB201_REFERENCE) -> Population:
-    """Per edge, the population of the 5 ops; the reference cell's op first."""
-    ref = None if reference is None else list(NB201Genotype.from_string(reference).ops)
-    return Population([list(nb201_space.OPS)] * len(nb201_space.EDGES), _nb201_mutate, None, ref)
+def _motif_crossover(decision: int, a: NB201Genotype, b: NB201Genotype, rng: random.Random) -> NB201Genotype:
+    """Recombination of two motifs: each edge's op from either parent."""
+    return NB201Genotype(tuple(x if rng.random() < 0.5 else y for x, y in zip(a.ops, b.ops)))
+
+
+def random_motif(rng: random.Random) -> NB201Genotype:
+    """A cell motif drawn uniformly: an op of `nb201_space.OPS` on each of the 6 edges."""
+    return NB201Genotype(tuple(rng.choice(nb201_space.OPS) for _ in nb201_space.EDGES))
+
+
+def nb201_population(reference: str | None = NB201_REFERENCE, *, size: int = 8, seed: int = 0) -> Population:
+    """The population of NB201 cell motifs: one decision, the cell (the benchmark ties it to
+    every cell position), whose candidates are whole cells (4-node DAGs, an op per edge).
+
+    The initial population is the reference cell (first) and `size - 1` distinct random
+    motifs (seeded); mutation changes one edge's op, crossover takes each edge from either
+    parent, so the population grows with motifs that were not in it.
+
+    Raises:
+        ValueError: for `size` < 1.
+    """
+    if size < 1:
+        raise ValueError(f"size must be >= 1. Received: size={size}")
+    rng = random.Random(seed)
+    ref = None if reference is None else NB201Genotype.from_string(reference)
+    initial: list[NB201Genotype] = [] if ref is None else [ref]
+    while len(initial) < size:
+        cell = random_motif(rng)
+        if cell not in initial:
+            initial.append(cell)
+    return Population([initial], _motif_mutate, _motif_crossover, None if ref is None else [ref])
 
 
 FITNESS_KINDS = ("alpha", "perturbation")
+#: Algorithms that train a `MotifSupernet` (softmax mixing over the K motifs, no per-edge state).
+MOTIF_ALGORITHMS = ("darts",)
 
 
 def heldout_batches(train_ds, *, split_seed: int, train_portion: float = 0.5, examples: int = 2048,
@@ -424,26 +481,35 @@ def evolve_nb201(
     dataset: str = "cifar10",
     budget=None,
     reference: str | None = NB201_REFERENCE,
+    population_size: int = 8,
     fitness: str = "alpha",
     fitness_examples: int = 2048,
     log: Callable[[str], None] | None = None,
 ) -> tuple[LearnedNB201Space, list[dict[str, Any]]]:
-    """Evolves a learned NB201 sub-space (module docstring), one supernet per generation.
+    """Evolves NB201 cell motifs and returns the learned space they span (module docstring).
+
+    Each generation places the K sampled motifs in parallel at every cell position of a
+    `tfnas.supernets.motifs.MotifSupernet` and trains it with `search_config` (softmax
+    mixing: `darts`); the fitness of each motif is `K * softmax(alpha)` ("alpha", the
+    paper's) or its share of the objective's rise when it is taken out ("perturbation").
+    After the last generation the `config.keep` fittest motifs span the learned space
+    (`LearnedNB201Space.spanned_by`).
 
     Args:
         search_config: The bilevel search of each generation (`epochs` = epochs per
-            generation; a softmax-mixing algorithm such as `darts_minus`, or `gdas`).
-        config: The evolution hyper-parameters.
+            generation, `channels` / `layers` = the supernet's width and cells per stage).
+        config: The evolution hyper-parameters (`sample_size` = K motifs per generation).
         train_ds: The search training set (`mobile_search.load_search_data`).
         num_examples: Its size.
         input_shape: Image shape.
         num_classes: Classes.
         dataset: Dataset name.
-        budget: Optional `BudgetLoss` over `nb201_cost_table` (per-edge decisions).
-        reference: The reference cell (seeds the populations), or None.
-        fitness: `"alpha"` (`K * softmax(alpha)`) or `"perturbation"`
-            (`perturbation_fitness` on `fitness_examples` held-out images of each
-            generation's architecture split).
+        budget: Optional `BudgetLoss` over a per-edge `nb201_cost_table`; each generation
+            prices its motifs with `motif_cost_table`.
+        reference: The reference cell (seeds the population), or None.
+        population_size: Initial motifs (the reference included).
+        fitness: `"alpha"` or `"perturbation"` (`perturbation_fitness` on `fitness_examples`
+            held-out images of each generation's architecture split).
         fitness_examples: Held-out images of the perturbation fitness.
         log: Optional progress printer.
 
@@ -451,34 +517,42 @@ def evolve_nb201(
         `(learned_space, records)`.
 
     Raises:
-        ValueError: for an unknown fitness.
+        ValueError: for an unknown fitness or a search whose algorithm does not mix by softmax.
     """
     from tfnas.algorithms.base import ALGORITHMS
     from tfnas.algorithms.mobile_search import run_search
-    from tfnas.supernets import build_supernet
+    from tfnas.budgets.losses import motif_cost_table
+    from tfnas.supernets.motifs import MotifSupernet
 
     if fitness not in FITNESS_KINDS:
         raise ValueError(f"fitness must be one of {FITNESS_KINDS}. Received: fitness={fitness!r}")
     if fitness_examples < 1:
         raise ValueError(f"fitness_examples must be >= 1. Received: fitness_examples={fitness_examples}")
-    population = nb201_population(reference)
-    cls = ALGORITHMS.get(search_config.algorithm)
+    if search_config.algorithm not in MOTIF_ALGORITHMS:
+        raise ValueError(f"evolve_algorithm must train the motif weights by softmax mixing: {MOTIF_ALGORITHMS}. "
+                         f"Received: {search_config.algorithm!r}")
+    ALGORITHMS.get(search_config.algorithm)
+    population = nb201_population(reference, size=population_size, seed=config.seed)
 
     def train_generation(sampled, generation):
+        (cells,) = sampled
         run = search_config.replace(seed=search_config.seed * 1000 + generation)
-        supernet = build_supernet(cls.supernet_config(run, "nb201", num_classes, input_shape, edge_ops=sampled))
-        run_search(run, supernet, train_ds=train_ds, num_examples=num_examples, dataset=dataset, budget=budget)
+        supernet = MotifSupernet(cells, channels=run.channels or 16, cells_per_stage=run.layers or 5, num_classes=num_classes,
+                                 input_shape=input_shape, seed=run.seed)
+        generation_budget = None if budget is None else dataclasses.replace(
+            budget, table=motif_cost_table(budget.table, cells))
+        run_search(run, supernet, train_ds=train_ds, num_examples=num_examples, dataset=dataset,
+                   budget=generation_budget)
         if fitness == "perturbation":
             batches = heldout_batches(train_ds, split_seed=run.seed, train_portion=run.train_portion,
                                       examples=fitness_examples, dataset=dataset)
-            indices = [[nb201_space.OPS.index(op) for op in ops] for ops in sampled]
-            return perturbation_fitness(supernet, batches, indices, budget=budget)
-        probs = [np.asarray(p) for p in supernet.arch_probabilities()]
-        return [[probs[e][nb201_space.OPS.index(op)] for op in ops] for e, ops in enumerate(sampled)]
+            return perturbation_fitness(supernet, batches, [list(range(len(cells)))], budget=generation_budget)
+        (probs,) = supernet.arch_probabilities()
+        return [len(cells) * np.asarray(probs)]
 
     learned, records = evolve(population, train_generation, config, log)
-    fitness = tuple(tuple((op, population.fitness[e][op]) for op in ops) for e, ops in enumerate(learned))
-    return LearnedNB201Space(tuple(learned), fitness), records
+    motifs = [(cell, population.fitness[0][cell]) for cell in learned[0]]
+    return LearnedNB201Space.spanned_by(motifs), records
 
 
 def search_nb201(
@@ -615,7 +689,7 @@ def evolve_mobile(
             table = mobile_cost_table(cands, "madds", input_size=input_shape[0], num_classes=num_classes)
             budget = BudgetLoss(table, "hinge", target=float(budget_madds), weight=budget_weight)
         run_search(run, supernet, train_ds=train_ds, num_examples=num_examples, dataset=dataset, budget=budget)
-        return [np.asarray(p) for p in supernet.arch_probabilities()]
+        return [len(p) * np.asarray(p) for p in supernet.arch_probabilities()]
 
     learned, records = evolve(population, train_generation, config, log)
     return as_space(learned), records
@@ -626,28 +700,37 @@ def evolve_mobile(
 class NB201ExperimentConfig:
     """The NAS-Bench-201 AutoSpace experiment: evolve a sub-space, search in it and in the full space.
 
-    Defaults are sized for 2 CPU cores (14 minutes measured, sharing them with a search): the search
-    network of `launch.nb201` (8 channels, 1 cell per stage, 16x16 CIFAR-10, the first
-    10,000 training images, batch 64; the paper: 16, 5, 32x32, 50,000).
+    Defaults are sized for 2 CPU cores: the search network of `launch.nb201` (8 channels, 1
+    cell per stage, 16x16 CIFAR-10, the first 10,000 training images, batch 64; the paper:
+    16, 5, 32x32, 50,000).
 
     Args:
-        evolve_algorithm: Algorithm training each generation's supernet (softmax mixing
-            gives every sampled op a weight: `darts_minus` default).
+        evolve_algorithm: Algorithm training each generation's motif supernet (`darts`:
+            softmax mixing of the K motifs, first order).
         evolve_arch_learning_rate: Architecture learning rate of those supernets. A
-            generation is a few epochs, over which the DARTS rate 3e-4 moves the op weights
+            generation is a few epochs, over which the DARTS rate 3e-4 moves the weights
             by about 1% (0.33 -> 0.34 measured): too little to rank candidates, so 10x.
         generations: AutoSpace generations.
         generation_epochs: Search epochs per generation.
-        sample_size: K, ops per edge in a generation's supernet.
-        keep: Ops per edge kept in the learned space (2 -> at most 64 cells).
-        fitness: `"perturbation"` (default: each op's share of the validation objective's
-            rise when it is removed from the trained supernet) or `"alpha"` (the paper's
-            `K * softmax(alpha)`); see the module docstring's "Fitness".
+        population_size: Initial motifs (the reference cell and random cells).
+        sample_size: K, motifs in parallel in a generation's supernet (the paper's figure: 4).
+        keep: Motifs kept; they span the learned space (per edge, the ops they use).
+        mutation_rate: Probability a tournament winner is replaced by a one-edge mutant.
+        fitness: `"alpha"` (the paper's `K * softmax(alpha)`) or `"perturbation"` (each
+            motif's share of the validation objective's rise when it is taken out of the
+            trained supernet); see the module docstring's "Fitness".
         fitness_examples: Held-out images of the perturbation fitness.
-        search_algorithm: The search run in the learned and in the full space (`darts_minus`
-            default; also `darts`, `gdas`, `pc_darts`).
+        search_algorithm: The differentiable search run in the learned and in the full
+            space (`darts_minus` default; also `darts`, `gdas`, `pc_darts`).
         search_epochs: Epochs of each of those searches.
-        seeds: Seeds of the searches (one per seed in each space).
+        seeds: Seeds of the searches (one per seed in each space); empty: none.
+        strategy: The multi-trial strategy run in the learned and in the full space
+            (`tfnas.strategies`: `pnas` default, the best of the benchmark-mode comparison;
+            `evolution`, `random`), scored by the table's `table_column`.
+        strategy_evaluations: Its budget in evaluations, in both spaces.
+        strategy_seeds: Its runs per space (seeds 0..N-1).
+        table_column: The table column the strategy sees (`cifar100`: transfer, the honest
+            default; `cifar10` is a simulation with a perfect evaluator).
         budget_madds: Optional MAdds budget of the benchmark network (16 channels, 5 cells,
             32x32: the table's networks): hinge term in every architecture loss, hard limit
             on every derived cell; 0 = none.
@@ -664,17 +747,23 @@ class NB201ExperimentConfig:
         ValueError: naming the bad field.
     """
 
-    evolve_algorithm: str = "darts_minus"
+    evolve_algorithm: str = "darts"
     evolve_arch_learning_rate: float = 3e-3
-    generations: int = 3
+    generations: int = 4
     generation_epochs: int = 4
-    sample_size: int = 3
-    keep: int = 2
-    fitness: str = "perturbation"
+    population_size: int = 8
+    sample_size: int = 4
+    keep: int = 3
+    mutation_rate: float = 0.5
+    fitness: str = "alpha"
     fitness_examples: int = 2048
     search_algorithm: str = "darts_minus"
     search_epochs: int = 10
     seeds: tuple[int, ...] = (0, 1, 2)
+    strategy: str = "pnas"
+    strategy_evaluations: int = 30
+    strategy_seeds: int = 10
+    table_column: str = "cifar100"
     budget_madds: float = 0.0
     channels: int = 8
     layers: int = 1
@@ -687,24 +776,32 @@ class NB201ExperimentConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
-        if not self.seeds:
-            raise ValueError("seeds must name at least one seed.")
         if self.search_algorithm == "rome":
             raise ValueError("ROME keeps 2 inputs per node, which the NB201 cell does not have; "
                              "use darts_minus, darts, gdas or pc_darts. Received: search_algorithm='rome'")
-        if self.evolve_algorithm not in ("darts", "darts2", "darts_minus", "pc_darts"):
-            raise ValueError("evolve_algorithm must mix every op by softmax (the fitness reads each op's weight): "
-                             f"darts, darts2, darts_minus or pc_darts. Received: {self.evolve_algorithm!r}")
+        if self.evolve_algorithm not in MOTIF_ALGORITHMS:
+            raise ValueError(f"evolve_algorithm must train the motif weights by softmax mixing: {MOTIF_ALGORITHMS}. "
+                             f"Received: {self.evolve_algorithm!r}")
+        from tfnas.strategies import STRATEGIES
+
+        STRATEGIES.get(self.strategy)
+        if self.table_column not in ("cifar10", "cifar100", "imagenet16"):
+            raise ValueError(f"table_column must be cifar10, cifar100 or imagenet16. Received: {self.table_column!r}")
         if self.budget_madds < 0:
             raise ValueError(f"budget_madds must be >= 0. Received: budget_madds={self.budget_madds}")
         if self.fitness not in FITNESS_KINDS:
             raise ValueError(f"fitness must be one of {FITNESS_KINDS}. Received: fitness={self.fitness!r}")
         for name in ("generation_epochs", "search_epochs", "channels", "layers", "batch_size", "max_train_examples",
-                     "fitness_examples"):
+                     "fitness_examples", "population_size", "strategy_evaluations", "strategy_seeds"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an int >= 1. Received: {name}={value!r}")
-        AutoSpaceConfig(generations=self.generations, sample_size=self.sample_size, keep=self.keep, seed=self.seed)
+        self.autospace_config()
+
+    def autospace_config(self) -> AutoSpaceConfig:
+        """The evolution's hyper-parameters."""
+        return AutoSpaceConfig(generations=self.generations, sample_size=self.sample_size, keep=self.keep,
+                               mutation_rate=self.mutation_rate, seed=self.seed)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -719,8 +816,10 @@ def nb201_experiment(config: NB201ExperimentConfig, workdir: str,
     Writes `<workdir>/config.json`, `learned_space.json` and `report.json`. The summary:
     `{"members_cifar10": {mean, median, best, size}, "full_space_cifar10": {...},
     "search_in_learned": {"cifar10_mean", "cifar10_std", "cells", ...},
-    "search_in_full": {...}}`, every accuracy the 200-epoch CIFAR-10 test accuracy of
-    `$TFNAS_DATA_DIR/nb201/nats_bench_tss_200ep.csv`.
+    "search_in_full": {...}, "strategy_in_learned": {...}, "strategy_in_full": {...}}`,
+    every accuracy the 200-epoch CIFAR-10 test accuracy of
+    `$TFNAS_DATA_DIR/nb201/nats_bench_tss_200ep.csv`; `search_*` are the differentiable
+    searches (`seeds`; absent without seeds), `strategy_*` the multi-trial strategy's runs.
 
     Raises:
         FileNotFoundError: without the data or the table; ValueError for a bad config.
@@ -750,10 +849,9 @@ def nb201_experiment(config: NB201ExperimentConfig, workdir: str,
                                        seed=config.seed, arch_learning_rate=config.evolve_arch_learning_rate,
                                        **common)
     space, records = evolve_nb201(
-        evolve_search, AutoSpaceConfig(generations=config.generations, sample_size=config.sample_size,
-                                       keep=config.keep, seed=config.seed),
-        train_ds=train_ds, num_examples=n, input_shape=shape, num_classes=classes, dataset=config.dataset,
-        budget=budget, fitness=config.fitness, fitness_examples=config.fitness_examples, log=log)
+        evolve_search, config.autospace_config(), train_ds=train_ds, num_examples=n, input_shape=shape,
+        num_classes=classes, dataset=config.dataset, budget=budget, population_size=config.population_size,
+        fitness=config.fitness, fitness_examples=config.fitness_examples, log=log)
     evolve_seconds = time.perf_counter() - start
     with open(os.path.join(workdir, "learned_space.json"), "w", encoding="utf-8") as f:
         json.dump({**space.to_dict(), "generations": records}, f, indent=2)
@@ -767,7 +865,14 @@ def nb201_experiment(config: NB201ExperimentConfig, workdir: str,
     if hard is not None:
         members = [c for c in members if costs.cost([nb201_space.OPS.index(o) for o in c.ops]) <= hard] or members
     results: dict[str, Any] = {}
+    for label, learned in (("strategy_in_learned", space), ("strategy_in_full", None)):
+        results[label] = _strategy_runs(config, table, None if learned is None else learned.edge_ops)
+        r = results[label]
+        log(f"{label}: {config.strategy} C10 {r['cifar10_mean']:.2f} +- {r['cifar10_std']:.2f} "
+            f"({config.strategy_seeds} seeds, {config.strategy_evaluations} evaluations on {config.table_column})")
     for label, learned in (("search_in_learned", space), ("search_in_full", None)):
+        if not config.seeds:
+            continue
         runs = []
         for seed in config.seeds:
             search = make_search_config(config.search_algorithm, "nb201", epochs=config.search_epochs, seed=seed,
@@ -786,12 +891,30 @@ def nb201_experiment(config: NB201ExperimentConfig, workdir: str,
     summary = {
         "members_cifar10": stats(members),
         "full_space_cifar10": stats(None),
-        "search_in_learned": results["search_in_learned"],
-        "search_in_full": results["search_in_full"],
+        **results,
         "learned_space": [list(o) for o in space.edge_ops],
+        "motifs": [{"cell": c, "fitness": f, "cifar10": table.accuracy(c, "cifar10")} for c, f in space.motifs],
         "evolve_seconds": evolve_seconds,
         "total_seconds": time.perf_counter() - start,
     }
     with open(os.path.join(workdir, "report.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
     return summary
+
+
+def _strategy_runs(config: NB201ExperimentConfig, table, edge_ops) -> dict[str, Any]:
+    """`config.strategy` over seeds 0..strategy_seeds-1 in `edge_ops` (None: the full space),
+    each scored by the table's `table_column` under `strategy_evaluations` evaluations."""
+    from tfnas.strategies import Budget, TableEvaluator, make_strategy
+
+    cells, values = [], []
+    for seed in range(config.strategy_seeds):
+        evaluator = TableEvaluator(config.table_column, table=table, seed=seed)
+        trace = make_strategy(config.strategy).search(evaluator, Budget(evaluations=config.strategy_evaluations),
+                                                      seed, edge_ops=edge_ops)
+        cells.append(trace.best().cell)
+        values.append(table.accuracy(trace.best().cell, "cifar10"))
+    values = np.asarray(values)
+    return {"strategy": config.strategy, "evaluations": config.strategy_evaluations, "column": config.table_column,
+            "cifar10_mean": float(values.mean()), "cifar10_std": float(values.std()), "cells": cells,
+            "cifar10": values.tolist()}

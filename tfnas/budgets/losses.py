@@ -387,6 +387,30 @@ def nb201_cost_table(
     return CostTable(metric, base, (row,) * len(nb201_space.EDGES), (nb201_space.OPS,) * len(nb201_space.EDGES))
 
 
+def motif_cost_table(edge_table: CostTable, cells: Sequence[Any]) -> CostTable:
+    """The cost table of a choice among whole NB201 cells (one decision: a motif supernet's).
+
+    Each cell's cost is its exact cost in `edge_table` (one decision per edge, e.g.
+    `nb201_cost_table`) minus the base, which stays the base.
+
+    Args:
+        edge_table: A per-edge NB201 table (6 decisions, choices in `nb201_space.OPS` order).
+        cells: The motifs (`NB201Genotype`s), in the supernet's order.
+
+    Raises:
+        ValueError: for a table that is not per edge, or no cell.
+    """
+    from tfnas.spaces import nb201 as nb201_space
+
+    if edge_table.num_decisions != len(nb201_space.EDGES) or any(len(r) != len(nb201_space.OPS)
+                                                                   for r in edge_table.choices):
+        raise ValueError("motif_cost_table needs a per-edge NB201 table (6 decisions of the 5 ops).")
+    if not cells:
+        raise ValueError("motif_cost_table needs at least one cell.")
+    row = tuple(edge_table.cost([nb201_space.OPS.index(op) for op in cell.ops]) - edge_table.base for cell in cells)
+    return CostTable(edge_table.metric, edge_table.base, (row,), ((tuple(c.to_string() for c in cells)),))
+
+
 def nb201_latency_table(device: str, *, data_dir: str | None = None) -> tuple[CostTable, float]:
     """An additive per-edge-op latency model fitted to NAS-Bench-201's measured latencies.
 

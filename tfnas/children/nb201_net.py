@@ -28,7 +28,8 @@ from tfnas.ops import cell_ops
 from tfnas.spaces import nb201 as nb201_space
 
 
-def _infer_cell(x, genotype: NB201Genotype, *, channels: int, name: str):
+def infer_cell(x, genotype: NB201Genotype, *, channels: int, name: str):
+    """One NB201 cell (`InferCell`) of `genotype` on `x`: every edge's op, summed per node."""
     nodes = [x]
     for node in range(1, nb201_space.NUM_NODES):
         terms = []
@@ -107,7 +108,7 @@ def build_nb201_network(
         if reduction:
             x = cell_ops.resnet_basic_block(x, channels=c, stride=2, name=f"cell{i:02d}")
         else:
-            x = _infer_cell(x, genotype, channels=c, name=f"cell{i:02d}")
+            x = infer_cell(x, genotype, channels=c, name=f"cell{i:02d}")
     x = cell_ops.batch_norm(x, name="lastact_bn")
     x = keras.layers.ReLU(name="lastact_relu")(x)
     x = keras.layers.GlobalAveragePooling2D(name="global_pool")(x)

@@ -94,12 +94,17 @@ class SearchTrace:
         budget: The run's budget.
         cache: Re-evaluating a cell already scored returns the recorded score at no cost and
             does not count (the NB201 baselines of arXiv 2001.00326 query each cell once).
+        edge_ops: The space searched: per edge (`tfnas.spaces.nb201.EDGES` order) its allowed
+            ops, e.g. a learned AutoSpace sub-space's; None is the full space. A cell outside
+            it is refused, so a strategy cannot leave the space it was given.
     """
 
-    def __init__(self, evaluator: Evaluator, budget: Budget, *, cache: bool = True) -> None:
+    def __init__(self, evaluator: Evaluator, budget: Budget, *, cache: bool = True,
+                 edge_ops: Sequence[Sequence[str]] | None = None) -> None:
         self.evaluator = evaluator
         self.budget = budget
         self.cache = cache
+        self.edge_ops = space_edge_ops(edge_ops)
         self.trials: list[Trial] = []
         self._scores: dict[str, float] = {}
         self._cost = 0.0
@@ -129,10 +134,14 @@ class SearchTrace:
 
         Raises:
             BudgetExhausted: when the budget allows no further evaluation.
+            ValueError: for a cell outside the searched space.
         """
         key = cell.to_string()
         if self.cache and key in self._scores:
             return self._scores[key]
+        for edge, (op, allowed) in enumerate(zip(cell.ops, self.edge_ops)):
+            if op not in allowed:
+                raise ValueError(f"{key} has {op!r} on edge {edge}, outside the searched space ({allowed} there).")
         if self.exhausted():
             raise BudgetExhausted
         started = time.perf_counter()
@@ -177,9 +186,10 @@ class Strategy:
         """The hyper-parameters, JSON-able (printed beside every result)."""
         return dict(vars(self))
 
-    def search(self, evaluator: Evaluator, budget: Budget, seed: int) -> SearchTrace:
-        """Runs the strategy from `seed` under `budget`; returns the trace."""
-        trace = SearchTrace(evaluator, budget)
+    def search(self, evaluator: Evaluator, budget: Budget, seed: int,
+               edge_ops: Sequence[Sequence[str]] | None = None) -> SearchTrace:
+        """Runs the strategy from `seed` under `budget` in `edge_ops` (None: the full space)."""
+        trace = SearchTrace(evaluator, budget, edge_ops=edge_ops)
         try:
             self.run(trace, np.random.default_rng(seed))
         except BudgetExhausted:
@@ -190,17 +200,51 @@ class Strategy:
 STRATEGIES: Registry[type[Strategy]] = Registry("search strategy")
 
 
-def random_cell(rng: np.random.Generator) -> NB201Genotype:
-    """A cell drawn uniformly from the 15,625 NAS-Bench-201 cells."""
-    ops = nb201_space.OPS
-    return NB201Genotype(tuple(ops[i] for i in rng.integers(len(ops), size=len(nb201_space.EDGES))))
+def space_edge_ops(edge_ops: Sequence[Sequence[str]] | None = None) -> tuple[tuple[str, ...], ...]:
+    """Per edge, the allowed ops in `nb201_space.OPS` order (None: all of them).
+
+    Raises:
+        ValueError: for a wrong edge count, an empty edge or an unknown op.
+    """
+    if edge_ops is None:
+        return (tuple(nb201_space.OPS),) * len(nb201_space.EDGES)
+    rows = [tuple(ops) for ops in edge_ops]
+    if len(rows) != len(nb201_space.EDGES):
+        raise ValueError(f"edge_ops needs {len(nb201_space.EDGES)} edges. Received: {len(rows)}")
+    for edge, ops in enumerate(rows):
+        unknown = [op for op in ops if op not in nb201_space.OPS]
+        if not ops or unknown:
+            raise ValueError(f"edge_ops[{edge}] must list ops of {nb201_space.OPS}. Received: {ops}")
+    return tuple(tuple(op for op in nb201_space.OPS if op in ops) for ops in rows)
 
 
-def mutate(cell: NB201Genotype, rng: np.random.Generator) -> NB201Genotype:
-    """One edge's op changed to a different op (the mutation of arXiv 1802.01548 on NB201)."""
+def space_size(edge_ops: Sequence[Sequence[str]] | None = None) -> int:
+    """Number of cells in the space."""
+    return int(np.prod([len(ops) for ops in space_edge_ops(edge_ops)]))
+
+
+def random_cell(rng: np.random.Generator, edge_ops: Sequence[Sequence[str]] | None = None) -> NB201Genotype:
+    """A cell drawn uniformly from the space (default: the 15,625 NAS-Bench-201 cells)."""
+    rows = space_edge_ops(edge_ops)
+    sizes = {len(ops) for ops in rows}
+    if len(sizes) == 1:  # One draw for all edges: the full space's stream is unchanged.
+        picks = rng.integers(sizes.pop(), size=len(rows))
+    else:
+        picks = [int(rng.integers(len(ops))) for ops in rows]
+    return NB201Genotype(tuple(ops[i] for ops, i in zip(rows, picks)))
+
+
+def mutate(cell: NB201Genotype, rng: np.random.Generator,
+           edge_ops: Sequence[Sequence[str]] | None = None) -> NB201Genotype:
+    """One edge's op changed to a different op of the space (the mutation of arXiv 1802.01548 on
+    NB201); edges with a single allowed op are never picked. A one-cell space returns the cell."""
+    rows = space_edge_ops(edge_ops)
     ops = list(cell.ops)
-    edge = int(rng.integers(len(ops)))
-    choices = [op for op in nb201_space.OPS if op != ops[edge]]
+    edges = [e for e, allowed in enumerate(rows) if len(allowed) > 1]
+    if not edges:
+        return cell
+    edge = edges[int(rng.integers(len(edges)))]
+    choices = [op for op in rows[edge] if op != ops[edge]]
     ops[edge] = choices[int(rng.integers(len(choices)))]
     return NB201Genotype(tuple(ops))
 

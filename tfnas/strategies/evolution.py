@@ -56,13 +56,13 @@ class RegularizedEvolution(Strategy):
     def run(self, trace: SearchTrace, rng: np.random.Generator) -> None:
         population: collections.deque = collections.deque()
         while len(population) < self.population_size:
-            cell = random_cell(rng)
+            cell = random_cell(rng, trace.edge_ops)
             population.append((cell, trace.evaluate(cell)))
         repeats = 0  # Children already evaluated in a row: a space explored around the population.
         while repeats < _MAX_REPEATS:
             picks = rng.integers(len(population), size=self.sample_size)
             parent = max((population[i] for i in picks), key=lambda member: member[1])[0]
-            child = mutate(parent, rng)
+            child = mutate(parent, rng, trace.edge_ops)
             repeats = repeats + 1 if trace.seen(child) else 0
             population.append((child, trace.evaluate(child)))
             population.popleft()

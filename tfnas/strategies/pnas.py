@@ -27,7 +27,7 @@ import numpy as np
 
 from tfnas.genotypes.nb201 import NB201Genotype
 from tfnas.spaces import nb201 as nb201_space
-from tfnas.strategies.base import STRATEGIES, SearchTrace, Strategy
+from tfnas.strategies.base import STRATEGIES, SearchTrace, Strategy, space_edge_ops
 
 _UNASSIGNED = len(nb201_space.OPS)  # The token of an unassigned edge.
 
@@ -54,10 +54,13 @@ def encode(partials: Sequence[Sequence[str]], op_counts: bool = False) -> np.nda
     return np.concatenate([flat, onehot[:, :, :_UNASSIGNED].sum(axis=1)], axis=1)
 
 
-def complete(partial: Sequence[str], default_op: str) -> NB201Genotype:
-    """The cell a partial stands for: its edges, then `default_op` on the unassigned ones."""
-    ops = tuple(partial) + (default_op,) * (len(nb201_space.EDGES) - len(partial))
-    return NB201Genotype(ops)
+def complete(partial: Sequence[str], default_op: str,
+             edge_ops: Sequence[Sequence[str]] | None = None) -> NB201Genotype:
+    """The cell a partial stands for: its edges, then `default_op` on the unassigned ones (in a
+    restricted space, on an edge that does not allow it, that edge's first allowed op)."""
+    rows = space_edge_ops(edge_ops)
+    rest = [default_op if default_op in rows[e] else rows[e][0] for e in range(len(partial), len(rows))]
+    return NB201Genotype(tuple(partial) + tuple(rest))
 
 
 class _Ensemble:
@@ -209,17 +212,18 @@ class ProgressiveSearch(Strategy):
         scores: list[float] = []
 
         def evaluate(partial: tuple[str, ...]) -> None:
-            score = trace.evaluate(complete(partial, self.default_op))
+            score = trace.evaluate(complete(partial, self.default_op, trace.edge_ops))
             partials.append(partial)
             scores.append(score)
 
-        beam = [(op,) for op in nb201_space.OPS]
+        rows = trace.edge_ops
+        beam = [(op,) for op in rows[0]]
         for partial in beam:
             evaluate(partial)
-        for _ in range(2, len(nb201_space.EDGES) + 1):
+        for size in range(2, len(nb201_space.EDGES) + 1):
             model = SURROGATES[self.surrogate](members=self.ensemble, seed=int(rng.integers(2**31)))
             model.fit(encode(partials, self.op_counts), np.asarray(scores))
-            expansions = [p + (op,) for p in beam for op in nb201_space.OPS]
+            expansions = [p + (op,) for p in beam for op in rows[size - 1]]
             predicted = model.predict(encode(expansions, self.op_counts))
             # Ties (identical predictions) broken at random, not by list order.
             order = np.lexsort((rng.random(len(expansions)), -predicted))

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfnas.spaces import nb201 as nb201_space
-from tfnas.strategies.base import STRATEGIES, SearchTrace, Strategy, random_cell
+from tfnas.strategies.base import STRATEGIES, SearchTrace, Strategy, random_cell, space_size
 
 
 @STRATEGIES.register("random")
@@ -32,7 +31,7 @@ class RandomSearch(Strategy):
     name = "random"
 
     def run(self, trace: SearchTrace, rng: np.random.Generator) -> None:
-        while len(trace.trials) < nb201_space.NUM_CELLS:
-            cell = random_cell(rng)
+        while len(trace.trials) < space_size(trace.edge_ops):
+            cell = random_cell(rng, trace.edge_ops)
             if not trace.seen(cell):
                 trace.evaluate(cell)
