@@ -175,6 +175,28 @@ def test_motif_supernet_equals_its_cell_network_and_removes_motifs():
         MotifSupernet([cell, cell], channels=4, cells_per_stage=1, input_shape=(8, 8, 3))
 
 
+def test_a_motif_with_dead_weights_trains(data_dir):
+    """A conv that only feeds a `none` edge is unconnected to the loss: it gets zero gradient
+    (TF's own zero-filling fails on Keras variables), so only weight decay moves it."""
+    from tfnas.algorithms.mobile_search import load_search_data, run_search
+    from tfnas.supernets.motifs import MotifSupernet
+
+    dead = "|nor_conv_1x1~0|+|avg_pool_3x3~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|none~2|"  # edge 2<-1 dead
+    train_ds, n, shape, classes = load_search_data("cifar10", data_dir=str(data_dir), max_train_examples=32,
+                                                   image_size=8)
+    net = MotifSupernet([dead, autospace.NB201_REFERENCE], channels=4, cells_per_stage=1, input_shape=shape)
+    kernel = next(v for v in net.weight_variables if "pos00_m0_e12" in v.path and "kernel" in v.path)
+    live = next(v for v in net.weight_variables if "pos00_m0_e01" in v.path and "kernel" in v.path)
+    before, live_before = np.asarray(kernel).copy(), np.asarray(live).copy()
+    run_search(make_search_config("darts", "nb201", epochs=1, batch_size=8, channels=4, layers=1), net,
+               train_ds=train_ds, num_examples=n)
+    def moved(after, start):
+        return np.abs(np.asarray(after) - start).max() / np.abs(start).max()
+
+    assert 0 < moved(kernel, before) < 1e-4  # 2 steps of decay lr * 3e-4
+    assert moved(live, live_before) > 1e-3
+
+
 def test_motif_cost_table_prices_each_cell_exactly():
     from tfnas.budgets.losses import motif_cost_table
 

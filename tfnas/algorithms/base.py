@@ -357,7 +357,12 @@ class BilevelSearch(keras.Model):
         """
         with tf.GradientTape() as tape:
             loss, cross_entropy, correct = self.loss_terms(images, labels)
-        grads = tape.gradient(loss, list(variables), unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        variables = list(variables)
+        # Zeros made here, not by `UnconnectedGradients.ZERO`: TF builds those from the
+        # variable's dtype, which a Keras variable gives as a string (AttributeError
+        # `_type_enum`). A weight is unconnected when a cell's op only feeds a `none` edge.
+        grads = tape.gradient(loss, variables)
+        grads = [tf.zeros(v.shape, v.dtype) if g is None else g for g, v in zip(grads, variables)]
         return sum_over_replicas(grads), cross_entropy, correct
 
     def arch_gradients(self, x_train, y_train, x_val, y_val):
