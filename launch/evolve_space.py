@@ -88,6 +88,10 @@ _LATENCY_FORM = flags.DEFINE_enum(
     "mobile: the search's differentiable term: none (the MAdds hinge) or the expected LiteRT latency "
     "from the per-block lookup table measured on this CPU, ProxylessNAS (additive, needs "
     "--latency_target_ms) or FBNet (multiplicative); --budget_madds stays the hard limit.")
+_MUTATION_RANGE = flags.DEFINE_enum(
+    "mutation_range", None, ["open", "space"],
+    "mobile: open (default: candidates mutate beyond the preset's choices, to kernel 3-9, expansion 1-8, "
+    "SE 0-0.5, relu/relu6/hswish/swish) or space (within the preset's choices).")
 _LATENCY_TARGET_MS = flags.DEFINE_float("latency_target_ms", None, "mobile: ProxylessNAS reference latency (ms).")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the evolution.")
 
@@ -133,6 +137,7 @@ def main(argv: list[str]) -> None:
             from tfnas.algorithms import mobile_search as mobile_pipeline
 
             _set(overrides, "train_epochs", _TRAIN_EPOCHS)
+            _set(overrides, "mutation_range", _MUTATION_RANGE)
             overrides.setdefault("generations", 3)
             config = mobile_pipeline.MobileExperimentConfig.preset(
                 _PRESET.value, dataset=_DATASET.value, data_dir=_DATA_DIR.value,

@@ -16,9 +16,9 @@ def _setting():
     return space, reference
 
 
-def test_population_is_seeded_by_the_reference_and_stays_in_the_space():
+def test_population_is_seeded_by_the_reference_and_stays_in_the_space_when_asked():
     space, reference = _setting()
-    population = mobile_population(space, reference)
+    population = mobile_population(space, reference, mutation_range="space")
     slots = [(s, i) for s, st in enumerate(space.stages) for i in range(st.depth)]
     assert population.num_decisions == len(slots)
     rng = random.Random(0)
@@ -33,17 +33,47 @@ def test_population_is_seeded_by_the_reference_and_stays_in_the_space():
                 assert cands[0] == population.reference[d]
 
 
+def test_open_mutation_makes_blocks_outside_the_hand_made_options_that_build_and_are_priced():
+    from tfnas.budgets.losses import mobile_cost_table
+    from tfnas.supernets.mobile import MobileSupernet
+
+    space, reference = _setting()
+    population = mobile_population(space, reference)  # "open" by default
+    slots = [(s, i) for s, st in enumerate(space.stages) for i in range(st.depth)]
+    rng = random.Random(0)
+    config = AutoSpaceConfig(mutation_rate=1.0, crossover_rate=0.5)
+    outside = []
+    for _ in range(3):
+        for d, cands in enumerate(population.sample(3, config, rng, first=False)):
+            outside += [(d, c) for c in cands if c not in space.candidates(*slots[d])]
+    assert outside, "no candidate left the hand-made options"
+    assert any(not c.is_zero and (c.kernel == 9 or c.expansion not in (3, 6) or c.activation != "relu6")
+               for _, c in outside)
+    per_slot = [[reference_block] for reference_block in population.reference]
+    for d, c in outside[:4]:
+        if c not in per_slot[d]:
+            per_slot[d].append(c)
+    cands = CandidateSpace.from_slots(space, per_slot, act="relu6")
+    net = MobileSupernet(cands, num_classes=10, input_shape=(32, 32, 3))
+    assert tuple(net(np.zeros((1, 32, 32, 3), "float32")).shape) == (1, 10)
+    table = mobile_cost_table(cands, "madds", input_size=32, num_classes=10)
+    assert [len(row) for row in table.choices] == [len(c) for c in per_slot]
+    for d, c in outside[:4]:  # a new block is priced above the zero block and differs from the reference's
+        row = table.choices[d]
+        assert row[per_slot[d].index(c)] > 0 or c.is_zero
+
+
 def test_evolution_with_a_fitness_that_prefers_small_kernels_learns_them():
     space, reference = _setting()
-    population = mobile_population(space, reference)
+    population = mobile_population(space, reference, mutation_range="space")
 
     def train(sampled, generation):  # stands in for a supernet: prefers kernel 7, then SE
-        probs = []
+        fitness = []
         for cands in sampled:
             w = np.array([1.0 if c.is_zero else (4.0 if c.kernel == 7 else 1.0) * (1.5 if c.se_ratio else 1.0)
                           for c in cands])
-            probs.append(w / w.sum())
-        return probs
+            fitness.append(len(cands) * w / w.sum())
+        return fitness
 
     learned, records = evolve(population, train, AutoSpaceConfig(generations=15, sample_size=3, keep=2, seed=1))
     space_learned = CandidateSpace.from_slots(space, learned, act="relu6")

@@ -584,11 +584,36 @@ def search_nb201(
 
 
 # ------------------------------------------------------------------------------ mobile
-def _mobile_mutate_fn(space) -> Callable[[int, Any, random.Random], Any]:
-    """Mutation of a mobile candidate: one field (kernel, expansion, SE, activation) changed."""
+#: What a mobile mutation draws from with `mutation_range="open"`: wider than the hand-made
+#: grids (the cifar preset's kernels 3/5/7, expansions 3/6, SE 0/0.25, relu6), so the
+#: evolution makes blocks no designer listed, AutoSpace's point. Any `ir`/`ds` block with
+#: these fields builds, is priced (`mobile_cost_table`) and exports like a hand-made one.
+MOBILE_PRIMITIVES = {
+    "kernel": (3, 5, 7, 9),
+    "expansion": (1, 2, 3, 4, 6, 8),
+    "se_ratio": (0.0, 0.125, 0.25, 0.5),
+    "activation": ("relu", "relu6", "hswish", "swish"),
+}
+MUTATION_RANGES = ("open", "space")
+
+
+def _mobile_mutate_fn(space, mutation_range: str = "open") -> tuple[Callable, Callable]:
+    """Mutation and crossover of mobile candidates.
+
+    Mutation changes one field (kernel, expansion, SE ratio, activation) or turns the block
+    into `zero` where the slot allows it; recombination takes each field from either parent.
+    `mutation_range="open"` draws the new value from `MOBILE_PRIMITIVES` and keeps any
+    result; `"space"` draws from the slot's hand-made options and keeps only members of them.
+    """
     from tfnas.genotypes.block import BlockSpec
 
+    if mutation_range not in MUTATION_RANGES:
+        raise ValueError(f"mutation_range must be one of {MUTATION_RANGES}. Received: {mutation_range!r}")
+    open_range = mutation_range == "open"
     slots = [(s, i) for s, st in enumerate(space.stages) for i in range(st.depth)]
+
+    def allowed(block: Any, options: Sequence[Any]) -> bool:
+        return open_range or block in options
 
     def mutate(decision: int, block: Any, rng: random.Random) -> Any:
         s, i = slots[decision]
@@ -601,36 +626,45 @@ def _mobile_mutate_fn(space) -> Callable[[int, Any, random.Random], Any]:
             if zero:
                 return zero[0]
             field = "kernel"
-        values = sorted({getattr(b, field) for b in options if not b.is_zero and b.block_type == block.block_type},
-                        key=str)
+        if field == "expansion" and block.block_type != "ir":
+            field = "kernel"
+        if open_range:
+            values = list(MOBILE_PRIMITIVES[field])
+        else:
+            values = sorted({getattr(b, field) for b in options if not b.is_zero and b.block_type == block.block_type},
+                            key=str)
         others = [v for v in values if v != getattr(block, field)]
         if not others:
             return rng.choice(options)
         child = dataclasses.replace(block, **{field: rng.choice(others)})
-        return child if child in options else rng.choice(options)
+        return child if allowed(child, options) else rng.choice(options)
 
     def crossover(decision: int, a: Any, b: Any, rng: random.Random) -> Any:
         if a.is_zero or b.is_zero or a.block_type != b.block_type:
             return a if rng.random() < 0.5 else b
         fields = {f: getattr(a if rng.random() < 0.5 else b, f) for f in ("kernel", "expansion", "se_ratio", "activation")}
         child = dataclasses.replace(a, **fields)
-        return child if isinstance(child, BlockSpec) else a
+        s, i = slots[decision]
+        return child if isinstance(child, BlockSpec) and allowed(child, space.candidates(s, i)) else a
 
     return mutate, crossover
 
 
-def mobile_population(space, reference) -> Population:
+def mobile_population(space, reference, mutation_range: str = "open") -> Population:
     """Per layer slot of `space` (a `MobileSpace`), a population seeded by `reference`.
 
     The initial population of a slot is the reference's block plus two random choices of
-    the slot; later members come from mutation and recombination.
+    the slot; later members come from mutation and recombination, beyond the slot's
+    hand-made options with `mutation_range="open"` (`_mobile_mutate_fn`).
 
     Args:
-        space: The hand-made `MobileSpace` whose choices bound the evolution.
+        space: The hand-made `MobileSpace`: the skeleton, the initial options, and with
+            `mutation_range="space"` the bound of the evolution.
         reference: A `BlockGenotype` in `space` (`space.validate(reference)` passes).
+        mutation_range: `"open"` or `"space"`.
 
     Raises:
-        ValueError: if `reference` is not in `space`.
+        ValueError: if `reference` is not in `space`, or for an unknown range.
     """
     space.validate(reference)
     rng = random.Random(0)
@@ -642,7 +676,7 @@ def mobile_population(space, reference) -> Population:
         options = space.candidates(layer.stage, layer.index)
         ref_blocks.append(block)
         initial.append([block] + rng.sample(list(options), min(2, len(options))))
-    mutate, crossover = _mobile_mutate_fn(space)
+    mutate, crossover = _mobile_mutate_fn(space, mutation_range)
     return Population(initial, mutate, crossover, ref_blocks)
 
 
@@ -659,13 +693,15 @@ def evolve_mobile(
     dataset: str = "cifar10",
     budget_madds: float | None = None,
     budget_weight: float = 1.0,
+    mutation_range: str = "open",
     log: Callable[[str], None] | None = None,
 ):
     """Evolves a learned mobile space (a `CandidateSpace` with `config.keep` blocks per slot).
 
     Each generation trains a `MobileSupernet` over the K sampled blocks per slot with
     `search_config.algorithm` (`gdas` or `rome`) and, with `budget_madds`, the hinge on the
-    expected MAdds of the network at `input_shape` in the architecture loss.
+    expected MAdds of the network at `input_shape` in the architecture loss. Candidates
+    mutate beyond `space`'s options with `mutation_range="open"` (`mobile_population`).
 
     Returns:
         `(learned_space, records)`.
@@ -675,7 +711,7 @@ def evolve_mobile(
     from tfnas.spaces.mobile import CandidateSpace
     from tfnas.supernets.mobile import MobileSupernet
 
-    population = mobile_population(space, reference)
+    population = mobile_population(space, reference, mutation_range)
 
     def as_space(per_slot):
         return CandidateSpace.from_slots(space, per_slot, act=reference.act)

@@ -261,6 +261,8 @@ class MobileExperimentConfig:
             from the per-block lookup table measured on this CPU (`latency_lut.json`),
             while `budget_madds` stays the hard limit of the exported network.
         latency_target_ms: The ProxylessNAS reference latency in ms (required for it).
+        mutation_range: `"open"` (candidates mutate beyond the preset's choices, to any
+            value of `autospace.MOBILE_PRIMITIVES`) or `"space"` (within them).
         seed: Seed.
 
     Raises:
@@ -284,6 +286,7 @@ class MobileExperimentConfig:
     latency_runs: int = 30
     latency_form: str = "none"
     latency_target_ms: float | None = None
+    mutation_range: str = "open"
     seed: int = 0
 
     PRESETS = {
@@ -301,6 +304,8 @@ class MobileExperimentConfig:
                              f"Received: {self.search_algorithm!r}")
         if not self.budget_madds > 0:
             raise ValueError(f"budget_madds must be > 0. Received: budget_madds={self.budget_madds}")
+        if self.mutation_range not in ("open", "space"):
+            raise ValueError(f"mutation_range must be open or space. Received: {self.mutation_range!r}")
         if self.latency_form not in ("none", "proxyless", "fbnet"):
             raise ValueError(f"latency_form must be none, proxyless or fbnet. Received: {self.latency_form!r}")
         if self.latency_form == "proxyless" and not (self.latency_target_ms or 0) > 0:
@@ -423,7 +428,7 @@ def mobile_experiment(config: MobileExperimentConfig, workdir: str,
         search, AutoSpaceConfig(generations=config.generations, sample_size=config.sample_size, keep=config.keep,
                                 seed=config.seed),
         space, reference, train_ds=train_ds, num_examples=n, input_shape=shape, num_classes=classes,
-        dataset=config.dataset, budget_madds=config.budget_madds, log=log)
+        dataset=config.dataset, budget_madds=config.budget_madds, mutation_range=config.mutation_range, log=log)
     evolve_seconds = time.perf_counter() - start
     with open(os.path.join(workdir, "learned_space.json"), "w", encoding="utf-8") as f:
         json.dump({**learned.to_dict(), "generations": records}, f, indent=2)
