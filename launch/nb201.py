@@ -55,7 +55,9 @@ the `--channels/--layers/--image_size/--proxy_*` proxy, scored on held-out train
 each result kept in `<workdir>/train_evaluations.jsonl` so a rerun resumes and a cell met
 again costs its recorded seconds without training; `scorer`: a training-free `--scorer`
 (`naswot` by default, arXiv 2006.04647) at the NB201 network, zero-cost mode);
-differentiable ones run `runner.search` at the flags above. It prints per strategy the found
+differentiable ones run `runner.search` at the flags above. `--learned_space=FILE` (the
+`learned_space.json` of `launch.evolve_space`) makes every strategy and search run inside that
+sub-space instead of the full space. It prints per strategy the found
 cell's CIFAR-10 test accuracy (table, 200 epochs) mean +- std over seeds, the rank
 percentile, evaluations and hours of this machine per seed; writes `<workdir>/compare.png`
 (best-so-far accuracy against cost) and `<workdir>/compare.json`; and prints as its LAST line
@@ -141,6 +143,10 @@ _BUDGET_HOURS = flags.DEFINE_float(
     "budget_hours", None, "With --compare: cost per run in hours of this machine (with or instead of evaluations)."
 )
 _NUM_SEEDS = flags.DEFINE_integer("num_seeds", 3, "With --compare: seeds 0..K-1 for every strategy.")
+_LEARNED_SPACE = flags.DEFINE_string(
+    "learned_space", None,
+    "With --compare: search inside this learned sub-space (launch.evolve_space's learned_space.json) instead of "
+    "the full space, every strategy and differentiable search alike.")
 _PROXY_EPOCHS = flags.DEFINE_integer("proxy_epochs", 10, "With --evaluator=train: epochs per cell.")
 _PROXY_TRAIN_EXAMPLES = flags.DEFINE_integer(
     "proxy_train_examples", 5000, "With --evaluator=train: training images per cell."
@@ -154,8 +160,9 @@ _PROXY_VAL_EXAMPLES = flags.DEFINE_integer(
 RECIPES: dict[str, str] = {}
 
 
-def _run_searches(algorithms: list[str], seeds: list[int], table) -> dict[str, list[dict]]:
-    """Runs the differentiable searches (one resumable workdir per algorithm and seed)."""
+def _run_searches(algorithms: list[str], seeds: list[int], table, learned_space=None) -> dict[str, list[dict]]:
+    """Runs the differentiable searches (one resumable workdir per algorithm and seed), in
+    `learned_space` when given."""
     from tfnas.algorithms.config import recipe_text
     from tfnas.algorithms.runner import make_search_config, search
 
@@ -173,7 +180,7 @@ def _run_searches(algorithms: list[str], seeds: list[int], table) -> dict[str, l
             report = search(
                 config, space="nb201", dataset=_DATASET.value, workdir=workdir, data_dir=_DATA_DIR.value,
                 max_train_examples=_MAX_TRAIN_EXAMPLES.value, image_size=_IMAGE_SIZE.value,
-                verbose=_VERBOSE.value,
+                verbose=_VERBOSE.value, learned_space=learned_space,
             )
             entry = table.lookup(report["genotype"])
             print(f"   {report['genotype']}  C10 {entry.cifar10:.2f}  C100 {entry.cifar100:.2f}  "
@@ -252,15 +259,22 @@ def _compare(table) -> dict:
         print(f"strategies see the held-out accuracy of each cell with the weights it inherits from a SPOS "
               f"supernet trained {evaluator.trained_epochs} epochs ({_setting()}), BatchNorm statistics per "
               f"cell; the supernet's training ({evaluator.training_hours:.3f} h) is added to every run's cost")
+    learned = None
+    if _LEARNED_SPACE.value:
+        from tfnas.algorithms.autospace import load_learned_space
+
+        learned = load_learned_space(_LEARNED_SPACE.value)
+        print(f"searching inside the learned space {_LEARNED_SPACE.value} ({learned.size} cells): {learned.edge_ops}")
     results = compare.compare_strategies(multi, make_evaluator, budget, seeds,
-                                         log=lambda line: print(line, flush=True))
+                                         log=lambda line: print(line, flush=True),
+                                         edge_ops=None if learned is None else learned.edge_ops)
     if _EVALUATOR.value == "supernet":  # One-shot mode pays for the supernet once per run.
         for runs in results.values():
             for run in runs:
                 run["cost_seconds"] += 3600.0 * evaluator.training_hours
     differentiable = [n for n in names if n not in multi]
     if differentiable:
-        compare.add_search_reports(results, _run_searches(differentiable, seeds, table))
+        compare.add_search_reports(results, _run_searches(differentiable, seeds, table, learned))
     results = {n: results[n] for n in names}
     summary = compare.summarize(results, table)
     from tfnas.benchmarks.nb201 import PUBLISHED

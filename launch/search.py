@@ -31,7 +31,6 @@ Examples (sizes these 2 CPU cores handle in minutes):
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 from absl import app, flags
@@ -95,29 +94,13 @@ _OVERRIDES = {
 }
 
 
-def _load_learned_space(path: str):
-    """The learned space in `path`; ValueError / FileNotFoundError say what is wrong."""
-    from tfnas.algorithms.autospace import LearnedNB201Space
-
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"--learned_space={path} does not exist; pass the learned_space.json that launch.evolve_space wrote."
-        )
-    try:
-        with open(path, encoding="utf-8") as f:
-            return LearnedNB201Space.from_json(f.read())
-    except (ValueError, KeyError, TypeError) as err:
-        raise ValueError(
-            f"--learned_space={path} is not a learned space ({err!r}); pass launch.evolve_space's learned_space.json."
-        ) from None
-
-
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     from tfnas import runtime
 
     runtime.configure()  # before any tf.function compiles: see tfnas/runtime.py
+    from tfnas.algorithms.autospace import load_learned_space
     from tfnas.algorithms.runner import make_search_config, search
     from tfnas.runs import CorruptCheckpointError, NonFiniteLossError, check_workdir
 
@@ -126,7 +109,7 @@ def main(argv: list[str]) -> None:
             _ALGORITHM.value, _SPACE.value, _PRESET.value, **{k: f.value for k, f in _OVERRIDES.items()}
         )
         check_workdir(_WORKDIR.value)
-        learned_space = _load_learned_space(_LEARNED_SPACE.value) if _LEARNED_SPACE.value else None
+        learned_space = load_learned_space(_LEARNED_SPACE.value) if _LEARNED_SPACE.value else None
         report = search(
             config,
             space=_SPACE.value,

@@ -80,6 +80,29 @@ def test_compare_in_table_mode_prints_the_table_png_and_json(data_dir, tmp_path)
             k: v for k, v in row.items() if k != "cpu_hours"}
 
 
+def test_compare_inside_a_learned_space(data_dir, tmp_path):
+    from tfnas.algorithms.autospace import LearnedNB201Space
+    from tfnas.genotypes.nb201 import NB201Genotype
+
+    space = LearnedNB201Space.spanned_by([
+        (NB201Genotype.from_string("|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"),
+         1.2),
+        (NB201Genotype(("nor_conv_1x1",) * 6), 1.0)])
+    path = tmp_path / "learned_space.json"
+    path.write_text(space.to_json())
+    proc = _run(data_dir, "--compare", "--strategies=random,evolution,pnas", "--budget_evaluations=10",
+                "--num_seeds=2", f"--learned_space={path}", f"--workdir={tmp_path / 'w'}", timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    for row in summary.values():
+        for cell in row["cells"]:
+            space.validate(NB201Genotype.from_string(cell))
+    assert f"searching inside the learned space {path} ({space.size} cells)" in proc.stdout
+    missing = _run(data_dir, "--compare", "--strategies=random", f"--learned_space={tmp_path / 'nope.json'}",
+                   f"--workdir={tmp_path / 'w2'}", timeout=300)
+    assert missing.returncode == 2 and "launch.evolve_space wrote" in missing.stderr
+
+
 def test_compare_refuses_unknown_strategies(data_dir, tmp_path):
     proc = _run(data_dir, "--compare", "--strategies=random,hyperband", f"--workdir={tmp_path}", timeout=300)
     assert proc.returncode == 2 and "hyperband" in proc.stderr and "evolution" in proc.stderr

@@ -349,6 +349,25 @@ class LearnedNB201Space:
         return cls.from_dict(json.loads(text))
 
 
+def load_learned_space(path: str, flag: str = "--learned_space") -> LearnedNB201Space:
+    """The learned NB201 space in `path` (`launch.evolve_space`'s `learned_space.json`).
+
+    Raises:
+        FileNotFoundError / ValueError: naming `flag`, the path and what to pass instead.
+    """
+    import os
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"{flag}={path} does not exist; pass the learned_space.json that launch.evolve_space wrote.")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return LearnedNB201Space.from_json(f.read())
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(
+            f"{flag}={path} is not a learned space ({err!r}); pass launch.evolve_space's learned_space.json.") from None
+
+
 def _motif_mutate(decision: int, cell: NB201Genotype, rng: random.Random) -> NB201Genotype:
     """Local mutation of a motif: one edge's op changed to another op."""
     ops = list(cell.ops)

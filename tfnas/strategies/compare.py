@@ -27,6 +27,7 @@ from tfnas.strategies.base import Budget, Evaluator, SearchTrace, Strategy
 def compare_strategies(
     strategies: Mapping[str, Strategy], make_evaluator: Callable[[int], Evaluator], budget: Budget,
     seeds: Sequence[int], *, log: Callable[[str], None] | None = None,
+    edge_ops: Sequence[Sequence[str]] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Runs every strategy on every seed; returns `{strategy: [run record per seed]}`.
 
@@ -37,6 +38,8 @@ def compare_strategies(
         budget: The budget of each run.
         seeds: The seeds.
         log: Called with one line per finished run.
+        edge_ops: The space searched (per edge its allowed ops, e.g. a learned AutoSpace
+            sub-space's); None: the full space.
 
     Returns:
         Per strategy, one record per seed: `seed`, `cell` (the returned cell), `score` (what
@@ -48,7 +51,7 @@ def compare_strategies(
         results[name] = []
         for seed in seeds:
             started = time.perf_counter()
-            trace: SearchTrace = strategy.search(make_evaluator(seed), budget, seed)
+            trace: SearchTrace = strategy.search(make_evaluator(seed), budget, seed, edge_ops=edge_ops)
             best = trace.best()
             record = {
                 "seed": int(seed),
