@@ -804,7 +804,7 @@ class NB201ExperimentConfig:
 
     evolve_algorithm: str = "darts"
     evolve_arch_learning_rate: float = 3e-3
-    generations: int = 4
+    generations: int = 10
     generation_epochs: int = 4
     population_size: int = 8
     sample_size: int = 4
