@@ -133,6 +133,19 @@ def test_learned_space_spanned_by_motifs():
         LearnedNB201Space(space.edge_ops, motifs=(("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", 1.0),))
 
 
+def test_load_learned_space_names_the_flag_and_what_to_pass(tmp_path):
+    space = LearnedNB201Space(LEARNED)
+    good = tmp_path / "learned_space.json"
+    good.write_text(space.to_json())
+    assert autospace.load_learned_space(str(good)) == space
+    with pytest.raises(FileNotFoundError, match="--learned_space=.*nope.json does not exist.*evolve_space wrote"):
+        autospace.load_learned_space(str(tmp_path / "nope.json"))
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "tfnas.learned_space.nb201/1", "edge_ops": [["conv_9x9"]]}')
+    with pytest.raises(ValueError, match="--space_file=.*is not a learned space"):
+        autospace.load_learned_space(str(bad), flag="--space_file")
+
+
 def test_motif_supernet_equals_its_cell_network_and_removes_motifs():
     """With one motif (softmax weight 1) the supernet computes the NB201 network of that cell
     with the same weights; with several, `ops_removed` zeroes exactly the named motif."""
