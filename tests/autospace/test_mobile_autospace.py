@@ -97,3 +97,21 @@ def test_zoo_entry_of_the_searched_architecture_has_its_recorded_cost():
     assert count_params(model).trainable == 206736
     space, _ = _setting()
     space.validate(genotype)
+
+
+def test_width_multiplier_matches_mobilenet_v2_and_a_madds_budget():
+    """MobileNetV2 x0.5 at 224x224 is the published 97M MAdds (the authors' TF-Slim checkpoint table); the
+    bisection returns the widest multiplier under a budget."""
+    from tfnas.algorithms.mobile_search import width_for_madds
+    from tfnas.budgets.counters import count_madds
+    from tfnas.children.mobile_net import build_mobile_network
+    from tfnas.genotypes import published_blocks
+
+    half = build_mobile_network(published_blocks.MOBILENET_V2.scaled(0.5), input_shape=(224, 224, 3),
+                                num_classes=1000)
+    assert round(count_madds(half) / 1e6) == 97
+    width, scaled, madds = width_for_madds(published_blocks.MOBILENET_V2, 3.5e6, input_size=32, num_classes=10,
+                                           steps=8)
+    assert madds <= 3.5e6 < count_madds(build_mobile_network(published_blocks.MOBILENET_V2.scaled(width + 0.05),
+                                                             input_shape=(32, 32, 3), num_classes=10))
+    assert scaled.head == 1280 and scaled.stem % 8 == 0

@@ -88,3 +88,7 @@ def test_mobile_pipeline_with_the_latency_term_on_digits(data_dir, tmp_path):
     lut = json.loads((tmp_path / "latency_lut.json").read_text())
     assert len(lut) > 0
     assert {"searched", "mobilenet_v2", "efficientnet_b0"} <= set(summary["at_224"])
+    for name in ("mobilenet_v2", "efficientnet_b0"):  # trained at the searched network's MAdds, same recipe
+        baseline = summary["baselines_equal_madds"][name]
+        assert baseline["madds"] <= summary["madds"] and 0.0 <= baseline["test_accuracy"] <= 1.0
+        assert (tmp_path / f"baseline_{name}").is_dir()

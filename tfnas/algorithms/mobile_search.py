@@ -47,6 +47,7 @@ import tensorflow as tf
 from tfnas.algorithms.base import ALGORITHMS, BilevelSearch
 from tfnas.algorithms.config import SearchConfig
 from tfnas.budgets.losses import BudgetLoss, expected_cost, meet_budget
+from tfnas.genotypes.block import BlockGenotype
 
 _BUDGETED: dict[type, type] = {}
 
@@ -215,6 +216,31 @@ def run_search(
     return report
 
 
+def width_for_madds(genotype: BlockGenotype, budget_madds: float, *, input_size: int, num_classes: int,
+                    low: float = 0.1, high: float = 2.0, steps: int = 14) -> tuple[float, BlockGenotype, int]:
+    """The widest width multiplier of `genotype` whose network fits `budget_madds` (bisection).
+
+    Returns:
+        `(multiplier, scaled genotype, its MAdds at input_size)`.
+
+    Raises:
+        ValueError: if even `low` exceeds the budget.
+    """
+    from tfnas.budgets.counters import count_madds
+    from tfnas.children.mobile_net import build_mobile_network
+
+    def madds(multiplier: float) -> int:
+        return count_madds(build_mobile_network(genotype.scaled(multiplier), input_shape=(input_size, input_size, 3),
+                                                num_classes=num_classes))
+
+    if madds(low) > budget_madds:
+        raise ValueError(f"Even width {low} exceeds {budget_madds:.0f} MAdds at {input_size}x{input_size}.")
+    for _ in range(steps):
+        middle = (low + high) / 2
+        low, high = (middle, high) if madds(middle) <= budget_madds else (low, middle)
+    return low, genotype.scaled(low), madds(low)
+
+
 def supernet_input_shape(supernet: keras.Model) -> tuple[int, int, int]:
     """`(H, W, C)` of a supernet's images."""
     return tuple(supernet.config.input_shape)
@@ -338,7 +364,6 @@ class MobileExperimentConfig:
     def skeleton(self):
         """`(space, reference, input_size, num_classes)` of the preset."""
         from tfnas.genotypes import published_blocks
-        from tfnas.genotypes.block import BlockGenotype
         from tfnas.spaces.mobile import DEFAULT_SPACE, MobileSpace, StageSpec
 
         if self.preset_name == "imagenet":
@@ -459,15 +484,31 @@ def mobile_experiment(config: MobileExperimentConfig, workdir: str,
     log(f"searched: {genotype}  MAdds {madds / 1e6:.2f}M (budget {config.budget_madds / 1e6:.1f}M)")
 
     trained: dict[str, Any] = {}
+    baselines: dict[str, Any] = {}
     if config.dataset != "imagenet2012":
         from tfnas.children.training import TrainConfig, train
 
-        trained = train(TrainConfig(genotype=genotype.to_string(), dataset=config.dataset, data_dir=config.data_dir,
-                                    epochs=config.train_epochs, batch_size=128, learning_rate=0.05,
-                                    auxiliary_weight=0.0, drop_path_rate=0.0,
-                                    max_train_examples=config.max_train_examples, seed=config.seed),
-                        os.path.join(workdir, "child"), verbose=0)
+        def train_child(g: BlockGenotype, folder: str) -> dict[str, Any]:
+            return train(TrainConfig(genotype=g.to_string(), dataset=config.dataset, data_dir=config.data_dir,
+                                     epochs=config.train_epochs, batch_size=128, learning_rate=0.05,
+                                     auxiliary_weight=0.0, drop_path_rate=0.0,
+                                     max_train_examples=config.max_train_examples, seed=config.seed),
+                         os.path.join(workdir, folder), verbose=0)
+
+        trained = train_child(genotype, "child")
         log(f"child trained {config.train_epochs} epochs: test accuracy {trained['test_accuracy']:.4f}")
+        # The hand-designed networks at the searched network's MAdds, trained with the same recipe.
+        for name, reference in (("mobilenet_v2", published_blocks.MOBILENET_V2),
+                                ("efficientnet_b0", published_blocks.EFFICIENTNET_B0)):
+            width, scaled, scaled_madds = width_for_madds(reference, madds, input_size=size, num_classes=classes)
+            result = train_child(scaled, f"baseline_{name}")
+            scaled_model = build_mobile_network(scaled, input_shape=shape, num_classes=classes)
+            baselines[name] = {"width": width, "genotype": scaled.to_string(), "madds": scaled_madds,
+                               "params": count_params(scaled_model).trainable,
+                               "test_accuracy": result["test_accuracy"],
+                               "litert_ms": model_latency(scaled_model, runs=config.latency_runs)["median_ms"]}
+            log(f"{name} x{width:.3f} ({scaled_madds / 1e6:.2f}M MAdds) trained {config.train_epochs} epochs: "
+                f"test accuracy {result['test_accuracy']:.4f}")
 
     predicted = lut.genotype_latency(genotype, input_size=size, num_classes=classes)
 
@@ -495,6 +536,7 @@ def mobile_experiment(config: MobileExperimentConfig, workdir: str,
                         {"form": config.latency_form, "unit": "latency_ms", "target": config.latency_target_ms,
                          "lookup_ms_of_exported": budget.table.cost(report["choices"])}),
         "at_input": {"input_size": size, "num_classes": classes, **at_input},
+        "baselines_equal_madds": baselines,
         "at_224": at_224,
         "evolve_seconds": evolve_seconds,
         "search_seconds": report["search_seconds"],

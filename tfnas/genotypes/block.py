@@ -459,6 +459,29 @@ class BlockGenotype(Genotype):
         """Returns the activation a block uses (its own or the network default)."""
         return spec.activation or self.act
 
+    def scaled(self, multiplier: float, divisor: int = 8) -> BlockGenotype:
+        """The network with every width times `multiplier` (MobileNetV1/V2's width multiplier).
+
+        The stem and every block's output width are rounded to a multiple of `divisor`
+        (never below `divisor` nor more than 10% under the exact product, as MobileNetV2's
+        `_make_divisible`); the head is scaled only above 1.0, as MobileNetV2 keeps its last
+        conv at multipliers below 1 (arXiv 1801.04381).
+
+        Raises:
+            ValueError: for a multiplier <= 0.
+        """
+        if not _is_num(multiplier) or multiplier <= 0:
+            raise ValueError(f"multiplier must be a number > 0. Received: multiplier={multiplier!r}")
+
+        def width(channels: int) -> int:
+            value = max(divisor, int(channels * multiplier + divisor / 2) // divisor * divisor)
+            return value + divisor if value < 0.9 * channels * multiplier else value
+
+        stages = tuple(tuple(b if b.is_zero else dataclasses.replace(b, out_channels=width(b.out_channels))
+                             for b in stage) for stage in self.stages)
+        head = width(self.head) if self.head and multiplier > 1.0 else self.head
+        return dataclasses.replace(self, stem=width(self.stem), stages=stages, head=head)
+
     # ----------------------------------------------------------------------------- codecs
     def stage_strings(self) -> tuple[tuple[str, ...], ...]:
         """Returns the block strings per stage (timm's `arch_def` shape)."""
