@@ -279,9 +279,7 @@ class LearnedNB201Space:
     motifs: tuple[tuple[str, float], ...] | None = None
 
     def __post_init__(self) -> None:
-        from tfnas.supernets.config import _check_edge_ops
-
-        object.__setattr__(self, "edge_ops", _check_edge_ops("nb201", self.edge_ops))
+        object.__setattr__(self, "edge_ops", nb201_space.canonical_edge_ops(self.edge_ops))
         if self.fitness is not None:
             object.__setattr__(self, "fitness", tuple(tuple((str(o), float(f)) for o, f in row) for row in self.fitness))
         if self.motifs is not None:

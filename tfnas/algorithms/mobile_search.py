@@ -17,8 +17,8 @@ Two pieces, used by `tfnas.algorithms.autospace` and `launch.evolve_space`:
   hard-budget one when the budget has a `hard` limit) and the run's figures.
 
 `tfnas.algorithms.runner.search` is the resumable, checkpointed runner of the fixed
-spaces; its `build_search` takes no supernet overrides, so a learned space cannot go
-through it yet (see the report of issue 4 for the two-line change that would allow it).
+spaces; a learned NB201 space goes through it (`build_search(supernet_overrides=...)`), while
+the mobile pipeline's searches here are short and re-run on a rerun (no checkpoints).
 
 References:
     - Cai et al., ProxylessNAS, arXiv 1812.00332.

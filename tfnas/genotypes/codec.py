@@ -87,5 +87,5 @@ def load(spec: str) -> Genotype:
     return parse(spec)
 
 
-# Registers the augmentation-policy genotype ("augment" space) with the codec (issue 5).
+# Registers the augmentation-policy genotype ("augment" space) with the codec.
 from tfnas.genotypes import policy as _policy  # noqa: E402,F401

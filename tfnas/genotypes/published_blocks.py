@@ -148,7 +148,7 @@ PUBLISHED.register("proxylessnas_mobile", PROXYLESSNAS_MOBILE)
 PUBLISHED.register("fbnet_c", FBNET_C)
 PUBLISHED.register("efficientnet_b0", EFFICIENTNET_B0)
 
-#: Found by this project's mobile AutoSpace pipeline (issue 4, `python -m launch.evolve_space
+#: Found by this project's mobile AutoSpace pipeline (`python -m launch.evolve_space
 #: --space=mobile --preset=cifar`, seed 0): 3 generations evolved a learned space of 256
 #: architectures (2 blocks per slot) out of 592,240,896 in the CIFAR proxy skeleton, budgeted
 #: GDAS (hinge on expected MAdds, hard limit 3.5M) searched it for 4 epochs. Cost at 32x32, 10

@@ -57,3 +57,32 @@ def validate(genotype: Any) -> None:
             raise ValueError(
                 f"Unknown NAS-Bench-201 op {op!r} on edge {j}->{node}. Known ops: {', '.join(OPS)}."
             )
+
+
+def canonical_edge_ops(edge_ops: Any) -> tuple[tuple[str, ...], ...]:
+    """Checks a sub-space (one non-empty op subset per edge) and puts each subset in `OPS` order.
+
+    Args:
+        edge_ops: 6 sequences of distinct op names, edge `i` of `EDGES` first.
+
+    Raises:
+        ValueError: for a wrong edge count, an empty edge, an unknown or repeated op.
+
+    Example:
+    >>> canonical_edge_ops([["nor_conv_3x3", "none"]] * 6)[0]
+    ('none', 'nor_conv_3x3')
+    """
+    if not isinstance(edge_ops, (list, tuple)) or len(edge_ops) != len(EDGES):
+        count = len(edge_ops) if isinstance(edge_ops, (list, tuple)) else type(edge_ops).__name__
+        raise ValueError(
+            f"edge_ops needs {len(EDGES)} edges, one op subset per NB201 edge. Received: {count} ({edge_ops!r})"
+        )
+    result = []
+    for k, ops in enumerate(edge_ops):
+        if isinstance(ops, str) or not isinstance(ops, (list, tuple)) or not ops:
+            raise ValueError(f"edge_ops[{k}] must be a non-empty list of op names. Received: {ops!r}")
+        unknown = [op for op in ops if op not in OPS]
+        if unknown or len(set(ops)) != len(ops):
+            raise ValueError(f"edge_ops[{k}] must list distinct ops from {OPS}. Received: {tuple(ops)}")
+        result.append(tuple(op for op in OPS if op in ops))
+    return tuple(result)

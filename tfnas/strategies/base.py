@@ -208,14 +208,7 @@ def space_edge_ops(edge_ops: Sequence[Sequence[str]] | None = None) -> tuple[tup
     """
     if edge_ops is None:
         return (tuple(nb201_space.OPS),) * len(nb201_space.EDGES)
-    rows = [tuple(ops) for ops in edge_ops]
-    if len(rows) != len(nb201_space.EDGES):
-        raise ValueError(f"edge_ops needs {len(nb201_space.EDGES)} edges. Received: {len(rows)}")
-    for edge, ops in enumerate(rows):
-        unknown = [op for op in ops if op not in nb201_space.OPS]
-        if not ops or unknown:
-            raise ValueError(f"edge_ops[{edge}] must list ops of {nb201_space.OPS}. Received: {ops}")
-    return tuple(tuple(op for op in nb201_space.OPS if op in ops) for ops in rows)
+    return nb201_space.canonical_edge_ops(list(edge_ops))
 
 
 def space_size(edge_ops: Sequence[Sequence[str]] | None = None) -> int:

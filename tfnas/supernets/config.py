@@ -30,22 +30,7 @@ def _check_edge_ops(space: str, edge_ops: Any) -> tuple[tuple[str, ...], ...]:
 
     if space != "nb201":
         raise ValueError(f"edge_ops is supported in the nb201 space only. Received: space={space!r}")
-    if not isinstance(edge_ops, (list, tuple)) or len(edge_ops) != len(nb201_space.EDGES):
-        raise ValueError(
-            f"edge_ops must hold one op subset per NB201 edge ({len(nb201_space.EDGES)}). "
-            f"Received: edge_ops={edge_ops!r}"
-        )
-    result = []
-    for k, ops in enumerate(edge_ops):
-        if isinstance(ops, str) or not isinstance(ops, (list, tuple)) or not ops:
-            raise ValueError(f"edge_ops[{k}] must be a non-empty list of op names. Received: {ops!r}")
-        unknown = [op for op in ops if op not in nb201_space.OPS]
-        if unknown or len(set(ops)) != len(ops):
-            raise ValueError(
-                f"edge_ops[{k}] must list distinct ops from {nb201_space.OPS}. Received: {tuple(ops)}"
-            )
-        result.append(tuple(op for op in nb201_space.OPS if op in ops))  # canonical order
-    return tuple(result)
+    return nb201_space.canonical_edge_ops(edge_ops)
 
 
 @dataclasses.dataclass(frozen=True)
