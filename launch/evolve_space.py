@@ -12,7 +12,9 @@ seed, each in the learned space and in the full space, looks every cell up in
 "search_in_learned": {...}, "search_in_full": {...}, "motifs": [...], ...}`.
 Defaults: 8 channels, 1 cell per stage, 16x16 images, 10,000 CIFAR-10 images, batch 64,
 10 generations x 4 epochs of K = 4 motifs from a population of 8, keep 3
-(about 14 minutes, 876 CPU-seconds, on these 2 cores).
+(about 14 minutes, 876 CPU-seconds, on these 2 cores). A rerun in the same `--workdir` with
+the same evolution flags reuses the finished evolution (its `learned_space.json`), so an
+interrupted run, or new `--seeds` / `--strategy*` flags, does not evolve again.
 
 `--space=mobile`: evolves a learned mobile block space (per layer slot the `--keep` fittest
 blocks) inside the reference network's skeleton, searches in it with budgeted GDAS

@@ -146,6 +146,28 @@ def test_load_learned_space_names_the_flag_and_what_to_pass(tmp_path):
         autospace.load_learned_space(str(bad), flag="--space_file")
 
 
+def test_a_finished_evolution_is_reused_only_with_the_same_evolution_config(tmp_path):
+    import dataclasses
+    import json
+
+    config = autospace.NB201ExperimentConfig(seeds=(), data_dir="/a")
+    space = LearnedNB201Space(LEARNED)
+    (tmp_path / "config.json").write_text(json.dumps(config.to_dict()))
+    (tmp_path / "learned_space.json").write_text(json.dumps({**space.to_dict(), "generations": [1],
+                                                             "evolve_seconds": 12.5}))
+    # What runs after the evolution, and where the data lie, may change.
+    later = dataclasses.replace(config, seeds=(0, 1, 2), strategy_evaluations=100, data_dir="/b")
+    assert autospace._finished_evolution(later, str(tmp_path)) == (space, [1], 12.5)
+    for field, value in (("generations", 9), ("seed", 1), ("fitness", "perturbation"), ("max_train_examples", 50)):
+        assert autospace._finished_evolution(dataclasses.replace(config, **{field: value}), str(tmp_path)) is None
+    (tmp_path / "learned_space.json").write_text('{"format": "tfnas.learned_space.nb201/1", "edge_ops": [')
+    assert autospace._finished_evolution(config, str(tmp_path)) is None  # a cut file: evolve again
+    (tmp_path / "learned_space.json").write_text(space.to_json())  # written before the time was kept
+    (tmp_path / "report.json").write_text('{"evolve_seconds": 3.0}')
+    assert autospace._finished_evolution(config, str(tmp_path)) == (space, [], 3.0)
+    assert autospace._finished_evolution(config, str(tmp_path / "empty")) is None
+
+
 def test_motif_supernet_equals_its_cell_network_and_removes_motifs():
     """With one motif (softmax weight 1) the supernet computes the NB201 network of that cell
     with the same weights; with several, `ops_removed` zeroes exactly the named motif."""

@@ -861,6 +861,40 @@ class NB201ExperimentConfig:
         data["seeds"] = list(self.seeds)
         return data
 
+    #: Fields the learned space does not depend on (what runs in it afterwards, where the data lie).
+    AFTER_EVOLUTION = ("search_algorithm", "search_epochs", "seeds", "strategy", "strategy_evaluations",
+                       "strategy_seeds", "table_column", "data_dir")
+
+    def evolution_dict(self) -> dict[str, Any]:
+        """The fields that decide the evolution: a finished one with the same is reused."""
+        return {k: v for k, v in self.to_dict().items() if k not in self.AFTER_EVOLUTION}
+
+
+def _finished_evolution(config: NB201ExperimentConfig, workdir: str) -> tuple[LearnedNB201Space, Any, Any] | None:
+    """`(space, records, evolve_seconds)` of a finished evolution in `workdir` made with the
+    same `evolution_dict()` (its `config.json` and `learned_space.json`), else None."""
+    import os
+
+    paths = [os.path.join(workdir, name) for name in ("config.json", "learned_space.json")]
+    if not all(os.path.isfile(p) for p in paths):
+        return None
+    try:
+        with open(paths[0], encoding="utf-8") as f:
+            old = NB201ExperimentConfig(**{**json.load(f), "data_dir": config.data_dir})
+        with open(paths[1], encoding="utf-8") as f:
+            data = json.load(f)
+        space = LearnedNB201Space.from_dict(data)
+    except (ValueError, KeyError, TypeError):
+        return None  # a partial or foreign file: evolve again
+    if old.evolution_dict() != config.evolution_dict():
+        return None
+    seconds = data.get("evolve_seconds")
+    report = os.path.join(workdir, "report.json")
+    if seconds is None and os.path.isfile(report):  # files written before the time was kept beside the space
+        with open(report, encoding="utf-8") as f:
+            seconds = json.load(f).get("evolve_seconds")
+    return space, data.get("generations", []), seconds
+
 
 def nb201_experiment(config: NB201ExperimentConfig, workdir: str,
                      log: Callable[[str], None] | None = None) -> dict[str, Any]:
@@ -887,6 +921,7 @@ def nb201_experiment(config: NB201ExperimentConfig, workdir: str,
 
     log = log or (lambda message: None)
     os.makedirs(workdir, exist_ok=True)
+    finished = _finished_evolution(config, workdir)
     with open(os.path.join(workdir, "config.json"), "w", encoding="utf-8") as f:
         json.dump(config.to_dict(), f, indent=2)
     table = NB201Table(data_dir=config.data_dir)
@@ -901,14 +936,20 @@ def nb201_experiment(config: NB201ExperimentConfig, workdir: str,
     evolve_search = make_search_config(config.evolve_algorithm, "nb201", epochs=config.generation_epochs,
                                        seed=config.seed, arch_learning_rate=config.evolve_arch_learning_rate,
                                        **common)
-    space, records = evolve_nb201(
-        evolve_search, config.autospace_config(), train_ds=train_ds, num_examples=n, input_shape=shape,
-        num_classes=classes, dataset=config.dataset, budget=budget, population_size=config.population_size,
-        fitness=config.fitness, fitness_examples=config.fitness_examples, log=log)
-    evolve_seconds = time.perf_counter() - start
-    with open(os.path.join(workdir, "learned_space.json"), "w", encoding="utf-8") as f:
-        json.dump({**space.to_dict(), "generations": records}, f, indent=2)
-    log(f"learned space ({space.size} cells, {evolve_seconds:.0f} s): {space.edge_ops}")
+    if finished is not None:
+        space, records, evolve_seconds = finished
+        log(f"reusing the finished evolution in {workdir} (same evolution config)")
+    else:
+        space, records = evolve_nb201(
+            evolve_search, config.autospace_config(), train_ds=train_ds, num_examples=n, input_shape=shape,
+            num_classes=classes, dataset=config.dataset, budget=budget, population_size=config.population_size,
+            fitness=config.fitness, fitness_examples=config.fitness_examples, log=log)
+        evolve_seconds = time.perf_counter() - start
+        path = os.path.join(workdir, "learned_space.json")
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            json.dump({**space.to_dict(), "generations": records, "evolve_seconds": evolve_seconds}, f, indent=2)
+        os.replace(path + ".tmp", path)  # a killed write never leaves a half file that looks finished
+    log(f"learned space ({space.size} cells, evolution {evolve_seconds or 0:.0f} s): {space.edge_ops}")
 
     def stats(cells):
         s = table.stats("cifar10", cells)
