@@ -124,7 +124,7 @@ _EVALUATOR = flags.DEFINE_enum(
     "training-free scorer (zero-cost mode, --scorer).",
 )
 _SCORER = flags.DEFINE_enum(
-    "scorer", "naswot", ["params", "synflow", "naswot", "grad_norm", "zico"],
+    "scorer", "naswot", ["params", "synflow", "naswot", "grad_norm", "zico", "meco"],
     "With --evaluator=scorer: the training-free scorer, at the NB201 network (16 channels, 5 cells per "
     "stage, 32x32, batch 64: the settings of launch.rank's table).",
 )

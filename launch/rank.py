@@ -4,7 +4,7 @@ r"""NAS-Bench-201 ranking benchmark: how well a scorer orders cells against the 
 sample of N distinct NAS-Bench-201 cells (`tfnas.ranking.sample_indices`: numpy
 `Generator(seed)` over table indices, the same sample for every scorer given the same
 seed), scores each with the scorer (`tfnas.ranking.SCORERS`: `params`, `synflow`,
-`naswot`, `grad_norm`, `zico`; `standalone` or `--reference`: standalone training; `spos`:
+`naswot`, `grad_norm`, `zico`, `meco`; `standalone` or `--reference`: standalone training; `spos`:
 the inherited weights of a SPOS supernet, arXiv 1904.00420, trained first and resumably in
 `<workdir>/spos_supernet` (`--supernet_algorithm=magic_t | magic_a | magic_at`: MAGIC-T / -A / -AT, arXiv
 2108.12821, in `<workdir>/<algorithm>_supernet`) at the proxy for `--supernet_epochs` on
@@ -60,7 +60,7 @@ from absl import app, flags
 
 _SPACE = flags.DEFINE_enum("space", "nb201", ["nb201"], "Search space whose benchmark table ranks the cells.")
 _SCORER = flags.DEFINE_string(
-    "scorer", "synflow", "Scorer: params, synflow, naswot, grad_norm, zico, or standalone (= --reference)."
+    "scorer", "synflow", "Scorer: params, synflow, naswot, grad_norm, zico, meco, or standalone (= --reference)."
 )
 _REFERENCE = flags.DEFINE_bool(
     "reference", False, "Score by standalone training at the proxy (the scorer `standalone`)."

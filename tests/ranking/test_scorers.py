@@ -29,7 +29,7 @@ def _context(seed: int = 0, n: int = 16, proxy: ProxyConfig = TINY) -> ScoringCo
 
 
 def test_registry_holds_the_scorers_and_refuses_unknown_names():
-    assert {"params", "synflow", "naswot", "grad_norm", "zico", "standalone"} <= set(SCORERS.names())
+    assert {"params", "synflow", "naswot", "grad_norm", "zico", "meco", "standalone"} <= set(SCORERS.names())
     with pytest.raises(KeyError, match="Known scorers: .*synflow"):
         make_scorer("snip")
 
@@ -159,3 +159,26 @@ def test_ensemble_errors_name_the_member_and_the_fix(tmp_path):
         make_scorer("ensemble", members=["a", "b"], scores_dir=str(tmp_path)).score(cells[:2], None)
     with pytest.raises(ValueError, match="distinct"):
         make_scorer("ensemble", members=["a", "a"], scores_dir=str(tmp_path))
+
+
+def test_min_eigen_correlation_is_that_of_the_channel_correlation_matrix():
+    from tfnas.ranking.scorers import min_eigen_correlation
+
+    rng = np.random.default_rng(0)
+    fmap = rng.normal(size=(5, 5, 6))
+    fmap[..., 2] = 0.7  # a constant channel: its correlations are undefined, taken as 0
+    expected = np.linalg.eigvalsh(np.nan_to_num(np.corrcoef(fmap.reshape(-1, 6).T)))[0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        assert min_eigen_correlation(fmap) == pytest.approx(expected, abs=1e-12)
+    assert min_eigen_correlation(np.concatenate([fmap, -fmap[..., :1]], axis=-1)) == pytest.approx(0.0, abs=1e-9)
+    assert min_eigen_correlation(fmap[..., :1]) == 0.0
+
+
+def test_meco_reads_one_image_and_tells_cells_apart():
+    ctx = _context(seed=0)
+    scores = make_scorer("meco").score([CONV, SKIP, CONV], ctx)
+    assert np.all(np.isfinite(scores)) and scores[0] == scores[2] and scores[0] != scores[1]
+    images, labels = ctx.images(16)
+    changed = ScoringContext(TINY, images=np.concatenate([images[:1], _context(seed=1).images(16)[0][1:]]),
+                             labels=labels)  # image 0 kept, the rest changed
+    assert make_scorer("meco").score([CONV], changed)[0] == pytest.approx(scores[0], rel=1e-9)

@@ -2,7 +2,7 @@
 
 `sample_indices` / `sample_cells` (sample.py) draw the fixed, seeded sample of cells;
 `SCORERS` / `make_scorer` (scorers.py) hold the scorers, one registered object each
-(`params`, `synflow`, `naswot`, `grad_norm`, `zico`, the reference `standalone` from
+(`params`, `synflow`, `naswot`, `grad_norm`, `zico`, `meco`, the reference `standalone` from
 standalone.py, `spos` and `alpha` from one_shot.py: inherited weights of a trained SPOS supernet, a
 differentiable search's architecture weights; `dna` from dna.py: DNA's block-wise distillation loss,
 arXiv 1911.13053; `ensemble` from ensemble.py: the mean rank of
