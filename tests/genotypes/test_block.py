@@ -157,3 +157,18 @@ def test_genotype_is_hashable_and_frozen():
     assert hash(g) == hash(BlockGenotype.from_string(g.to_string()))
     with pytest.raises(dataclasses.FrozenInstanceError):
         g.stem = 16  # type: ignore[misc]
+
+
+def test_with_reduction_moves_the_earliest_stride_2_blocks_to_stride_1():
+    v2 = published.MOBILENET_V2
+    strides = [b.stride for stage in v2.stages for b in stage]
+    assert v2.reduction == 32 and strides.count(2) == 4
+    cifar = v2.with_reduction(8)
+    new = [b.stride for stage in cifar.stages for b in stage]
+    changed = [i for i, (a, b) in enumerate(zip(strides, new)) if a != b]
+    assert cifar.reduction == 8 and changed == [i for i, s in enumerate(strides) if s == 2][:2]
+    assert v2.with_reduction(32) == v2
+    assert published.AUTOSPACE_C10_PROXY.reduction == 16  # a zero block has no stride
+    for bad in (64, 12, 1, 2.0):
+        with pytest.raises(ValueError, match="total must be 32 divided by a power of 2"):
+            v2.with_reduction(bad)

@@ -9,6 +9,7 @@ import pytest
 
 from tfnas.algorithms.autospace import LearnedNB201Space
 from tfnas.benchmarks import NB201Table
+from tfnas.genotypes.block import BlockGenotype
 from tfnas.genotypes.nb201 import NB201Genotype
 from tests.helpers import run_launch
 
@@ -91,4 +92,5 @@ def test_mobile_pipeline_with_the_latency_term_on_digits(data_dir, tmp_path):
     for name in ("mobilenet_v2", "efficientnet_b0"):  # trained at the searched network's MAdds, same recipe
         baseline = summary["baselines_equal_madds"][name]
         assert baseline["madds"] <= summary["madds"] and 0.0 <= baseline["test_accuracy"] <= 1.0
+        assert baseline["reduction"] == BlockGenotype.from_string(summary["genotype"]).reduction
         assert (tmp_path / f"baseline_{name}").is_dir()

@@ -497,13 +497,17 @@ def mobile_experiment(config: MobileExperimentConfig, workdir: str,
 
         trained = train_child(genotype, "child")
         log(f"child trained {config.train_epochs} epochs: test accuracy {trained['test_accuracy']:.4f}")
-        # The hand-designed networks at the searched network's MAdds, trained with the same recipe.
+        # The hand-designed networks at the searched network's MAdds, trained with the same recipe,
+        # downsampling as much as the searched network (their earliest stride-2 blocks at stride 1,
+        # the usual small-image adaptation: at 32x32 their ImageNet layout ends in a 1x1 map).
         for name, reference in (("mobilenet_v2", published_blocks.MOBILENET_V2),
                                 ("efficientnet_b0", published_blocks.EFFICIENTNET_B0)):
+            reference = reference.with_reduction(min(genotype.reduction, reference.reduction))
             width, scaled, scaled_madds = width_for_madds(reference, madds, input_size=size, num_classes=classes)
             result = train_child(scaled, f"baseline_{name}")
             scaled_model = build_mobile_network(scaled, input_shape=shape, num_classes=classes)
-            baselines[name] = {"width": width, "genotype": scaled.to_string(), "madds": scaled_madds,
+            baselines[name] = {"width": width, "reduction": scaled.reduction, "genotype": scaled.to_string(),
+                               "madds": scaled_madds,
                                "params": count_params(scaled_model).trainable,
                                "test_accuracy": result["test_accuracy"],
                                "litert_ms": model_latency(scaled_model, runs=config.latency_runs)["median_ms"]}

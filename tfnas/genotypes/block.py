@@ -459,6 +459,45 @@ class BlockGenotype(Genotype):
         """Returns the activation a block uses (its own or the network default)."""
         return spec.activation or self.act
 
+    @property
+    def reduction(self) -> int:
+        """How many times the network downsamples its input: the stem's 2 times every block stride."""
+        total = 2
+        for stage in self.stages:
+            for block in stage:
+                total *= 1 if block.is_zero else block.stride
+        return total
+
+    def with_reduction(self, total: int) -> BlockGenotype:
+        """The network with its earliest stride-2 blocks at stride 1, so that it downsamples by
+        `total` in all: the usual adaptation of an ImageNet network to small images (e.g.
+        MobileNetV2 on 32x32 CIFAR-10 keeps more than a 1x1 final map).
+
+        Raises:
+            ValueError: if `total` is not this network's reduction divided by a power of 2
+                (at least the stem's 2).
+
+        Example:
+        >>> from tfnas.genotypes.codec import load
+        >>> import tfnas.genotypes.published_blocks
+        >>> v2 = load("mobilenet_v2")
+        >>> v2.reduction, v2.with_reduction(8).reduction
+        (32, 8)
+        """
+        ratio = self.reduction // total if _is_int(total) and total >= 2 else 0
+        if ratio < 1 or ratio * total != self.reduction or ratio & (ratio - 1):
+            raise ValueError(f"total must be {self.reduction} divided by a power of 2, at least 2. "
+                             f"Received: total={total!r}")
+        stages = []
+        for stage in self.stages:
+            blocks = []
+            for block in stage:
+                if ratio > 1 and not block.is_zero and block.stride == 2:
+                    block, ratio = dataclasses.replace(block, stride=1), ratio // 2
+                blocks.append(block)
+            stages.append(tuple(blocks))
+        return dataclasses.replace(self, stages=tuple(stages))
+
     def scaled(self, multiplier: float, divisor: int = 8) -> BlockGenotype:
         """The network with every width times `multiplier` (MobileNetV1/V2's width multiplier).
 
