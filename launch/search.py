@@ -7,7 +7,9 @@ same command), logs losses, architecture weights and the derived genotype per ep
 TensorBoard (`<workdir>/tensorboard`), shows a progress bar, and writes `genotype.json`,
 `cells.png`, `arch_weights.png` and `history.json`. `--learned_space=learned_space.json`
 (written by `launch.evolve_space --space=nb201`) searches inside AutoSpace's learned space
-instead of the full space, with the same checkpoints and resume.
+instead of the full space, with the same checkpoints and resume. `--dataset` is cifar10,
+digits, or the path of a folder of the user's images, one sub-folder per class
+(`tfnas.data.user`: size, classes and normalisation statistics read from the images).
 
 Every hyper-parameter flag left unset keeps the algorithm's paper default for the space
 (`ALGORITHMS.get(name).default_config(preset)`; the preset is the space's name when the
@@ -41,7 +43,9 @@ _SPACE = flags.DEFINE_enum("space", "darts", ["darts", "nb201"], "Search space."
 _ALGORITHM = flags.DEFINE_string(
     "algorithm", "darts", f"Search algorithm: one of {', '.join(_ALGORITHM_NAMES)}."
 )
-_DATASET = flags.DEFINE_enum("dataset", "cifar10", ["cifar10", "digits"], "Training data (its train split).")
+_DATASET = flags.DEFINE_string(
+    "dataset", "cifar10",
+    "Training data (its train split): cifar10, digits, or a folder of images with one sub-folder per class.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run folder; rerunning with it resumes the search.", required=True)
 _DATA_DIR = flags.DEFINE_string(
     "data_dir", None, "Folder holding cifar10/cifar10_jpg.tar.gz; default $TFNAS_DATA_DIR."

@@ -3,7 +3,9 @@ r"""Train a child network from a genotype: `python -m launch.train --genotype=da
 The DARTS evaluation recipe by default (600 epochs, batch 96, lr 0.025 cosine, momentum 0.9,
 weight decay 3e-4, cutout 16, drop-path 0.2, auxiliary 0.4, clip 5). A rerun with the same
 --workdir resumes from the last epoch's checkpoint. The last line printed is the JSON report
-(also in <workdir>/report.json).
+(also in <workdir>/report.json). `--dataset` is cifar10, digits, or the path of a folder
+of the user's images, one sub-folder per class (`tfnas.data.user`: size, classes and
+normalisation statistics are read from the images).
 
 Example (a size these 2 CPU cores can train):
   python -m launch.train --genotype=darts_v2 --dataset=cifar10 --channels=16 --layers=8 \
@@ -20,7 +22,8 @@ from absl import app, flags
 _GENOTYPE = flags.DEFINE_string(
     "genotype", "darts_v2", "Published name, genotype string, JSON text or path to a JSON file."
 )
-_DATASET = flags.DEFINE_enum("dataset", "cifar10", ["cifar10", "digits"], "Training data.")
+_DATASET = flags.DEFINE_string(
+    "dataset", "cifar10", "Training data: cifar10, digits, or a folder of images with one sub-folder per class.")
 _DATA_DIR = flags.DEFINE_string(
     "data_dir", None, "Folder holding cifar10/cifar10_jpg.tar.gz; default $TFNAS_DATA_DIR."
 )
@@ -86,8 +89,9 @@ def main(argv: list[str]) -> None:
             seed=_SEED.value,
         )
         report = train(config, _WORKDIR.value, verbose=_VERBOSE.value)
-    except (ValueError, FileNotFoundError, CorruptCheckpointError, NonFiniteLossError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (ValueError, KeyError, FileNotFoundError, CorruptCheckpointError, NonFiniteLossError) as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
     summary = {k: v for k, v in report.items() if k != "history"}
     print(json.dumps(summary))

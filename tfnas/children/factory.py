@@ -17,6 +17,25 @@ DATASET_DEFAULTS: dict[str, tuple[int, int]] = {
 }
 
 
+def dataset_defaults(dataset: str) -> tuple[int, int]:
+    """`(input side, classes)` of a dataset: the table above, else the data catalog's spec
+    (a registered dataset or a folder of the user's images, read from the data).
+
+    Raises:
+        ValueError: for a name that is neither.
+    """
+    if dataset in DATASET_DEFAULTS:
+        return DATASET_DEFAULTS[dataset]
+    from tfnas import data
+
+    try:
+        spec = data.get_dataset_spec(dataset)
+    except KeyError:
+        raise ValueError(f"Unknown dataset. Received: dataset={dataset!r}; known: {sorted(DATASET_DEFAULTS)}, "
+                         f"a registered dataset, or a folder of images with one sub-folder per class") from None
+    return spec.image_shape[0], spec.num_classes
+
+
 def build_child(
     genotype: Genotype,
     *,
@@ -37,8 +56,9 @@ def build_child(
 
     Args:
         genotype: A DARTS, NAS-Bench-201 or mobile block genotype.
-        dataset: `"cifar10"`, `"cifar100"`, `"digits"` or `"imagenet"`; sets the input size,
-            the class count and (DARTS) the stem.
+        dataset: `"cifar10"`, `"cifar100"`, `"digits"`, `"imagenet"`, a registered dataset or
+            a folder of images (`dataset_defaults`); sets the input size, the class count and
+            (DARTS) the stem.
         channels: Initial channels (cell spaces only).
         layers: Cells (DARTS) or cells per stage (NAS-Bench-201).
         input_size: Square input resolution.
@@ -61,11 +81,7 @@ def build_child(
     space = getattr(genotype, "space", None)
     if dataset is None:
         dataset = "imagenet" if space == "mobile" else "cifar10"
-    if dataset not in DATASET_DEFAULTS:
-        raise ValueError(
-            f"Unknown dataset. Received: dataset={dataset!r}; known: {sorted(DATASET_DEFAULTS)}"
-        )
-    size, classes = DATASET_DEFAULTS[dataset]
+    size, classes = dataset_defaults(dataset)
     input_shape = (input_size or size, input_size or size, 3)
     num_classes = num_classes or classes
     if space == "darts":

@@ -46,7 +46,7 @@ class TrainConfig:
 
     Args:
         genotype: A published name (`darts_v2`), a canonical genotype string or JSON.
-        dataset: `"cifar10"` or `"digits"`.
+        dataset: `"cifar10"`, `"digits"` or a folder of images (`tfnas.data.user`).
         data_dir: Folder holding the raw data (`cifar10/cifar10_jpg.tar.gz`); None reads
             `TFNAS_DATA_DIR`. Unused for `digits`.
         epochs: Number of epochs (DARTS: 600).
@@ -295,16 +295,14 @@ def _datasets(config: TrainConfig):
     """
     from tfnas import data
 
+    from tfnas.algorithms.runner import resize_examples
+
     native = data.get_dataset_spec(config.dataset).image_shape[0]
-    kwargs = {}
-    if config.input_size is not None and config.input_size != native:
-        if config.dataset != "digits":
-            raise ValueError(
-                f"input_size={config.input_size} differs from {config.dataset}'s native "
-                f"{native}x{native}; resizing is only supported for digits. Unset input_size."
-            )
-        kwargs["image_size"] = config.input_size
+    resize = config.input_size is not None and config.input_size != native
+    kwargs = {"image_size": config.input_size} if resize and config.dataset == "digits" else {}
     train_ds, test_ds = data.load_splits(config.dataset, data_dir=config.data_dir, **kwargs)
+    if resize and config.dataset != "digits":  # area resampling, as the search's proxies see their images
+        train_ds, test_ds = (ds.map(resize_examples(config.input_size)) for ds in (train_ds, test_ds))
     if config.max_train_examples is not None:
         train_ds = train_ds.take(config.max_train_examples)
     count = int(train_ds.cardinality())
@@ -346,7 +344,7 @@ def train(config: TrainConfig, workdir: str, verbose: int | str = "auto") -> dic
         NonFiniteLossError: if the loss becomes NaN or infinite.
     """
     from tfnas.budgets.counters import count_madds, count_params
-    from tfnas.children.factory import DATASET_DEFAULTS, build_child
+    from tfnas.children.factory import build_child, dataset_defaults
     from tfnas.genotypes import codec
 
     check_run_config(workdir, config.to_dict())
@@ -362,7 +360,7 @@ def train(config: TrainConfig, workdir: str, verbose: int | str = "auto") -> dic
         raise ValueError(
             f"batch_size={config.batch_size} exceeds the {count} training examples; lower it."
         )
-    size = config.input_size or DATASET_DEFAULTS[config.dataset][0]
+    size = config.input_size or dataset_defaults(config.dataset)[0]
     with strategy.scope():
         child = build_child(
             genotype,

@@ -79,18 +79,27 @@ def get_dataset_spec(name: str) -> DatasetSpec:
     """Returns the registered `DatasetSpec` called `name`.
 
     Args:
-        name: A registered dataset name, e.g. `"cifar10"` or `"digits"`.
+        name: A registered dataset name, e.g. `"cifar10"` or `"digits"`, or the path of a
+            folder of the user's images (`tfnas.data.user`), registered under its path on
+            first use.
 
     Returns:
         The `DatasetSpec`.
 
     Raises:
         KeyError: naming the unknown dataset and listing the known ones.
+        FileNotFoundError / ValueError: for a folder that is missing or unusable (the
+            message names the path and the fix).
 
     Example:
     >>> get_dataset_spec("cifar10").num_classes
     10
     """
+    if name not in DATASETS and isinstance(name, str):
+        from tfnas.data import user
+
+        if user.looks_like_folder(name):
+            DATASETS.register(name, user.user_dataset_spec(name))
     return DATASETS.get(name)
 
 
@@ -101,7 +110,8 @@ def load_splits(
 
     Args:
         name: A registered dataset name: `"cifar10"` (real CIFAR-10 through
-            tensorflow-datasets) or `"digits"` (scikit-learn's bundled 8x8 digits, resized).
+            tensorflow-datasets) or `"digits"` (scikit-learn's bundled 8x8 digits, resized),
+            or a folder of images (see `get_dataset_spec`).
         data_dir: Where the dataset's source files live (for `"cifar10"`: the shared data
             folder holding `cifar10/cifar10_jpg.tar.gz`; default `$TFNAS_DATA_DIR`).
             Ignored by datasets that need no files (`"digits"`).
