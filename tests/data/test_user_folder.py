@@ -141,3 +141,65 @@ def test_search_train_and_export_a_folder_end_to_end(tmp_path):
     proc = run_launch("search", "--space=nb201", "--algorithm=darts_minus", "--dataset=" + str(tmp_path / "nope"),
                       f"--workdir={tmp_path}/bad")
     assert proc.returncode == 2 and "nope does not exist" in proc.stderr
+
+
+# ---------------------------------------------------------------------------- tfds builders
+def _prepare_tiny_tfds(data_dir) -> None:
+    import tensorflow_datasets as tfds
+
+    class TfnasTestTinyImages(tfds.core.GeneratorBasedBuilder):
+        VERSION = tfds.core.Version("1.0.0")
+
+        def _info(self):
+            return tfds.core.DatasetInfo(
+                builder=self, supervised_keys=("image", "label"),
+                features=tfds.features.FeaturesDict({"image": tfds.features.Image(shape=(8, 8, 3)),
+                                                     "label": tfds.features.ClassLabel(names=["a", "b", "c"])}))
+
+        def _split_generators(self, dl_manager):
+            return {"train": self._generate_examples(30, 0), "test": self._generate_examples(9, 1)}
+
+        def _generate_examples(self, n, seed):
+            rng = np.random.default_rng(seed)
+            for i in range(n):
+                yield i, {"image": rng.integers(0, 256, (8, 8, 3)).astype(np.uint8), "label": i % 3}
+
+    TfnasTestTinyImages(data_dir=str(data_dir)).download_and_prepare()
+
+
+@pytest.fixture(scope="module")
+def tiny_tfds(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("tfds")
+    _prepare_tiny_tfds(data_dir)
+    return data_dir
+
+
+def test_a_prepared_tfds_builder_is_a_dataset(tiny_tfds, monkeypatch):
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tiny_tfds))
+    spec = user.tfds_dataset_spec("tfds:tfnas_test_tiny_images")
+    assert (spec.num_classes, spec.class_names, spec.image_shape, spec.num_train, spec.num_test) == (
+        3, ("a", "b", "c"), (8, 8, 3), 30, 9)
+    train, test = spec.load()
+    x = np.stack([a for a, _ in train.as_numpy_iterator()])
+    np.testing.assert_allclose(spec.mean, (x.reshape(-1, 3) / 255.0).mean(axis=0), rtol=1e-9)
+    assert sorted(int(y) for _, y in test.as_numpy_iterator()) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+
+
+def test_tfds_names_that_cannot_load_say_how_to_prepare_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    with pytest.raises(ValueError, match="tfds:mnist is not prepared in .*tfds build mnist --data_dir="):
+        user.tfds_dataset_spec("tfds:mnist")
+    with pytest.raises(ValueError, match="no tensorflow-datasets builder 'no_such_set_xyz'"):
+        data.get_dataset_spec("tfds:no_such_set_xyz")
+    with pytest.raises(ValueError, match="tfds:NAME or tfds:NAME:CONFIG"):
+        user.tfds_dataset_spec("tfds:")
+
+
+@pytest.mark.slow
+def test_search_on_a_tfds_builder_end_to_end(tiny_tfds, tmp_path, monkeypatch):
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tiny_tfds))  # the subprocess reads it without the builder's code
+    proc = run_launch("search", "--space=nb201", "--algorithm=darts_minus", "--dataset=tfds:tfnas_test_tiny_images",
+                      "--epochs=1", "--channels=4", "--layers=1", "--batch_size=8", f"--workdir={tmp_path}/s")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["input_shape"] == [8, 8, 3] and report["train_examples"] == 30

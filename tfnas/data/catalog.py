@@ -80,8 +80,8 @@ def get_dataset_spec(name: str) -> DatasetSpec:
 
     Args:
         name: A registered dataset name, e.g. `"cifar10"` or `"digits"`, or the path of a
-            folder of the user's images (`tfnas.data.user`), registered under its path on
-            first use.
+            folder of the user's images, or `tfds:NAME[:CONFIG]`, a tensorflow-datasets
+            builder prepared offline (`tfnas.data.user`), registered on first use.
 
     Returns:
         The `DatasetSpec`.
@@ -98,7 +98,9 @@ def get_dataset_spec(name: str) -> DatasetSpec:
     if name not in DATASETS and isinstance(name, str):
         from tfnas.data import user
 
-        if user.looks_like_folder(name):
+        if name.startswith(user.TFDS_PREFIX):
+            DATASETS.register(name, user.tfds_dataset_spec(name))
+        elif user.looks_like_folder(name):
             DATASETS.register(name, user.user_dataset_spec(name))
     return DATASETS.get(name)
 

@@ -1,4 +1,4 @@
-"""The user's own images as a dataset: a folder with one sub-folder per class.
+"""The user's own images as a dataset: a folder with one sub-folder per class, or a tfds builder.
 
 `--dataset=PATH` (any launch script that takes a dataset; in code `get_dataset_spec(PATH)`)
 reads `PATH/<class name>/<image>` (PNG, JPEG, BMP or GIF; class ids in sorted folder-name
@@ -14,6 +14,10 @@ then stream from disk through `tf.data` (decode per image), never as whole array
 Images are decoded to 3 channels (a grayscale image is repeated). An unreadable file is
 skipped and counted (`DatasetSpec` logs the count) with `unreadable="skip"`, the default, or
 refused with `unreadable="refuse"` (`TFNAS_UNREADABLE=refuse` for the launch scripts).
+
+`--dataset=tfds:NAME[:CONFIG]` is a tensorflow-datasets builder already prepared in
+`$TFDS_DATA_DIR` (`tfds_dataset_spec`): nothing is downloaded; its shape, classes and splits
+come from the builder's info, its statistics from its first training images (cached).
 
 Example:
 >>> spec = user_dataset_spec("/data/my_images")  # doctest: +SKIP
@@ -202,3 +206,90 @@ def user_dataset_spec(root: str, *, unreadable: str | None = None) -> DatasetSpe
         name=root, load=_loader(scan["train"], scan["test"], shape), image_shape=shape, num_classes=len(names),
         class_names=tuple(names), mean=tuple(scan["mean"]), std=tuple(scan["std"]),
         num_train=len(scan["train"]), num_test=len(scan["test"]), horizontal_flip=True)
+
+
+# ---------------------------------------------------------------------------- tfds builders
+TFDS_PREFIX = "tfds:"
+#: Training images read for a tfds dataset's statistics (the first N of its train split).
+TFDS_STATS_IMAGES = 10000
+
+
+def tfds_dataset_spec(name: str) -> DatasetSpec:
+    """The `DatasetSpec` of `tfds:NAME[:CONFIG]`: a tensorflow-datasets builder already
+    prepared in `$TFDS_DATA_DIR` (default `~/tensorflow_datasets`), nothing downloaded.
+
+    Its supervised keys give the image and the label; the image shape (fixed and square;
+    one channel is repeated to three), the classes and the splits (`train`, and `test` or
+    else `validation`) come from the builder's info; the mean and standard deviation of the
+    first `TFDS_STATS_IMAGES` training images are computed once and cached.
+
+    Raises:
+        ValueError: for a name not of that form, a builder that is unknown or not prepared
+            there (the message says how to prepare it), or one without an image and a label.
+    """
+    import tensorflow_datasets as tfds
+
+    parts = name[len(TFDS_PREFIX):].split(":") if name.startswith(TFDS_PREFIX) else []
+    if len(parts) not in (1, 2) or not all(parts):
+        raise ValueError(f"A tfds dataset is tfds:NAME or tfds:NAME:CONFIG. Received: {name!r}")
+    builder_name = "/".join(parts)
+    data_dir = os.environ.get("TFDS_DATA_DIR") or os.path.join(os.path.expanduser("~"), "tensorflow_datasets")
+    prepare = (f"prepare it where the internet is reachable (`tfds build {parts[0]}"
+               f"{' --config=' + parts[1] if len(parts) == 2 else ''} --data_dir={data_dir}`) or copy a prepared "
+               f"copy there, or point $TFDS_DATA_DIR at one")
+    try:
+        builder = tfds.builder(builder_name, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError:
+        raise ValueError(f"{name}: no tensorflow-datasets builder {builder_name!r} in {data_dir}; {prepare}.") from None
+    if not os.path.isfile(os.path.join(builder.data_dir, "dataset_info.json")):
+        raise ValueError(f"{name} is not prepared in {data_dir}; {prepare}.")
+    info = builder.info
+    keys = info.supervised_keys
+    if not keys or len(keys) != 2:
+        raise ValueError(f"{name} has no (image, label) supervised keys; it is not an image-classification set.")
+    image_key, label_key = keys
+    shape = tuple(info.features[image_key].shape)
+    label = info.features[label_key]
+    if len(shape) != 3 or None in shape or shape[0] != shape[1] or shape[2] not in (1, 3):
+        raise ValueError(f"{name} has images of shape {shape}; tfnas takes one fixed square size with 1 or 3 "
+                         f"channels (resize the data into a folder dataset otherwise).")
+    test_split = "test" if "test" in info.splits else "validation" if "validation" in info.splits else None
+    if "train" not in info.splits or test_split is None:
+        raise ValueError(f"{name} needs a train split and a test or validation split. Has: {sorted(info.splits)}")
+
+    def split(which: str) -> tf.data.Dataset:
+        ds = builder.as_dataset(split=which, as_supervised=True, shuffle_files=False)
+        return ds.map(lambda x, y: (tf.image.grayscale_to_rgb(x) if shape[2] == 1 else x, tf.cast(y, tf.int64)))
+
+    from tfnas.data.cifar10 import cache_dir
+
+    cache = cache_dir() / "user_datasets" / f"tfds-{builder_name.replace('/', '-')}-{info.version}.json"
+    stats = None
+    if cache.is_file():
+        try:
+            stats = json.loads(cache.read_text())
+        except ValueError:
+            stats = None
+    if stats is None:
+        total, total_sq, pixels = np.zeros(3), np.zeros(3), 0
+        for x, _ in split("train").take(TFDS_STATS_IMAGES).batch(512):
+            values = x.numpy().reshape(-1, 3).astype(np.float64) / 255.0
+            total, total_sq, pixels = total + values.sum(0), total_sq + (values * values).sum(0), pixels + len(values)
+        mean = total / pixels
+        stats = {"mean": mean.tolist(), "std": np.maximum(np.sqrt(np.maximum(total_sq / pixels - mean * mean, 0)),
+                                                         1e-3).tolist()}
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.with_suffix(".tmp").write_text(json.dumps(stats))
+        os.replace(cache.with_suffix(".tmp"), cache)
+
+    def load(data_dir: str | None = None, **kwargs: Any):
+        del data_dir
+        if kwargs:
+            raise ValueError(f"A tfds dataset takes no loader options. Received: {sorted(kwargs)}")
+        return split("train"), split(test_split)
+
+    names = tuple(label.names) if getattr(label, "names", None) else tuple(str(i) for i in range(label.num_classes))
+    return DatasetSpec(
+        name=name, load=load, image_shape=(shape[0], shape[1], 3), num_classes=int(label.num_classes),
+        class_names=names, mean=tuple(stats["mean"]), std=tuple(stats["std"]),
+        num_train=int(info.splits["train"].num_examples), num_test=int(info.splits[test_split].num_examples))
