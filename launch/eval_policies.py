@@ -56,7 +56,7 @@ SEARCHED = ("ddas", "pg", "daas")
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run folder (results, searches); a rerun resumes.", required=True)
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Folder holding cifar10/cifar10_jpg.tar.gz; default $TFNAS_DATA_DIR.")
-_DATASET = flags.DEFINE_enum("dataset", "cifar10", ["cifar10", "digits"], "Dataset (digits only for quick checks).")
+_DATASET = flags.DEFINE_string("dataset", "cifar10", "Dataset: cifar10, digits, a folder of images with one sub-folder per class, or tfds:NAME[:CONFIG] (digits for quick checks).")
 _POLICIES = flags.DEFINE_list("policies", list(ALL_POLICIES), f"Policies to evaluate, among {', '.join(ALL_POLICIES)}.")
 _NETWORK = flags.DEFINE_string("network", None, "NAS-Bench-201 cell of the fixed network (default: the best cell).")
 _CHANNELS = flags.DEFINE_integer("channels", 8, "Initial channels of the fixed network.")

@@ -52,8 +52,10 @@ _BUDGET_MADDS = flags.DEFINE_float(
 )
 _WORKDIR = flags.DEFINE_string("workdir", "runs/evolve_space", "Output folder.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Shared data folder; default $TFNAS_DATA_DIR.")
-_DATASET = flags.DEFINE_enum(
-    "dataset", None, ["cifar10", "digits"], "Search data (default cifar10; imagenet2012 with --preset=imagenet).")
+_DATASET = flags.DEFINE_string(
+    "dataset", None,
+    "Search data (default cifar10; imagenet2012 with --preset=imagenet). mobile: also digits, a folder of images "
+    "with one sub-folder per class, or tfds:NAME[:CONFIG]; nb201: cifar10 or digits (the table is CIFAR-10's).")
 _GENERATIONS = flags.DEFINE_integer("generations", None, "AutoSpace generations (default nb201 10, mobile 3).")
 _GENERATION_EPOCHS = flags.DEFINE_integer("generation_epochs", None, "Supernet epochs per generation.")
 _SAMPLE_SIZE = flags.DEFINE_integer("sample_size", None, "Candidates per decision in a generation's supernet (K).")
@@ -130,6 +132,10 @@ def main(argv: list[str]) -> None:
                                ("strategy", _STRATEGY), ("strategy_evaluations", _STRATEGY_EVALUATIONS),
                                ("strategy_seeds", _STRATEGY_SEEDS), ("table_column", _TABLE_COLUMN)):
                 _set(overrides, name, flag)
+            if _DATASET.value not in (None, "cifar10", "digits"):
+                raise ValueError(f"--space=nb201 looks cells up in the CIFAR-10 table: --dataset must be cifar10 "
+                                 f"(or digits for smoke runs). Received: {_DATASET.value!r}; use --space=mobile "
+                                 f"to search your own data.")
             config = autospace.NB201ExperimentConfig(
                 seeds=seeds, channels=_CHANNELS.value, layers=_LAYERS.value,
                 image_size=_IMAGE_SIZE.value, dataset=_DATASET.value or "cifar10", data_dir=_DATA_DIR.value, seed=_SEED.value,

@@ -45,7 +45,7 @@ _ALGORITHM = flags.DEFINE_string(
 )
 _DATASET = flags.DEFINE_string(
     "dataset", "cifar10",
-    "Training data (its train split): cifar10, digits, or a folder of images with one sub-folder per class.")
+    "Training data (its train split): cifar10, digits, a folder of images with one sub-folder per class, or tfds:NAME[:CONFIG].")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run folder; rerunning with it resumes the search.", required=True)
 _DATA_DIR = flags.DEFINE_string(
     "data_dir", None, "Folder holding cifar10/cifar10_jpg.tar.gz; default $TFNAS_DATA_DIR."

@@ -36,7 +36,7 @@ import sys
 from absl import app, flags
 
 _METHOD = flags.DEFINE_enum("method", "ddas", ["ddas", "pg", "daas"], "Search method.")
-_DATASET = flags.DEFINE_enum("dataset", "cifar10", ["cifar10", "digits"], "Training data (its train split).")
+_DATASET = flags.DEFINE_string("dataset", "cifar10", "Training data (its train split): cifar10, digits, a folder of images with one sub-folder per class, or tfds:NAME[:CONFIG].")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run folder; rerunning with it resumes the search.", required=True)
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Folder holding cifar10/cifar10_jpg.tar.gz; default $TFNAS_DATA_DIR.")
 _EPOCHS = flags.DEFINE_integer("epochs", 20, "Search epochs (DDAS: 20).")

@@ -23,7 +23,7 @@ _GENOTYPE = flags.DEFINE_string(
     "genotype", "darts_v2", "Published name, genotype string, JSON text or path to a JSON file."
 )
 _DATASET = flags.DEFINE_string(
-    "dataset", "cifar10", "Training data: cifar10, digits, or a folder of images with one sub-folder per class.")
+    "dataset", "cifar10", "Training data: cifar10, digits, a folder of images with one sub-folder per class, or tfds:NAME[:CONFIG].")
 _DATA_DIR = flags.DEFINE_string(
     "data_dir", None, "Folder holding cifar10/cifar10_jpg.tar.gz; default $TFNAS_DATA_DIR."
 )
