@@ -84,6 +84,12 @@ def build_child(
     size, classes = dataset_defaults(dataset)
     input_shape = (input_size or size, input_size or size, 3)
     num_classes = num_classes or classes
+    if isinstance(input_size, bool) or (input_size is not None and (not isinstance(input_size, int) or input_size < 1)):
+        raise ValueError(f"input_size must be a positive int. Received: input_size={input_size!r}")
+    reduction = {"darts": 32 if dataset == "imagenet" else 4, "nb201": 4}.get(space) or getattr(genotype, "reduction", 1)
+    if input_shape[0] < reduction:
+        raise ValueError(f"input_size={input_shape[0]} is smaller than the network's total downsampling ({reduction}x): "
+                         f"its last feature maps would be under one pixel. Use input_size >= {reduction}.")
     if space == "darts":
         from tfnas.children.darts_net import build_darts_network
 
