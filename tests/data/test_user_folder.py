@@ -83,6 +83,21 @@ def test_the_catalog_and_the_networks_take_a_folder(tmp_path):
         data.get_dataset_spec("no_such_name")
 
 
+def test_a_search_streams_a_folder_from_disk(tmp_path):
+    from tfnas.algorithms.runner import load_training_set
+
+    root = str(tmp_path / "imgs")
+    images = _folder(root)
+    ds, n, shape, classes = load_training_set(root, None, 40, 8)
+    assert (n, shape, classes, int(ds.cardinality())) == (40, (8, 8, 3), 3, 40)
+    assert next(iter(ds))[0].shape == (8, 8, 3)
+    first = sorted(images)[0]
+    os.remove(first)  # read from disk at every pass, not held in memory
+    with pytest.raises(tf.errors.NotFoundError):
+        list(ds.as_numpy_iterator())
+    assert load_training_set("digits", None, 40, 8)[1] == 40  # the built-in sets stay in memory
+
+
 def test_bad_folders_are_refused_with_the_path_and_the_fix(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope does not exist: pass a folder with one sub-folder"):
         user.user_dataset_spec(str(tmp_path / "nope"))

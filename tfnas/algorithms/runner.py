@@ -255,7 +255,8 @@ def resize_examples(image_size: int):
 def load_training_set(
     dataset: str, data_dir: str | None, max_train_examples: int | None, image_size: int | None
 ) -> tuple[tf.data.Dataset, int, tuple[int, int, int], int]:
-    """Loads a search's training images once, into memory.
+    """Loads a search's training images once, into memory (a dataset whose spec says
+    `in_memory=False`, the user's folder or tfds data, streams from disk instead).
 
     Args:
         dataset: A registered dataset (`"cifar10"`, `"digits"`).
@@ -280,6 +281,13 @@ def load_training_set(
         train_ds = train_ds.take(max_train_examples)
     if image_size is not None and dataset != "digits":
         train_ds = train_ds.map(resize_examples(image_size))
+    if not spec.in_memory:  # the user's data streams from disk every pass, in a fixed order
+        n = spec.num_train if max_train_examples is None else min(spec.num_train, max_train_examples)
+        if n < 1:
+            raise ValueError(f"The {dataset} training set is empty (max_train_examples={max_train_examples}).")
+        side = image_size or spec.image_shape[0]
+        shape = (side, side, spec.image_shape[2])
+        return train_ds.apply(tf.data.experimental.assert_cardinality(n)), n, shape, spec.num_classes
     # Materialize once: the split filters and the per-epoch pipelines then read memory.
     images, labels = [], []
     for x, y in train_ds.batch(4096):

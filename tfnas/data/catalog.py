@@ -37,6 +37,8 @@ class DatasetSpec:
         num_test: Number of test examples `load` yields by default.
         horizontal_flip: Whether random horizontal flips preserve the label (False for
             digits); the training pipeline's default for `flip`.
+        in_memory: Whether a search may hold its (first N) training images in memory (the
+            built-in sets); False streams them from `load` every pass (the user's data).
     """
 
     name: str
@@ -49,6 +51,7 @@ class DatasetSpec:
     num_train: int
     num_test: int
     horizontal_flip: bool = True
+    in_memory: bool = True
 
 
 #: dataset name -> DatasetSpec. Filled by `tfnas.data.cifar10`, `tfnas.data.digits`, ...

@@ -205,7 +205,7 @@ def user_dataset_spec(root: str, *, unreadable: str | None = None) -> DatasetSpe
     return DatasetSpec(
         name=root, load=_loader(scan["train"], scan["test"], shape), image_shape=shape, num_classes=len(names),
         class_names=tuple(names), mean=tuple(scan["mean"]), std=tuple(scan["std"]),
-        num_train=len(scan["train"]), num_test=len(scan["test"]), horizontal_flip=True)
+        num_train=len(scan["train"]), num_test=len(scan["test"]), horizontal_flip=True, in_memory=False)
 
 
 # ---------------------------------------------------------------------------- tfds builders
@@ -292,4 +292,5 @@ def tfds_dataset_spec(name: str) -> DatasetSpec:
     return DatasetSpec(
         name=name, load=load, image_shape=(shape[0], shape[1], 3), num_classes=int(label.num_classes),
         class_names=names, mean=tuple(stats["mean"]), std=tuple(stats["std"]),
-        num_train=int(info.splits["train"].num_examples), num_test=int(info.splits[test_split].num_examples))
+        num_train=int(info.splits["train"].num_examples), num_test=int(info.splits[test_split].num_examples),
+        in_memory=False)
