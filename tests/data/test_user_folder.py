@@ -50,8 +50,10 @@ def test_a_folder_is_read_from_its_images(tmp_path, monkeypatch):
     np.testing.assert_allclose(spec.std, pixels.std(axis=0), rtol=1e-9)
     train, test = spec.load()
     got = list(train.as_numpy_iterator())
-    assert len(got) == 54 and got[0][0].dtype == np.uint8 and int(got[0][1]) == 0
-    np.testing.assert_array_equal(got[0][0], images[train_paths[0]])
+    assert len(got) == 54 and got[0][0].dtype == np.uint8
+    assert sorted(x.tobytes() for x, _ in got) == sorted(images[p].tobytes() for p in train_paths)
+    labels = [int(y) for _, y in got]
+    assert sorted(labels) == [0] * 18 + [1] * 18 + [2] * 18 and len(set(labels[:9])) > 1  # classes interleave
     assert sorted(int(y) for _, y in test.as_numpy_iterator()) == [0, 0, 1, 1, 2, 2]
     # The scan is cached: a second spec reads no image.
     monkeypatch.setattr(user, "_scan", lambda *a, **k: pytest.fail("scanned twice"))
@@ -96,6 +98,20 @@ def test_a_search_streams_a_folder_from_disk(tmp_path):
     with pytest.raises(tf.errors.NotFoundError):
         list(ds.as_numpy_iterator())
     assert load_training_set("digits", None, 40, 8)[1] == 40  # the built-in sets stay in memory
+
+
+def test_a_streamed_dataset_shuffles_in_a_bounded_buffer(tmp_path, monkeypatch):
+    from tfnas.data import pipeline
+
+    root = str(tmp_path / "imgs")
+    _folder(root)
+    big = tf.data.Dataset.range(100_000)
+    assert pipeline._shuffle_buffer(big, None, "digits") == 50_000  # in memory: the split, at most 50k
+    monkeypatch.setattr(pipeline, "STREAM_SHUFFLE_BYTES", 12 * 12 * 3 * 300)
+    assert pipeline._shuffle_buffer(big, None, root) == 300  # 300 decoded 12x12 images
+    monkeypatch.setattr(pipeline, "STREAM_SHUFFLE_BYTES", 1)
+    assert pipeline._shuffle_buffer(big, None, root) == 256
+    assert pipeline._shuffle_buffer(big, 7, root) == 7
 
 
 def test_bad_folders_are_refused_with_the_path_and_the_fix(tmp_path):

@@ -253,7 +253,8 @@ def resize_examples(image_size: int):
 
 
 def load_training_set(
-    dataset: str, data_dir: str | None, max_train_examples: int | None, image_size: int | None
+    dataset: str, data_dir: str | None, max_train_examples: int | None, image_size: int | None,
+    stream: bool | None = None,
 ) -> tuple[tf.data.Dataset, int, tuple[int, int, int], int]:
     """Loads a search's training images once, into memory (a dataset whose spec says
     `in_memory=False`, the user's folder or tfds data, streams from disk instead).
@@ -263,6 +264,8 @@ def load_training_set(
         data_dir: The shared data folder, or None for `$TFNAS_DATA_DIR`.
         max_train_examples: Keep the first N training images (None: all).
         image_size: Resize to this side (area resampling, back to uint8); None keeps it.
+        stream: Stream from disk (True) or hold in memory (False); None: the dataset's
+            default (`not spec.in_memory`).
 
     Returns:
         `(dataset of (uint8 image, label) in memory, size, image shape, num_classes)`.
@@ -281,7 +284,7 @@ def load_training_set(
         train_ds = train_ds.take(max_train_examples)
     if image_size is not None and dataset != "digits":
         train_ds = train_ds.map(resize_examples(image_size))
-    if not spec.in_memory:  # the user's data streams from disk every pass, in a fixed order
+    if (not spec.in_memory) if stream is None else stream:  # from disk every pass, in a fixed order
         n = spec.num_train if max_train_examples is None else min(spec.num_train, max_train_examples)
         if n < 1:
             raise ValueError(f"The {dataset} training set is empty (max_train_examples={max_train_examples}).")

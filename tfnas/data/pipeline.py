@@ -25,6 +25,9 @@ Stats = tuple[Sequence[float], Sequence[float]]
 
 _MAX_SHUFFLE_BUFFER = 50_000
 _FALLBACK_SHUFFLE_BUFFER = 10_000
+#: Bytes of decoded images a streamed dataset's shuffle buffer may hold (its files are already
+#: in a seeded random order, so a bounded buffer mixes them; the whole split would not fit).
+STREAM_SHUFFLE_BYTES = 256 * 2**20
 _AUGMENT_SEED_SALT = 0x5EED
 
 
@@ -81,13 +84,18 @@ def _check_batch_size(batch_size: int) -> None:
         raise ValueError(f"batch_size must be a positive int. Received: batch_size={batch_size!r}")
 
 
-def _shuffle_buffer(ds: tf.data.Dataset, shuffle_buffer: int | None) -> int:
+def _shuffle_buffer(ds: tf.data.Dataset, shuffle_buffer: int | None, dataset: str = "cifar10") -> int:
     if shuffle_buffer is not None:
         if shuffle_buffer < 1:
             raise ValueError(f"shuffle_buffer must be >= 1. Received: shuffle_buffer={shuffle_buffer}")
         return shuffle_buffer
     n = int(ds.cardinality())
-    return min(n, _MAX_SHUFFLE_BUFFER) if n > 0 else _FALLBACK_SHUFFLE_BUFFER
+    limit = _MAX_SHUFFLE_BUFFER
+    spec = get_dataset_spec(dataset)
+    if not spec.in_memory:  # the user's data: memory bounded by the pipeline, not the dataset
+        h, w, c = spec.image_shape
+        limit = max(256, min(limit, STREAM_SHUFFLE_BYTES // (h * w * c)))
+    return min(n, limit) if n > 0 else min(_FALLBACK_SHUFFLE_BUFFER, limit)
 
 
 def shard_for_input(ds: tf.data.Dataset, input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
@@ -150,7 +158,8 @@ def make_train_dataset(
         stats: Explicit `(mean, std)` overriding the dataset's statistics.
         seed: Seed of the shuffle and of the augmentation draws; the same seed gives the
             same stream of batches.
-        shuffle_buffer: Shuffle buffer size; default the whole split (at most 50,000).
+        shuffle_buffer: Shuffle buffer size; default the whole split (at most 50,000; for a
+            streamed dataset at most `STREAM_SHUFFLE_BYTES` of decoded images, at least 256).
         repeat: Repeat forever (for step-based training loops and `make_bilevel_dataset`).
         drop_remainder: Drop the last partial batch, so every batch has `batch_size` rows.
         input_context: Shard for this input pipeline (set by `tfnas.data.distribute`).
@@ -176,7 +185,7 @@ def make_train_dataset(
     mean, std = resolve_stats(dataset, stats)
     flip = resolve_flip(dataset, flip)
     ds = shard_for_input(ds, input_context)
-    ds = ds.shuffle(_shuffle_buffer(ds, shuffle_buffer), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.shuffle(_shuffle_buffer(ds, shuffle_buffer, dataset), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)

@@ -9,7 +9,9 @@ the number of classes, and the per-channel mean and standard deviation of the tr
 images. The first use scans every image once (size check, statistics, unreadable files) and
 caches the result in `cache_dir()/user_datasets/` under a key of the folder's path and every
 file's name, size and modification time, so a changed folder is scanned again. The splits
-then stream from disk through `tf.data` (decode per image), never as whole arrays.
+then stream from disk through `tf.data` (decode per image), never as whole arrays: the
+training files in a fixed random order (seed 0), so that the pipeline's bounded shuffle
+buffer (`pipeline.STREAM_SHUFFLE_BYTES`) mixes the classes.
 
 Images are decoded to 3 channels (a grayscale image is repeated). An unreadable file is
 skipped and counted (`DatasetSpec` logs the count) with `unreadable="skip"`, the default, or
@@ -68,7 +70,7 @@ def _layout(root: str) -> tuple[list[str], list[tuple[str, int]], list[tuple[str
         train_files, test_files = (_class_files(d) for d in split_dirs)
         names = sorted(set(train_files) | set(test_files))
         label = {n: i for i, n in enumerate(names)}
-        train = [(p, label[n]) for n, paths in train_files.items() for p in paths]
+        train = _mixed([(p, label[n]) for n, paths in train_files.items() for p in paths])
         test = [(p, label[n]) for n, paths in test_files.items() for p in paths]
         return names, train, test
     files = _class_files(root)
@@ -77,7 +79,14 @@ def _layout(root: str) -> tuple[list[str], list[tuple[str, int]], list[tuple[str
     for label, name in enumerate(names):
         for i, path in enumerate(files[name]):
             (test if i % TEST_EVERY == TEST_EVERY - 1 else train).append((path, label))
-    return names, train, test
+    return names, _mixed(train), test
+
+
+def _mixed(pairs: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """The training files in a fixed random order (seed 0): classes interleave in the stream,
+    so a bounded shuffle buffer mixes them (sorted by class, a buffer would see one class)."""
+    order = np.random.default_rng(0).permutation(len(pairs))
+    return [pairs[i] for i in order]
 
 
 def _decode(path: str) -> np.ndarray:
