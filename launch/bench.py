@@ -5,6 +5,7 @@ Usage:
     python -m launch.bench input_pipeline --dataset=digits --noaugment
     python -m launch.bench search_step --space=darts --algorithm=darts --batch_size=32 \
         --channels=16 --layers=8
+    python -m launch.bench search_data --dataset=/tmp/images --make_images=50000 --image_size=64
 
 Sub-commands are the functions in `SUBCOMMANDS` (name -> function taking the parsed flag
 values as a dict and returning the JSON-able result); add one by writing a function and
@@ -15,13 +16,15 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from typing import Any
 from collections.abc import Callable
 
 from absl import app, flags
 
-_DATASET = flags.DEFINE_string("dataset", "cifar10", "Registered dataset name (cifar10, digits).")
+_DATASET = flags.DEFINE_string(
+    "dataset", "cifar10", "Dataset: cifar10, digits, a folder of images (one sub-folder per class) or tfds:NAME.")
 _DATA_DIR = flags.DEFINE_string(
     "data_dir", None, "Shared data folder holding cifar10/ (default: $TFNAS_DATA_DIR)."
 )
@@ -46,6 +49,12 @@ _GRAPPLER = flags.DEFINE_boolean(
     "grappler", True, "search_step: keep TF's graph optimizer (grappler) on."
 )
 _METHOD = flags.DEFINE_enum("method", "ddas", ["ddas", "pg", "daas"], "augment_step: augmentation search method.")
+_STREAM = flags.DEFINE_enum(
+    "stream", "default", ["default", "yes", "no"],
+    "search_data: stream the training set from disk (yes), hold it in memory (no), or the dataset's default.")
+_MAKE_IMAGES = flags.DEFINE_integer(
+    "make_images", 0, "search_data: first write this many synthetic PNGs into the --dataset folder (0: none).")
+_MAX_TRAIN_EXAMPLES = flags.DEFINE_integer("max_train_examples", None, "search_data: first N training images.")
 _STEP = flags.DEFINE_enum(
     "step", "auto", ["auto", "algorithm", "minimal"],
     "search_step: time the algorithm's train_step (tfnas.algorithms) or the built-in minimal "
@@ -170,11 +179,22 @@ def augment_step(config: dict[str, Any]) -> dict[str, Any]:
     return _augment_step_bench.run(config)
 
 
+def search_data(config: dict[str, Any]) -> dict[str, Any]:
+    """Peak RSS and images per second of a search's training data, streamed or in memory.
+
+    See `launch/_search_data_bench.py`.
+    """
+    from launch import _search_data_bench  # Imported here so `--help` stays fast.
+
+    return _search_data_bench.run(config)
+
+
 #: Sub-command name -> function(config dict) -> JSON-able dict.
 SUBCOMMANDS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "input_pipeline": input_pipeline,
     "search_step": search_step,
     "augment_step": augment_step,
+    "search_data": search_data,
 }
 
 
@@ -206,8 +226,16 @@ def main(argv: list[str]) -> None:
         "num_samples": _NUM_SAMPLES.value,
         "step": _STEP.value,
         "method": _METHOD.value,
+        "stream": {"default": None, "yes": True, "no": False}[_STREAM.value],
+        "make_images": _MAKE_IMAGES.value,
+        "max_train_examples": _MAX_TRAIN_EXAMPLES.value,
     }
-    result = SUBCOMMANDS[argv[1]](config)
+    try:
+        result = SUBCOMMANDS[argv[1]](config)
+    except (ValueError, KeyError, FileNotFoundError) as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
     print(json.dumps(result, sort_keys=True))
 
 

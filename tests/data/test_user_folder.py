@@ -231,3 +231,13 @@ def test_search_on_a_tfds_builder_end_to_end(tiny_tfds, tmp_path, monkeypatch):
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["input_shape"] == [8, 8, 3] and report["train_examples"] == 30
+
+
+def test_the_search_data_benchmark_reports_memory_streamed_and_in_memory(tmp_path):
+    root = str(tmp_path / "bench")
+    proc = run_launch("bench", "search_data", f"--dataset={root}", "--make_images=100", "--image_size=8",
+                      "--batch_size=8", "--stream=no")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["images"] == 90 and result["image_shape"] == [8, 8, 3] and result["stream"] is False
+    assert result["epoch_steps"] == 5 and result["peak_rss_mb_after_epoch"] >= result["peak_rss_mb_before_load"] > 0
