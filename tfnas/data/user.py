@@ -141,6 +141,21 @@ def _scan(root: str, train: list[tuple[str, int]], test: list[tuple[str, int]], 
             "train": kept["train"], "test": kept["test"], "skipped": skipped}
 
 
+def _cached(path, compute) -> dict[str, Any]:
+    """The JSON in `path`, else `compute()` written there (atomically; a cut file is recomputed)."""
+    if path.is_file():
+        try:
+            return json.loads(path.read_text())
+        except ValueError:
+            pass
+    value = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(value))
+    os.replace(tmp, path)
+    return value
+
+
 def _loader(train: list[list[Any]], test: list[list[Any]], shape: tuple[int, int, int]):
     def read(path, label):
         image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
@@ -193,18 +208,7 @@ def user_dataset_spec(root: str, *, unreadable: str | None = None) -> DatasetSpe
     from tfnas.data.cifar10 import cache_dir
 
     cache = cache_dir() / "user_datasets" / f"{_cache_key(root, train + test)}-{unreadable}.json"
-    scan = None
-    if cache.is_file():
-        try:
-            scan = json.loads(cache.read_text())
-        except ValueError:
-            scan = None  # a cut cache file: scan again
-    if scan is None:
-        scan = _scan(root, train, test, unreadable)
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps(scan))
-        os.replace(tmp, cache)
+    scan = _cached(cache, lambda: _scan(root, train, test, unreadable))
     if scan["skipped"]:
         logging.warning("%s: skipped %d unreadable files (first: %s).", root, len(scan["skipped"]), scan["skipped"][0])
     shape = tuple(int(d) for d in scan["image_shape"])
@@ -273,23 +277,17 @@ def tfds_dataset_spec(name: str) -> DatasetSpec:
     from tfnas.data.cifar10 import cache_dir
 
     cache = cache_dir() / "user_datasets" / f"tfds-{builder_name.replace('/', '-')}-{info.version}.json"
-    stats = None
-    if cache.is_file():
-        try:
-            stats = json.loads(cache.read_text())
-        except ValueError:
-            stats = None
-    if stats is None:
+
+    def statistics() -> dict[str, Any]:
         total, total_sq, pixels = np.zeros(3), np.zeros(3), 0
         for x, _ in split("train").take(TFDS_STATS_IMAGES).batch(512):
             values = x.numpy().reshape(-1, 3).astype(np.float64) / 255.0
             total, total_sq, pixels = total + values.sum(0), total_sq + (values * values).sum(0), pixels + len(values)
         mean = total / pixels
-        stats = {"mean": mean.tolist(), "std": np.maximum(np.sqrt(np.maximum(total_sq / pixels - mean * mean, 0)),
-                                                         1e-3).tolist()}
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.with_suffix(".tmp").write_text(json.dumps(stats))
-        os.replace(cache.with_suffix(".tmp"), cache)
+        return {"mean": mean.tolist(),
+                "std": np.maximum(np.sqrt(np.maximum(total_sq / pixels - mean * mean, 0)), 1e-3).tolist()}
+
+    stats = _cached(cache, statistics)
 
     def load(data_dir: str | None = None, **kwargs: Any):
         del data_dir
