@@ -22,6 +22,8 @@ import sys
 
 from absl import app, flags
 
+from launch._aliases import define_deprecated, resolve
+
 _MODEL = flags.DEFINE_string(
     "model", None, "A .keras file, a zoo name (darts_v2.c16_l8_cifar10), or a genotype (name, string, JSON, file).",
     required=True,
@@ -35,7 +37,8 @@ _VERSION = flags.DEFINE_integer("version", 1, "SavedModel version folder.")
 _DATASET = flags.DEFINE_string("dataset", None, "Dataset of a genotype network (cifar10, digits, imagenet).")
 _CHANNELS = flags.DEFINE_integer("channels", None, "Initial channels of a genotype network (cell spaces).")
 _LAYERS = flags.DEFINE_integer("layers", None, "Cells of a genotype network.")
-_INPUT_SIZE = flags.DEFINE_integer("input_size", None, "Input size of a genotype network.")
+_IMAGE_SIZE = flags.DEFINE_integer("image_size", None, "Square image side of a genotype network.")
+_INPUT_SIZE = define_deprecated("integer", "input_size", "image_size")
 _PARITY_IMAGES = flags.DEFINE_integer("parity_images", 1000, "Real test images compared per format.")
 _CALIBRATION_IMAGES = flags.DEFINE_integer("calibration_images", 200, "Training images for int8 calibration.")
 _LATENCY_RUNS = flags.DEFINE_integer("latency_runs", 50, "Timed batch-1 calls per format.")
@@ -61,7 +64,7 @@ def main(argv: list[str]) -> None:
             dataset=_DATASET.value,
             channels=_CHANNELS.value,
             layers=_LAYERS.value,
-            input_size=_INPUT_SIZE.value,
+            input_size=resolve(_IMAGE_SIZE, _INPUT_SIZE),
             parity_images=_PARITY_IMAGES.value,
             calibration_images=_CALIBRATION_IMAGES.value,
             latency_runs=_LATENCY_RUNS.value,

@@ -11,7 +11,7 @@ report figures, measured accuracy, sha256, size.
 
 Example:
   python -m export.zoo_weights --workdir=runs/zoo/darts_v2_c16_l8 --name=darts_v2.c16_l8_cifar10 \
-      --command="python -m launch.train --genotype=darts_v2 ..."
+      --command="python -m launch.train --model=darts_v2 ..."
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ percent) and `search_cpu_hours`.
 
 Examples:
   python -m launch.eval_policies --workdir=runs/eval_policies
-  python -m launch.eval_policies --workdir=runs/eval_small --epochs=4 --seeds=1 \
+  python -m launch.eval_policies --workdir=runs/eval_small --epochs=4 --num_seeds=1 \
       --train_examples=2000 --search_epochs=2 --policies=standard,autoaugment,ddas
 """
 
@@ -50,6 +50,8 @@ import time
 from typing import Any
 
 from absl import app, flags
+
+from launch._aliases import define_deprecated, resolve
 
 ALL_POLICIES = ("none", "standard", "randaugment", "autoaugment", "ddas", "pg", "daas")
 SEARCHED = ("ddas", "pg", "daas")
@@ -67,7 +69,8 @@ _LEARNING_RATE = flags.DEFINE_float("learning_rate", 0.05, "SGD learning rate (c
 _WEIGHT_DECAY = flags.DEFINE_float("weight_decay", 5e-4, "Coupled L2 weight decay.")
 _TRAIN_EXAMPLES = flags.DEFINE_integer("train_examples", 8000, "Train on the first N training images.")
 _TEST_EXAMPLES = flags.DEFINE_integer("test_examples", None, "Test on the first N test images (default: all).")
-_SEEDS = flags.DEFINE_integer("seeds", 2, "Seeds per policy (0 .. seeds-1).")
+_NUM_SEEDS = flags.DEFINE_integer("num_seeds", 2, "Seeds per policy (0 .. num_seeds-1).")
+_SEEDS = define_deprecated("integer", "seeds", "num_seeds")
 _CUTOUT = flags.DEFINE_integer("cutout", 16, "Cutout side after a policy (randaugment, autoaugment, searched).")
 # RandAugment defaults: the paper's CIFAR-10 setting for Wide-ResNet-28-2, N=3, M=4 (arXiv
 # 1909.13719 appendix; `tfnas.data.policies.RANDAUGMENT_CIFAR10_N/_M`, not imported here so that
@@ -120,7 +123,8 @@ class EvalConfig:
                      "search_epochs", "search_examples", "search_batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"--{name} must be a positive integer. Received: {value!r}")
+                flag = "num_seeds" if name == "seeds" else name
+                raise ValueError(f"--{flag} must be a positive integer. Received: {value!r}")
         if self.test_examples is not None and self.test_examples < 1:
             raise ValueError(f"--test_examples must be positive. Received: {self.test_examples!r}")
         if self.cutout < 0:
@@ -293,7 +297,7 @@ def main(argv: list[str]) -> None:
             dataset=_DATASET.value, data_dir=_DATA_DIR.value, policies=tuple(_POLICIES.value), network=_NETWORK.value,
             channels=_CHANNELS.value, layers=_LAYERS.value, epochs=_EPOCHS.value, batch_size=_BATCH_SIZE.value,
             learning_rate=_LEARNING_RATE.value, weight_decay=_WEIGHT_DECAY.value,
-            train_examples=_TRAIN_EXAMPLES.value, test_examples=_TEST_EXAMPLES.value, seeds=_SEEDS.value,
+            train_examples=_TRAIN_EXAMPLES.value, test_examples=_TEST_EXAMPLES.value, seeds=resolve(_NUM_SEEDS, _SEEDS),
             cutout=_CUTOUT.value, ra_n=_RA_N.value, ra_m=_RA_M.value, search_epochs=_SEARCH_EPOCHS.value,
             search_examples=_SEARCH_EXAMPLES.value, search_batch_size=_SEARCH_BATCH_SIZE.value,
             search_workdirs=searches)

@@ -22,6 +22,8 @@ import sys
 
 from absl import app, flags
 
+from launch._aliases import define_deprecated, resolve
+
 _MODEL = flags.DEFINE_string(
     "model", None, "Published name, genotype string, JSON text or path to a genotype JSON file.",
     required=True,
@@ -32,7 +34,8 @@ _DATASET = flags.DEFINE_enum(
 )
 _CHANNELS = flags.DEFINE_integer("channels", None, "Initial channels (cell spaces).")
 _LAYERS = flags.DEFINE_integer("layers", None, "Cells (DARTS) or cells per stage (NAS-Bench-201).")
-_INPUT_SIZE = flags.DEFINE_integer("input_size", None, "Square input resolution (default: dataset's).")
+_IMAGE_SIZE = flags.DEFINE_integer("image_size", None, "Square image side (default: the dataset's).")
+_INPUT_SIZE = define_deprecated("integer", "input_size", "image_size")
 _NUM_CLASSES = flags.DEFINE_integer("num_classes", None, "Classifier width (default: dataset's).")
 _PER_LAYER = flags.DEFINE_bool("per_layer", False, "Print a per-layer cost table to stderr.")
 _PROFILER = flags.DEFINE_bool(
@@ -70,7 +73,7 @@ def main(argv: list[str]) -> None:
             dataset=_DATASET.value,
             channels=_CHANNELS.value,
             layers=_LAYERS.value,
-            input_size=_INPUT_SIZE.value,
+            input_size=resolve(_IMAGE_SIZE, _INPUT_SIZE),
             num_classes=_NUM_CLASSES.value,
             auxiliary=False,
         )

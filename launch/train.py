@@ -1,4 +1,4 @@
-r"""Train a child network from a genotype: `python -m launch.train --genotype=darts_v2 ...`.
+r"""Train a child network from a genotype: `python -m launch.train --model=darts_v2 ...`.
 
 The DARTS evaluation recipe by default (600 epochs, batch 96, lr 0.025 cosine, momentum 0.9,
 weight decay 3e-4, cutout 16, drop-path 0.2, auxiliary 0.4, clip 5). A rerun with the same
@@ -8,7 +8,7 @@ of the user's images, one sub-folder per class (`tfnas.data.user`: size, classes
 normalisation statistics are read from the images).
 
 Example (a size these 2 CPU cores can train):
-  python -m launch.train --genotype=darts_v2 --dataset=cifar10 --channels=16 --layers=8 \
+  python -m launch.train --model=darts_v2 --dataset=cifar10 --channels=16 --layers=8 \
       --epochs=10 --batch_size=64 --workdir=runs/darts_v2_c16_l8
 """
 
@@ -19,8 +19,10 @@ import sys
 
 from absl import app, flags
 
-_GENOTYPE = flags.DEFINE_string(
-    "genotype", "darts_v2", "Published name, genotype string, JSON text or path to a JSON file."
+from launch._aliases import define_deprecated, resolve
+
+_MODEL = flags.DEFINE_string(
+    "model", "darts_v2", "What to train: a published name, genotype string, JSON text or path to a JSON file."
 )
 _DATASET = flags.DEFINE_string(
     "dataset", "cifar10", "Training data: cifar10, digits, a folder of images with one sub-folder per class, or tfds:NAME[:CONFIG].")
@@ -41,7 +43,9 @@ _DROP_PATH_RATE = flags.DEFINE_float("drop_path_rate", 0.2, "Final drop-path rat
 _AUXILIARY_WEIGHT = flags.DEFINE_float("auxiliary_weight", 0.4, "Auxiliary loss weight; 0 = no head.")
 _CHANNELS = flags.DEFINE_integer("channels", None, "Initial channels (cell spaces).")
 _LAYERS = flags.DEFINE_integer("layers", None, "Number of cells.")
-_INPUT_SIZE = flags.DEFINE_integer("input_size", None, "Input resolution (default: dataset's).")
+_IMAGE_SIZE = flags.DEFINE_integer("image_size", None, "Square image side (default: the dataset's; others resized).")
+_GENOTYPE = define_deprecated("string", "genotype", "model")
+_INPUT_SIZE = define_deprecated("integer", "input_size", "image_size")
 _EMA_DECAY = flags.DEFINE_float("ema_decay", None, "Weight EMA decay for evaluation; unset disables.")
 _MIXED_PRECISION = flags.DEFINE_enum(
     "mixed_precision", None, ["mixed_float16", "mixed_bfloat16"], "Mixed-precision policy."
@@ -66,7 +70,7 @@ def main(argv: list[str]) -> None:
 
     try:
         config = TrainConfig(
-            genotype=_GENOTYPE.value,
+            genotype=resolve(_MODEL, _GENOTYPE),
             dataset=_DATASET.value,
             data_dir=_DATA_DIR.value,
             epochs=_EPOCHS.value,
@@ -82,7 +86,7 @@ def main(argv: list[str]) -> None:
             auxiliary_weight=_AUXILIARY_WEIGHT.value,
             channels=_CHANNELS.value,
             layers=_LAYERS.value,
-            input_size=_INPUT_SIZE.value,
+            input_size=resolve(_IMAGE_SIZE, _INPUT_SIZE),
             ema_decay=_EMA_DECAY.value,
             mixed_precision=_MIXED_PRECISION.value,
             max_train_examples=_MAX_TRAIN_EXAMPLES.value,

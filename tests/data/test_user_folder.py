@@ -157,7 +157,7 @@ def test_search_train_and_export_a_folder_end_to_end(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["input_shape"] == [12, 12, 3] and report["train_examples"] == 54
-    proc = run_launch("train", f"--genotype={report['genotype']}", *common, "--auxiliary_weight=0",
+    proc = run_launch("train", f"--model={report['genotype']}", *common, "--auxiliary_weight=0",
                       "--drop_path_rate=0", "--cutout=0", f"--workdir={tmp_path}/t")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout.strip().splitlines()[-1])["dataset"] == root

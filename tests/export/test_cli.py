@@ -17,7 +17,7 @@ def _run(args: list[str], data_dir) -> subprocess.CompletedProcess:
 
 
 def test_cli_prints_the_summary_last(tmp_path, data_dir):
-    result = _run(["--model=darts_v2", "--channels=4", "--layers=2", "--input_size=16", "--formats=onnx",
+    result = _run(["--model=darts_v2", "--channels=4", "--layers=2", "--image_size=16", "--formats=onnx",
                    "--parity_images=20", "--latency_runs=2", f"--out={tmp_path}"], data_dir)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])

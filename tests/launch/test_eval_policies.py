@@ -22,7 +22,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_eval_trains_each_policy_and_prints_the_json_table(tmp_path):
     workdir = tmp_path / "eval"
-    proc = _run(f"--workdir={workdir}", "--policies=standard,pg", "--seeds=2", *_TINY)
+    proc = _run(f"--workdir={workdir}", "--policies=standard,pg", "--num_seeds=2", *_TINY)
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = json.loads(proc.stdout.strip().splitlines()[-1])
     assert set(table) == {"standard", "pg"}
@@ -37,16 +37,17 @@ def test_eval_trains_each_policy_and_prints_the_json_table(tmp_path):
     assert sorted(p.name for p in (workdir / "runs").iterdir()) == [
         "pg_seed0.json", "pg_seed1.json", "standard_seed0.json", "standard_seed1.json"]
     # A rerun reuses the finished runs and search: same table.
-    again = _run(f"--workdir={workdir}", "--policies=standard,pg", "--seeds=2", *_TINY)
+    again = _run(f"--workdir={workdir}", "--policies=standard,pg", "--seeds=2", *_TINY)  # the old spelling
     assert again.returncode == 0, again.stderr[-3000:]
+    assert "--seeds is deprecated and will be removed; use --num_seeds" in again.stderr
     assert json.loads(again.stdout.strip().splitlines()[-1]) == table
-    other = _run(f"--workdir={workdir}", "--policies=standard,pg", "--seeds=1", *_TINY)
+    other = _run(f"--workdir={workdir}", "--policies=standard,pg", "--num_seeds=1", *_TINY)
     assert other.returncode == 2 and "different config" in other.stderr
 
 
 @pytest.mark.parametrize("args, message", [
     (("--policies=standard,fancy",), "policies must be a non-empty subset"),
-    (("--seeds=0",), "--seeds must be a positive integer"),
+    (("--num_seeds=0",), "--num_seeds must be a positive integer"),
     (("--ra_m=12",), "--ra_m must be in [0, 10]"),
 ])
 def test_bad_flags_fail_with_a_clear_error(tmp_path, args, message):

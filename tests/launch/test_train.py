@@ -14,11 +14,11 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = [
-    "--genotype=|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|none~1|avg_pool_3x3~2|",
+    "--model=|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|none~1|avg_pool_3x3~2|",
     "--dataset=digits",
     "--channels=4",
     "--layers=1",
-    "--input_size=16",
+    "--image_size=16",
     "--batch_size=32",
     "--max_train_examples=256",
     "--cutout=4",
@@ -73,8 +73,12 @@ def test_rerun_with_other_flags_is_refused(tmp_path):
 
 
 def test_unknown_genotype_is_a_clear_error(tmp_path):
+    # --genotype is the deprecated spelling of --model: it still works, with a warning.
     result = _run(["--genotype=not_a_model", "--dataset=digits", f"--workdir={tmp_path}"])
     assert result.returncode == 2 and "error:" in result.stderr and "not_a_model" in result.stderr
+    assert "warning: --genotype is deprecated and will be removed; use --model" in result.stderr
+    both = _run(["--model=darts_v2", "--input_size=16", "--image_size=16", f"--workdir={tmp_path}"])
+    assert both.returncode == 2 and "--input_size is the deprecated spelling of --image_size" in both.stderr
 
 
 @pytest.mark.slow
