@@ -41,6 +41,10 @@ _IMAGE_SIZE = flags.DEFINE_integer("image_size", None, "Square image side of a g
 _INPUT_SIZE = define_deprecated("integer", "input_size", "image_size")
 _PARITY_IMAGES = flags.DEFINE_integer("parity_images", 1000, "Real test images compared per format.")
 _CALIBRATION_IMAGES = flags.DEFINE_integer("calibration_images", 200, "Training images for int8 calibration.")
+_CALIBRATION_DATASET = flags.DEFINE_string(
+    "calibration_dataset", None,
+    "Data of the int8 calibration (default: the model's; ImageNet-size models get CIFAR-10 upscaled): cifar10, "
+    "digits, a folder of images with one sub-folder per class, or tfds:NAME[:CONFIG].")
 _LATENCY_RUNS = flags.DEFINE_integer("latency_runs", 50, "Timed batch-1 calls per format.")
 _OPSET = flags.DEFINE_integer("opset", 17, "ONNX opset (>= 17).")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Folder holding cifar10/; default $TFNAS_DATA_DIR.")
@@ -67,6 +71,7 @@ def main(argv: list[str]) -> None:
             input_size=resolve(_IMAGE_SIZE, _INPUT_SIZE),
             parity_images=_PARITY_IMAGES.value,
             calibration_images=_CALIBRATION_IMAGES.value,
+            calibration_dataset=_CALIBRATION_DATASET.value,
             latency_runs=_LATENCY_RUNS.value,
             opset=_OPSET.value,
             data_dir=_DATA_DIR.value,

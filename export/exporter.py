@@ -81,6 +81,9 @@ class ExportConfig:
         input_size: Input size of an untrained network.
         parity_images: Real test images compared per format (issue: 1,000).
         calibration_images: Real training images for int8 calibration.
+        calibration_dataset: Where those images come from (default: the model's dataset; for
+            an ImageNet-size model that is CIFAR-10 upscaled): any `tfnas.data` dataset, e.g.
+            a folder of the user's images or `tfds:NAME`, resized to the model's input.
         latency_runs: Timed batch-1 calls per format.
         opset: ONNX opset (>= 17).
         data_dir: Raw-data folder (default `$TFNAS_DATA_DIR`).
@@ -98,6 +101,7 @@ class ExportConfig:
     input_size: int | None = None
     parity_images: int = 1000
     calibration_images: int = 200
+    calibration_dataset: str | None = None
     latency_runs: int = 50
     opset: int = onnx_format.MIN_OPSET
     data_dir: str | None = None
@@ -222,8 +226,8 @@ def export_model(config: ExportConfig) -> dict[str, dict[str, Any]]:
             suffix = {"float32": "", "float16": "_fp16", "int8": "_int8"}[quantization]
             if quantization == "int8" and calibration is None:
                 calibration, _ = parity_lib.real_images(
-                    source.dataset, "train", config.calibration_images, size, config.data_dir
-                )
+                    config.calibration_dataset or source.dataset, "train", config.calibration_images, size,
+                    config.data_dir)
             path = tflite_format.write_tflite(
                 saved_model_dir,
                 os.path.join(config.out, f"{source.name}{suffix}.tflite"),

@@ -241,3 +241,22 @@ def test_the_search_data_benchmark_reports_memory_streamed_and_in_memory(tmp_pat
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["images"] == 90 and result["image_shape"] == [8, 8, 3] and result["stream"] is False
     assert result["epoch_steps"] == 5 and result["peak_rss_mb_after_epoch"] >= result["peak_rss_mb_before_load"] > 0
+
+
+def test_int8_calibration_reads_the_user_s_images(tmp_path, data_dir, monkeypatch):
+    from export import parity as parity_lib
+    from export.exporter import ExportConfig, export_model
+
+    root = str(tmp_path / "calib")
+    _folder(root, side=12)
+    calls = []
+    real = parity_lib.real_images
+    monkeypatch.setattr(parity_lib, "real_images", lambda dataset, split, *a, **k: (
+        calls.append((dataset, split)) or real(dataset, split, *a, **k)))
+    config = ExportConfig(model="|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|",
+                          channels=4, layers=1, input_size=16, out=str(tmp_path / "e"), formats="tflite_int8",
+                          parity_images=4, calibration_images=20, calibration_dataset=root, latency_runs=1,
+                          data_dir=str(data_dir), strict=False)
+    summary = export_model(config)
+    assert (root, "train") in calls and ("cifar10", "test") in calls  # calibration: the folder; parity: CIFAR-10
+    assert os.path.isfile(summary["tflite_int8"]["path"])
