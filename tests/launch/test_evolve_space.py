@@ -92,5 +92,7 @@ def test_mobile_pipeline_with_the_latency_term_on_digits(data_dir, tmp_path):
     for name in ("mobilenet_v2", "efficientnet_b0"):  # trained at the searched network's MAdds, same recipe
         baseline = summary["baselines_equal_madds"][name]
         assert baseline["madds"] <= summary["madds"] and 0.0 <= baseline["test_accuracy"] <= 1.0
-        assert baseline["reduction"] == BlockGenotype.from_string(summary["genotype"]).reduction
+        searched, scaled = (BlockGenotype.from_string(summary["genotype"]), BlockGenotype.from_string(baseline["genotype"]))
+        assert scaled.reduction == baseline["reduction"] == searched.reduction
+        assert scaled.bn_momentum == searched.bn_momentum  # the same recipe
         assert (tmp_path / f"baseline_{name}").is_dir()
