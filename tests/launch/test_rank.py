@@ -20,7 +20,7 @@ def _run(data_dir, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("args, message", [
-    (("--scorer=snip",), "Unknown --scorer='snip'; known: alpha, dna, ensemble, grad_norm, naswot, params"),
+    (("--scorer=snip",), "Unknown --scorer='snip'; known: alpha, dna, ensemble, grad_norm, meco, naswot, params"),
     (("--scorer=ensemble", "--members=params,naswot"), "Ensemble member 'params' has no scores at"),
     (("--scorer=ensemble", "--members=params"), "at least two member scorers"),
     (("--scorer=params", "--members=params,naswot"), "--members belongs to --scorer=ensemble"),
