@@ -49,7 +49,9 @@ def test_search_step_rome_num_samples_sets_k_and_reports_seconds_per_sample(caps
     assert result["step_seconds_per_sample"] == pytest.approx(result["step_seconds"] / 2, abs=1e-3)
 
 
-def test_search_step_rejects_unknown_algorithm():
+def test_search_step_rejects_unknown_algorithm(capsys):
     with flagsaver.flagsaver(algorithm="nope", step="minimal"):
-        with pytest.raises(ValueError, match="nope"):
+        with pytest.raises(SystemExit) as exit_info:
             bench.main(["bench", "search_step"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.startswith("error:") and "nope" in err
