@@ -286,7 +286,7 @@ def ship(network, name: str, fields: dict[str, Any], *, data_dir: str | None = N
         The card.
     """
     from tfnas import applications, data
-    from tfnas.algorithms.runner import resize_examples
+    from tfnas.data.pipeline import resize_examples
     from tfnas.applications import zoo
     from tfnas.budgets.counters import count_madds, count_params
     from tfnas.children.training import _evaluate

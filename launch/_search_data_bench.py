@@ -3,7 +3,7 @@
 Loads the training set as a search does (`tfnas.algorithms.runner.load_training_set`),
 draws one epoch of the bilevel pipeline (`make_bilevel_dataset`, the weights part's steps)
 and reports the process's peak RSS before loading, after loading and after the epoch, and
-images per second. `--stream` / `--nostream` overrides the dataset's default (the user's
+images per second. `--stream=yes|no` overrides the dataset's default (the user's
 folders and tfds data stream from disk, the built-in sets are held in memory), so the same
 folder can be measured both ways. `--make_images=N` first writes N synthetic PNG images
 (`--image_size` square, 10 classes, noise around a per-class colour) into the `--dataset`
@@ -51,7 +51,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         _make_images(name, config["make_images"], config["image_size"])
     spec = get_dataset_spec(name)  # a folder is scanned (and cached) here, before the baseline
     before = _peak_rss_mb()
-    stream = None if config["stream"] is None else bool(config["stream"])
+    stream = config["stream"]  # None: the dataset's default
     ds, n, shape, _ = load_training_set(name, config["data_dir"], config["max_train_examples"], None, stream=stream)
     after_load = _peak_rss_mb()
     batch = config["batch_size"]

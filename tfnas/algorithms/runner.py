@@ -57,6 +57,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfnas.algorithms.config import SearchConfig
+from tfnas.data.pipeline import resize_examples
 from tfnas.runs import (
     CorruptCheckpointError,
     EpochCheckpoint,
@@ -239,17 +240,6 @@ class SamplerState(keras.layers.Layer):
 
 def _run_config(config: Any, **fields: Any) -> dict[str, Any]:
     return {"search": jsonable(config.to_dict()), **{k: jsonable(fields[k]) for k in _RUN_FIELDS}}
-
-
-def resize_examples(image_size: int):
-    """A `tf.data` map function: `(uint8 image, label)` resized to `image_size` (area
-    resampling, rounded back to uint8), as every proxy below the native size sees its images."""
-
-    def _fn(image, label):
-        resized = tf.image.resize(image, (image_size, image_size), method="area")
-        return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8), label
-
-    return _fn
 
 
 def load_training_set(

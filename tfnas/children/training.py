@@ -295,7 +295,7 @@ def _datasets(config: TrainConfig):
     """
     from tfnas import data
 
-    from tfnas.algorithms.runner import resize_examples
+    from tfnas.data.pipeline import resize_examples
 
     native = data.get_dataset_spec(config.dataset).image_shape[0]
     resize = config.input_size is not None and config.input_size != native

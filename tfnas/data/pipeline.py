@@ -241,3 +241,14 @@ def make_eval_dataset(
     ds = ds.batch(batch_size, drop_remainder=False)
     ds = ds.map(lambda x, y: (augment_lib.normalize(x, mean, std), y), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def resize_examples(image_size: int):
+    """A `tf.data` map function: `(uint8 image, label)` resized to `image_size` (area
+    resampling, rounded back to uint8), as every proxy below the native size sees its images."""
+
+    def _fn(image, label):
+        resized = tf.image.resize(image, (image_size, image_size), method="area")
+        return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8), label
+
+    return _fn
