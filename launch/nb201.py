@@ -128,6 +128,12 @@ _SCORER = flags.DEFINE_enum(
     "With --evaluator=scorer: the training-free scorer, at the NB201 network (16 channels, 5 cells per "
     "stage, 32x32, batch 64: the settings of launch.rank's table).",
 )
+_WARM_START_SCORER = flags.DEFINE_enum(
+    "warm_start_scorer", None, ["params", "synflow", "naswot", "grad_norm", "zico", "meco"],
+    "With --compare: start the strategies that can (evolution, local) from the best of --warm_start_cells random "
+    "cells by this training-free scorer (zero-cost warm-up, arXiv 2101.08134); its cost is charged to every run.",
+)
+_WARM_START_CELLS = flags.DEFINE_integer("warm_start_cells", 100, "With --warm_start_scorer: random cells it scores.")
 _TABLE_COLUMN = flags.DEFINE_enum(
     "table_column", "cifar100", ["cifar10", "cifar100", "imagenet16-120"],
     "With --evaluator=table: the 200-epoch test-accuracy column the strategies see; found cells are "
@@ -220,6 +226,16 @@ def _compare(table) -> dict:
         seconds=None if _BUDGET_HOURS.value is None else 3600.0 * _BUDGET_HOURS.value,
     )
     multi = {n: strategies_lib.make_strategy(n) for n in names if n in strategies_lib.STRATEGIES}
+    if _WARM_START_SCORER.value:
+        from tfnas.ranking.scorers import ProxyConfig as ScorerProxy, ScoringContext
+
+        warm = strategies_lib.WarmStart(strategies_lib.ScorerEvaluator(
+            _WARM_START_SCORER.value, ScoringContext(ScorerProxy(), data_dir=_DATA_DIR.value)), _WARM_START_CELLS.value)
+        for strategy in multi.values():
+            if strategy.supports_warm_start:
+                strategy.with_warm_start(warm)
+        print(f"warm start: the best of {warm.cells} random cells by {_WARM_START_SCORER.value} "
+              f"(for {', '.join(n for n, st in multi.items() if st.supports_warm_start) or 'no strategy here'})")
     if _EVALUATOR.value == "table":
         def make_evaluator(seed: int):
             return strategies_lib.TableEvaluator(

@@ -105,6 +105,15 @@ def test_compare_refuses_unknown_strategies(data_dir, tmp_path):
     assert proc.returncode == 2 and "hyperband" in proc.stderr and "evolution" in proc.stderr
 
 
+def test_compare_with_a_zero_cost_warm_start(data_dir, tmp_path):
+    proc = _run(data_dir, "--compare", "--strategies=random,local", "--evaluator=table", "--budget_evaluations=3",
+                "--num_seeds=1", "--warm_start_scorer=params", "--warm_start_cells=4", f"--workdir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "warm start: the best of 4 random cells by params (for local)" in proc.stdout
+    runs = json.loads((tmp_path / "compare.json").read_text())["runs"]
+    assert runs["local"][0]["evaluations"] == 3 and runs["random"][0]["evaluations"] == 3
+
+
 def test_recipes_are_each_algorithms_nb201_recipe():
     from tfnas.algorithms.config import recipe_text
     from tfnas.algorithms.runner import make_search_config

@@ -7,7 +7,8 @@ import pytest
 
 from tfnas.genotypes.nb201 import NB201Genotype
 from tfnas.spaces import nb201 as nb201_space
-from tfnas.strategies import STRATEGIES, Budget, SearchTrace, make_strategy, mutate, random_cell
+from tfnas.strategies import STRATEGIES, Budget, SearchTrace, WarmStart, make_strategy, mutate, random_cell
+from tfnas.strategies import local_search
 from tfnas.strategies import pnas as pnas_lib
 
 #: Per-edge values of a synthetic additive score: the optimum is conv3x3 on every edge.
@@ -32,8 +33,8 @@ class Additive:
 OPTIMUM = NB201Genotype(("nor_conv_3x3",) * 6)
 
 
-def test_registry_holds_the_three_strategies():
-    assert {"random", "evolution", "pnas"} <= set(STRATEGIES.names())
+def test_registry_holds_the_strategies():
+    assert {"random", "evolution", "pnas", "local"} <= set(STRATEGIES.names())
     with pytest.raises(KeyError, match="Unknown search strategy 'nope'"):
         make_strategy("nope")
 
@@ -78,7 +79,7 @@ def test_mutate_changes_exactly_one_edge():
         assert sum(a != b for a, b in zip(cell.ops, child.ops)) == 1
 
 
-@pytest.mark.parametrize("name", ["random", "evolution", "pnas"])
+@pytest.mark.parametrize("name", ["random", "evolution", "pnas", "local"])
 def test_strategies_are_reproducible_from_their_seed_and_respect_the_budget(name):
     runs = [make_strategy(name).search(Additive(), Budget(evaluations=30), seed=7) for _ in range(2)]
     assert [t.cell for t in runs[0].trials] == [t.cell for t in runs[1].trials]
@@ -174,7 +175,7 @@ def test_full_space_draws_are_the_unrestricted_stream():
         assert mutate(old, rng_b) == NB201Genotype(tuple(expected))
 
 
-@pytest.mark.parametrize("name", ["random", "evolution", "pnas"])
+@pytest.mark.parametrize("name", ["random", "evolution", "pnas", "local"])
 def test_strategies_stay_inside_a_restricted_space(name):
     evaluator = Additive()
     make_strategy(name).search(evaluator, Budget(evaluations=20), seed=0, edge_ops=_RESTRICTED)
@@ -203,3 +204,66 @@ def test_restricted_draws_and_mutations_and_the_trace_refuses_outside_cells():
         SearchTrace(Additive(), Budget(evaluations=5), edge_ops=_RESTRICTED[:2])
     assert pnas_lib.complete(("nor_conv_3x3",), "skip_connect", _RESTRICTED).ops == (
         "nor_conv_3x3", "none", "nor_conv_1x1", "skip_connect", "none", "nor_conv_1x1")
+
+
+def _distance(a, b) -> int:
+    return sum(x != y for x, y in zip(a, b))
+
+
+def test_local_search_climbs_to_the_optimum_through_full_neighbourhoods():
+    evaluator = Additive()
+    trace = make_strategy("local").search(evaluator, Budget(evaluations=300), seed=0)
+    cells = [NB201Genotype.from_string(t.cell).ops for t in trace.trials]
+    assert trace.best().cell == OPTIMUM.to_string()  # an additive score has no other local optimum
+    # The first climb: the start, then blocks of 24 neighbours of the current cell.
+    assert len(neighbours := local_search.neighbours(NB201Genotype(cells[0]))) == 24
+    assert {NB201Genotype(c) for c in cells[1:25]} == set(neighbours)
+    current = max(cells[:25], key=lambda c: evaluator.evaluate(NB201Genotype(c))[0])
+    assert all(_distance(current, c) == 1 for c in cells[25:25 + 10])  # the next block is around the best
+
+
+def test_local_search_first_improvement_moves_at_the_first_better_neighbour():
+    evaluator = Additive()
+    trace = make_strategy("local", first_improvement=True).search(evaluator, Budget(evaluations=40), seed=1)
+    scores = [t.score for t in trace.trials]
+    start = scores[0]
+    first_better = next(i for i, s in enumerate(scores[1:], start=1) if s > start)
+    # Right after the first better neighbour, the climb evaluates that cell's neighbours.
+    moved_to = NB201Genotype.from_string(trace.trials[first_better].cell).ops
+    nxt = NB201Genotype.from_string(trace.trials[first_better + 1].cell).ops
+    assert _distance(moved_to, nxt) == 1
+
+
+class _Counting(Additive):
+    name = "counting"
+
+
+def test_warm_start_ranks_cells_by_the_cheap_evaluator_and_charges_its_cost():
+    cheap, costly = _Counting(cost=0.5), Additive(cost=10.0)
+    warm = WarmStart(cheap, cells=30)
+    trace = make_strategy("local").with_warm_start(warm).search(costly, Budget(evaluations=1), seed=0)
+    assert trace.prescreened == 30 and len(cheap.calls) == 30 and len({c.to_string() for c in cheap.calls}) == 30
+    best_cheap = max(cheap.calls, key=lambda c: cheap.evaluate(c)[0])
+    assert trace.trials[0].cell == best_cheap.to_string()  # the climb starts at the warm start's best
+    assert len(trace.trials) == 1 and trace.cost_seconds == pytest.approx(30 * 0.5 + 10.0)
+    assert make_strategy("local").with_warm_start(warm).config()["warm_start"] == {"evaluator": "counting",
+                                                                                    "cells": 30}
+
+
+def test_evolution_with_a_warm_start_starts_from_its_best_cells():
+    cheap = _Counting(cost=0.0)
+    strategy = make_strategy("evolution", population_size=5, sample_size=2).with_warm_start(WarmStart(cheap, 20))
+    trace = strategy.search(Additive(), Budget(evaluations=8), seed=3)
+    ranked = sorted(cheap.calls[:20], key=lambda c: -cheap.evaluate(c)[0])
+    assert [t.cell for t in trace.trials[:5]] == [c.to_string() for c in ranked[:5]]
+
+
+def test_warm_start_checks():
+    with pytest.raises(ValueError, match="at least one cell"):
+        WarmStart(Additive(), cells=0)
+    with pytest.raises(ValueError, match="takes no warm start; these do: evolution, local"):
+        make_strategy("random").with_warm_start(WarmStart(Additive()))
+    # In a 24-cell space the warm start scores all 24 (not more), then local search covers the space.
+    trace = make_strategy("local").with_warm_start(WarmStart(Additive(), 100)).search(
+        Additive(), Budget(evaluations=100), seed=0, edge_ops=_RESTRICTED)
+    assert trace.prescreened == 24 and len(trace.trials) == 24

@@ -2,7 +2,9 @@
 
 `STRATEGIES` maps names to strategy classes: `random` (random search), `evolution`
 (regularized evolution, arXiv 1802.01548), `pnas` (progressive search with a surrogate,
-arXiv 1712.00559). Evaluators: `TableEvaluator` (benchmark mode), `TrainEvaluator` (real mode),
+arXiv 1712.00559), `local` (local search, arXiv 2005.02960); `WarmStart` starts evolution or
+local search from a zero-cost scorer's best cells (arXiv 2101.08134).
+Evaluators: `TableEvaluator` (benchmark mode), `TrainEvaluator` (real mode),
 `SupernetEvaluator` (one-shot mode), `ScorerEvaluator` (zero-cost mode).
 `tfnas.strategies.compare` runs several strategies under one budget over seeds.
 """
@@ -15,6 +17,7 @@ from tfnas.strategies.base import (
     SearchTrace,
     Strategy,
     Trial,
+    WarmStart,
     make_strategy,
     mutate,
     random_cell,
@@ -31,8 +34,9 @@ from tfnas.strategies.evaluators import (
 from tfnas.strategies import random_search  # noqa: F401,E402
 from tfnas.strategies import evolution  # noqa: F401,E402
 from tfnas.strategies import pnas  # noqa: F401,E402
+from tfnas.strategies import local_search  # noqa: F401,E402
 
 __all__ = [
     "STRATEGIES", "Budget", "BudgetExhausted", "Evaluator", "ProxyConfig", "ScorerEvaluator", "SearchTrace", "Strategy",
-    "SupernetEvaluator", "TableEvaluator", "TrainEvaluator", "Trial", "make_strategy", "mutate", "random_cell",
+    "SupernetEvaluator", "TableEvaluator", "TrainEvaluator", "Trial", "WarmStart", "make_strategy", "mutate", "random_cell",
 ]

@@ -24,7 +24,8 @@ _MAX_REPEATS = 10_000
 class RegularizedEvolution(Strategy):
     """Aging evolution over NAS-Bench-201 cells.
 
-    The population starts with `population_size` random cells. Each cycle draws
+    The population starts with `population_size` random cells (with a `WarmStart`: the
+    warm start's best-scored cells, as the zero-cost warm-up of arXiv 2101.08134). Each cycle draws
     `sample_size` members uniformly (with replacement, as Algorithm 1), mutates the
     best-scored one (one edge changed to a different op), evaluates the child, appends it
     and removes the oldest member. The returned cell is the best scored over the whole run.
@@ -33,6 +34,7 @@ class RegularizedEvolution(Strategy):
 
     References:
         - Real et al., arXiv 1802.01548.
+        - Abdelfattah et al., arXiv 2101.08134 (zero-cost warm-up of the population).
 
     Args:
         population_size: P (NB201 reference script: 10).
@@ -43,6 +45,7 @@ class RegularizedEvolution(Strategy):
     """
 
     name = "evolution"
+    supports_warm_start = True
 
     def __init__(self, population_size: int = 10, sample_size: int = 3) -> None:
         if population_size < 1 or not 1 <= sample_size <= population_size:
@@ -55,6 +58,9 @@ class RegularizedEvolution(Strategy):
 
     def run(self, trace: SearchTrace, rng: np.random.Generator) -> None:
         population: collections.deque = collections.deque()
+        if self.warm_start is not None:  # arXiv 2101.08134: the population is the warm start's top P.
+            for cell in self.warm_start.ranked(trace, rng)[:self.population_size]:
+                population.append((cell, trace.evaluate(cell)))
         while len(population) < self.population_size:
             cell = random_cell(rng, trace.edge_ops)
             population.append((cell, trace.evaluate(cell)))
