@@ -57,7 +57,10 @@ again costs its recorded seconds without training; `scorer`: a training-free `--
 (`naswot` by default, arXiv 2006.04647) at the NB201 network, zero-cost mode);
 differentiable ones run `runner.search` at the flags above. `--learned_space=FILE` (the
 `learned_space.json` of `launch.evolve_space`) makes every strategy and search run inside that
-sub-space instead of the full space. It prints per strategy the found
+sub-space instead of the full space. `--warm_start_scorer=NAME` (`--warm_start_cells`,
+`--warm_start_climb`) starts evolution's population and local search's climb from the best
+cells of a training-free scorer (arXiv 2101.08134), its cost charged to every run; with the
+climb, from the scorer's own local optimum. It prints per strategy the found
 cell's CIFAR-10 test accuracy (table, 200 epochs) mean +- std over seeds, the rank
 percentile, evaluations and hours of this machine per seed; writes `<workdir>/compare.png`
 (best-so-far accuracy against cost) and `<workdir>/compare.json`; and prints as its LAST line
@@ -134,6 +137,10 @@ _WARM_START_SCORER = flags.DEFINE_enum(
     "cells by this training-free scorer (zero-cost warm-up, arXiv 2101.08134); its cost is charged to every run.",
 )
 _WARM_START_CELLS = flags.DEFINE_integer("warm_start_cells", 100, "With --warm_start_scorer: random cells it scores.")
+_WARM_START_CLIMB = flags.DEFINE_bool(
+    "warm_start_climb", False,
+    "With --warm_start_scorer: also hill-climb the scorer from the best of those cells to its local optimum "
+    "(every neighbour scored and charged), which then leads the warm start.")
 _TABLE_COLUMN = flags.DEFINE_enum(
     "table_column", "cifar100", ["cifar10", "cifar100", "imagenet16-120"],
     "With --evaluator=table: the 200-epoch test-accuracy column the strategies see; found cells are "
@@ -230,11 +237,13 @@ def _compare(table) -> dict:
         from tfnas.ranking.scorers import ProxyConfig as ScorerProxy, ScoringContext
 
         warm = strategies_lib.WarmStart(strategies_lib.ScorerEvaluator(
-            _WARM_START_SCORER.value, ScoringContext(ScorerProxy(), data_dir=_DATA_DIR.value)), _WARM_START_CELLS.value)
+            _WARM_START_SCORER.value, ScoringContext(ScorerProxy(), data_dir=_DATA_DIR.value)), _WARM_START_CELLS.value,
+            climb=_WARM_START_CLIMB.value)
         for strategy in multi.values():
             if strategy.supports_warm_start:
                 strategy.with_warm_start(warm)
-        print(f"warm start: the best of {warm.cells} random cells by {_WARM_START_SCORER.value} "
+        climbed = ", then a climb to the scorer's local optimum" if warm.climb else ""
+        print(f"warm start: the best of {warm.cells} random cells by {_WARM_START_SCORER.value}{climbed} "
               f"(for {', '.join(n for n, st in multi.items() if st.supports_warm_start) or 'no strategy here'})")
     if _EVALUATOR.value == "table":
         def make_evaluator(seed: int):

@@ -27,6 +27,14 @@ def run_launch(module: str, *args: str, data_dir=None, timeout: int = 300) -> su
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 
+def error_line(stderr: str) -> str:
+    """The launch script's `error: ...` line in `stderr`. TensorFlow's own start-up lines may come
+    before it (on AVX-512 CPUs it logs that oneDNN is on whatever TF_CPP_MIN_LOG_LEVEL says)."""
+    lines = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    assert lines, f"no 'error: ' line in stderr:\n{stderr[-2000:]}"
+    return lines[0]
+
+
 def assert_config_and_save_roundtrip(model: keras.Model, inputs, atol: float = 1e-6) -> None:
     """Checks `from_config(get_config())` rebuilds the model and `.keras` save/load keeps outputs.
 

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from tfnas.algorithms.runner import make_search_config, search
-from tests.helpers import run_launch
+from tests.helpers import error_line, run_launch
 
 
 
@@ -33,4 +33,4 @@ def test_measures_every_distance_on_a_trained_single_path_supernet(tmp_path):
 
 def test_a_missing_workdir_exits_2(tmp_path):
     proc = _run(f"--supernet_workdir={tmp_path / 'none'}")
-    assert proc.returncode == 2 and proc.stderr.startswith("error: ")
+    assert proc.returncode == 2 and "holds no config.json" in error_line(proc.stderr)

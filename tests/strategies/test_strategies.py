@@ -7,8 +7,9 @@ import pytest
 
 from tfnas.genotypes.nb201 import NB201Genotype
 from tfnas.spaces import nb201 as nb201_space
-from tfnas.strategies import STRATEGIES, Budget, SearchTrace, WarmStart, make_strategy, mutate, random_cell
-from tfnas.strategies import local_search
+from tfnas.strategies import (
+    STRATEGIES, Budget, SearchTrace, WarmStart, make_strategy, mutate, one_op_neighbours, random_cell,
+)
 from tfnas.strategies import pnas as pnas_lib
 
 #: Per-edge values of a synthetic additive score: the optimum is conv3x3 on every edge.
@@ -216,7 +217,7 @@ def test_local_search_climbs_to_the_optimum_through_full_neighbourhoods():
     cells = [NB201Genotype.from_string(t.cell).ops for t in trace.trials]
     assert trace.best().cell == OPTIMUM.to_string()  # an additive score has no other local optimum
     # The first climb: the start, then blocks of 24 neighbours of the current cell.
-    assert len(neighbours := local_search.neighbours(NB201Genotype(cells[0]))) == 24
+    assert len(neighbours := one_op_neighbours(NB201Genotype(cells[0]))) == 24
     assert {NB201Genotype(c) for c in cells[1:25]} == set(neighbours)
     current = max(cells[:25], key=lambda c: evaluator.evaluate(NB201Genotype(c))[0])
     assert all(_distance(current, c) == 1 for c in cells[25:25 + 10])  # the next block is around the best
@@ -243,18 +244,34 @@ def test_warm_start_ranks_cells_by_the_cheap_evaluator_and_charges_its_cost():
     warm = WarmStart(cheap, cells=30)
     trace = make_strategy("local").with_warm_start(warm).search(costly, Budget(evaluations=1), seed=0)
     assert trace.prescreened == 30 and len(cheap.calls) == 30 and len({c.to_string() for c in cheap.calls}) == 30
-    best_cheap = max(cheap.calls, key=lambda c: cheap.evaluate(c)[0])
+    best_cheap = max(cheap.calls, key=lambda c: Additive().evaluate(c)[0])
     assert trace.trials[0].cell == best_cheap.to_string()  # the climb starts at the warm start's best
     assert len(trace.trials) == 1 and trace.cost_seconds == pytest.approx(30 * 0.5 + 10.0)
     assert make_strategy("local").with_warm_start(warm).config()["warm_start"] == {"evaluator": "counting",
-                                                                                    "cells": 30}
+                                                                                    "cells": 30, "climb": False}
+
+
+def test_a_climbing_warm_start_hands_over_the_cheap_scores_optimum_and_charges_every_cell():
+    cheap, costly = _Counting(cost=0.5), Additive(cost=10.0)
+    warm = WarmStart(cheap, cells=5, climb=True)
+    trace = make_strategy("local").with_warm_start(warm).search(costly, Budget(evaluations=1), seed=0)
+    assert trace.trials[0].cell == OPTIMUM.to_string()  # the additive score's optimum, not a random cell's best
+    distinct = {c.to_string() for c in cheap.calls}
+    assert trace.prescreened == len(cheap.calls) == len(distinct) > 5 + 24  # no cell scored twice
+    assert trace.cost_seconds == pytest.approx(0.5 * len(distinct) + 10.0)
+    # Every step of the climb scored a whole neighbourhood: the optimum's neighbours were all scored.
+    assert {c.to_string() for c in one_op_neighbours(OPTIMUM)} <= distinct
+    # Without the climb the same five random cells do not contain the optimum.
+    plain = make_strategy("local").with_warm_start(WarmStart(_Counting(), cells=5)).search(
+        Additive(), Budget(evaluations=1), seed=0)
+    assert plain.trials[0].cell != OPTIMUM.to_string()
 
 
 def test_evolution_with_a_warm_start_starts_from_its_best_cells():
     cheap = _Counting(cost=0.0)
     strategy = make_strategy("evolution", population_size=5, sample_size=2).with_warm_start(WarmStart(cheap, 20))
     trace = strategy.search(Additive(), Budget(evaluations=8), seed=3)
-    ranked = sorted(cheap.calls[:20], key=lambda c: -cheap.evaluate(c)[0])
+    ranked = sorted(cheap.calls[:20], key=lambda c: -Additive().evaluate(c)[0])
     assert [t.cell for t in trace.trials[:5]] == [c.to_string() for c in ranked[:5]]
 
 

@@ -20,6 +20,7 @@ from tfnas.strategies.base import (
     WarmStart,
     make_strategy,
     mutate,
+    one_op_neighbours,
     random_cell,
 )
 from tfnas.strategies.evaluators import (
@@ -38,5 +39,6 @@ from tfnas.strategies import local_search  # noqa: F401,E402
 
 __all__ = [
     "STRATEGIES", "Budget", "BudgetExhausted", "Evaluator", "ProxyConfig", "ScorerEvaluator", "SearchTrace", "Strategy",
-    "SupernetEvaluator", "TableEvaluator", "TrainEvaluator", "Trial", "WarmStart", "make_strategy", "mutate", "random_cell",
+    "SupernetEvaluator", "TableEvaluator", "TrainEvaluator", "Trial", "WarmStart", "make_strategy", "mutate",
+    "one_op_neighbours", "random_cell",
 ]

@@ -19,21 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfnas.genotypes.nb201 import NB201Genotype
-from tfnas.strategies.base import STRATEGIES, SearchTrace, Strategy, random_cell, space_edge_ops, space_size
-
-
-def neighbours(cell: NB201Genotype, edge_ops=None) -> list[NB201Genotype]:
-    """Every cell one op away from `cell` inside the space (edge by edge, ops in space order)."""
-    rows = space_edge_ops(edge_ops)
-    found = []
-    for edge, allowed in enumerate(rows):
-        for op in allowed:
-            if op != cell.ops[edge]:
-                ops = list(cell.ops)
-                ops[edge] = op
-                found.append(NB201Genotype(tuple(ops)))
-    return found
+from tfnas.strategies.base import STRATEGIES, SearchTrace, Strategy, one_op_neighbours, random_cell, space_size
 
 
 @STRATEGIES.register("local")
@@ -75,7 +61,7 @@ class LocalSearch(Strategy):
                     continue
             score = trace.evaluate(current)
             while True:
-                candidates = neighbours(current, trace.edge_ops)
+                candidates = one_op_neighbours(current, trace.edge_ops)
                 order = rng.permutation(len(candidates))
                 best, best_score = None, score
                 for i in order:
