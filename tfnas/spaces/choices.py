@@ -1,0 +1,427 @@
+"""Search spaces written in Keras: layer, input and value choices inside an ordinary model.
+
+A user writes a function that builds an ordinary Keras model (functional or subclassed) and
+marks its open decisions with three primitives, each under a stable label:
+
+- `layer_choice(candidates, label)`: one of several candidate layers with the same output
+  shape (e.g. a 3x3 or a 5x5 convolution, or an identity);
+- `input_choice(inputs, n_chosen, label)`: `n_chosen` of several tensors, summed (e.g. which
+  earlier features a block adds: DARTS's and ENAS's input choice);
+- `value_choice(values, label)`: one of several plain values, usable wherever a layer
+  argument is (kernel size, width, expansion, repeats).
+
+`KerasSpace(build)` runs the function once to discover the labels and their candidates (the
+space). Then:
+
+- `space.fixed_model(record)` builds the model again with every choice replaced by the chosen
+  candidate: plain Keras layers only (`input_choice` becomes an index or a `keras.layers.Add`,
+  `value_choice` the value), no tfnas layer, so it trains, saves as `.keras` and loads without
+  tfnas, and exports like any Keras model;
+- `space.supernet()` builds it with every layer and input choice mixed by a softmax over its
+  architecture weights (DARTS's continuous relaxation, Liu et al., arXiv 1806.09055): a model
+  with `arch_variables` and `weight_variables`, which the bilevel searches of
+  `tfnas.algorithms` (`Darts`, `DartsMinus`, ...) train as they train a built-in supernet;
+  `supernet_record(supernet)` derives the record (the strongest candidate per choice). A
+  value choice cannot be mixed by weight sharing (the layers it shapes differ); a space with
+  one is searched by the multi-trial strategies (`random_record`, `mutate_record`), or the
+  choice is written as a `layer_choice` over the shaped layers.
+
+A choice record is a dict `label -> chosen` (an index for a layer choice, a sorted list of
+indices for an input choice, the value for a value choice), saved as JSON lines, one line
+per label (`save_record` / `load_record`).
+
+Nested choices (a choice inside a candidate of another) are not supported: discovery builds
+every candidate once, and each label must be met once per build.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import keras
+import numpy as np
+
+_STATE = threading.local()
+
+
+class _Build:
+    """What the current build does with the choices it meets: `discover` (record them, mix the
+    choices, take a value choice's first value), `supernet` (mix; value choices are refused)
+    or `fixed` (return the recorded candidate)."""
+
+    def __init__(self, mode: str, record: dict[str, Any] | None = None) -> None:
+        self.mode = mode
+        self.record = record or {}
+        self.choices: dict[str, dict[str, Any]] = {}
+        self.used: set[str] = set()
+
+    def meet(self, label: str, kind: str, size: int, **info: Any) -> None:
+        if not isinstance(label, str) or not label:
+            raise ValueError(f"A choice needs a non-empty string label. Received: label={label!r}")
+        if label in self.used:
+            raise ValueError(f"The choice label {label!r} is used twice in one model; every choice needs its own "
+                             "label (a loop can number them: f'block{i}_kernel').")
+        self.used.add(label)
+        if size < 1:
+            raise ValueError(f"Choice {label!r} has no candidates.")
+        self.choices[label] = {"kind": kind, "size": size, **info}
+
+
+@contextlib.contextmanager
+def _building(build: _Build) -> Iterator[_Build]:
+    previous = getattr(_STATE, "build", None)
+    _STATE.build = build
+    try:
+        yield build
+    finally:
+        _STATE.build = previous
+
+
+def _current(primitive: str) -> _Build:
+    build = getattr(_STATE, "build", None)
+    if build is None:
+        raise RuntimeError(f"{primitive} is called outside a space's build: build the model through "
+                           "KerasSpace(build_fn) (fixed_model, supernet), not by calling build_fn directly.")
+    return build
+
+
+def _chosen(build: _Build, label: str) -> Any:
+    if label not in build.record:
+        raise ValueError(f"The choice record has no entry for {label!r}; it must name every label of the space "
+                         f"({', '.join(sorted(build.used | set(build.record)))} ...).")
+    return build.record[label]
+
+
+@keras.saving.register_keras_serializable(package="tfnas")
+class MixedLayerChoice(keras.layers.Layer):
+    """A layer choice in a supernet: `sum_i softmax(alpha)_i * candidate_i(x)` (arXiv 1806.09055).
+
+    `alpha` (one architecture weight per candidate, initialised as DARTS's `1e-3 * N(0, 1)`)
+    is the layer's only weight of its own; the candidates keep theirs.
+
+    Raises:
+        ValueError: when the candidates' outputs differ in shape.
+    """
+
+    def __init__(self, candidates: Sequence[keras.layers.Layer], label: str, **kwargs: Any) -> None:
+        super().__init__(name=kwargs.pop("name", label), **kwargs)
+        self.candidates = list(candidates)
+        self.label = label
+
+    def build(self, input_shape) -> None:
+        self.alpha = self.add_weight(shape=(len(self.candidates),), name="alpha", trainable=True,
+                                     initializer=keras.initializers.RandomNormal(stddev=1e-3))
+        self.built = True
+
+    def call(self, inputs, training=None):
+        outputs = [candidate(inputs, training=training) for candidate in self.candidates]
+        shapes = {tuple(o.shape[1:]) for o in outputs}
+        if len(shapes) > 1:
+            raise ValueError(f"The candidates of layer choice {self.label!r} give outputs of different shapes "
+                             f"{sorted(shapes, key=str)}; every candidate must map the input to the same shape.")
+        weights = keras.ops.softmax(self.alpha)
+        return sum(weights[i] * output for i, output in enumerate(outputs))
+
+
+@keras.saving.register_keras_serializable(package="tfnas")
+class MixedInputChoice(keras.layers.Layer):
+    """An input choice in a supernet: `sum_i softmax(alpha)_i * input_i` (each input a candidate edge).
+
+    Raises:
+        ValueError: when the inputs differ in shape or their number is not the choice's.
+    """
+
+    def __init__(self, num_inputs: int, n_chosen: int, label: str, **kwargs: Any) -> None:
+        super().__init__(name=kwargs.pop("name", label), **kwargs)
+        self.num_inputs, self.n_chosen, self.label = int(num_inputs), int(n_chosen), label
+
+    def build(self, input_shape) -> None:
+        self.alpha = self.add_weight(shape=(self.num_inputs,), name="alpha", trainable=True,
+                                     initializer=keras.initializers.RandomNormal(stddev=1e-3))
+        self.built = True
+
+    def call(self, inputs):
+        inputs = list(inputs)
+        if len(inputs) != self.num_inputs:
+            raise ValueError(f"Input choice {self.label!r} was made over {self.num_inputs} inputs, "
+                             f"called with {len(inputs)}.")
+        weights = keras.ops.softmax(self.alpha)
+        return sum(weights[i] * x for i, x in enumerate(inputs))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "num_inputs": self.num_inputs, "n_chosen": self.n_chosen,
+                "label": self.label}
+
+
+class _SelectInputs:
+    """A fixed input choice: the chosen input itself, or the `keras.layers.Add` of the chosen ones."""
+
+    def __init__(self, indices: Sequence[int], num_inputs: int, label: str) -> None:
+        self.indices, self.num_inputs, self.label = list(indices), num_inputs, label
+
+    def __call__(self, inputs):
+        inputs = list(inputs)
+        if len(inputs) != self.num_inputs:
+            raise ValueError(f"Input choice {self.label!r} was made over {self.num_inputs} inputs, "
+                             f"called with {len(inputs)}.")
+        chosen = [inputs[i] for i in self.indices]
+        return chosen[0] if len(chosen) == 1 else keras.layers.Add(name=self.label)(chosen)
+
+
+def layer_choice(candidates: Sequence[keras.layers.Layer], label: str):
+    """One of `candidates` (Keras layers with the same output shape), under `label`.
+
+    Returns, by the build: the chosen candidate itself (`KerasSpace.fixed_model`) or a
+    `MixedLayerChoice` over all of them (discovery, `KerasSpace.supernet`). Call the result on
+    the input as any layer.
+
+    Raises:
+        ValueError: for an empty or non-layer candidate list, a repeated label, or a record
+            whose index is out of range.
+    """
+    build = _current("layer_choice")
+    candidates = list(candidates)
+    if not all(isinstance(c, keras.layers.Layer) for c in candidates):
+        raise ValueError(f"layer_choice {label!r} takes Keras layers. Received: "
+                         f"{[type(c).__name__ for c in candidates]}")
+    build.meet(label, "layer", len(candidates), names=[c.name for c in candidates])
+    if build.mode == "fixed":
+        index = _chosen(build, label)
+        if not isinstance(index, (int, np.integer)) or not 0 <= index < len(candidates):
+            raise ValueError(f"Layer choice {label!r} has {len(candidates)} candidates; the record chose {index!r}.")
+        return candidates[int(index)]
+    return MixedLayerChoice(candidates, label)
+
+
+def input_choice(inputs: Sequence[Any], n_chosen: int, label: str):
+    """The sum of `n_chosen` of `inputs` (tensors of one shape), under `label`.
+
+    Raises:
+        ValueError: when `n_chosen` is not in [1, len(inputs)], or the record's indices are not
+            `n_chosen` distinct indices of the inputs.
+    """
+    build = _current("input_choice")
+    inputs = list(inputs)
+    if not 1 <= int(n_chosen) <= len(inputs):
+        raise ValueError(f"input_choice {label!r} chooses n_chosen in [1, {len(inputs)}]. Received: {n_chosen!r}")
+    build.meet(label, "input", len(inputs), n_chosen=int(n_chosen))
+    if build.mode == "fixed":
+        chosen = _chosen(build, label)
+        indices = sorted(int(i) for i in chosen) if isinstance(chosen, (list, tuple)) else None
+        if indices is None or len(set(indices)) != int(n_chosen) or not all(0 <= i < len(inputs) for i in indices):
+            raise ValueError(f"Input choice {label!r} takes {n_chosen} distinct indices in [0, {len(inputs)}); "
+                             f"the record chose {chosen!r}.")
+        return _SelectInputs(indices, len(inputs), label)(inputs)
+    return MixedInputChoice(len(inputs), int(n_chosen), label)(inputs)
+
+
+def value_choice(values: Sequence[Any], label: str):
+    """One of `values` (plain JSON values: ints, floats, strings), under `label`.
+
+    Returns the chosen value (the first one while the space is discovered).
+
+    Raises:
+        ValueError: for no values, a record value not among them, or in a supernet build
+            (a value choice cannot be mixed by weight sharing; use the multi-trial strategies, or
+            a `layer_choice` over the layers the values would shape).
+    """
+    build = _current("value_choice")
+    values = list(values)
+    build.meet(label, "value", len(values), values=values)
+    if build.mode == "supernet":
+        raise ValueError(f"Value choice {label!r} cannot be mixed in a weight-sharing supernet: the layers it shapes "
+                         "differ. Search this space with a multi-trial strategy (random_record / mutate_record), or "
+                         "write the choice as layer_choice([...]) over the layers each value would build.")
+    if build.mode == "fixed":
+        value = _chosen(build, label)
+        if value not in values:
+            raise ValueError(f"Value choice {label!r} is one of {values}; the record chose {value!r}.")
+        return value
+    return values[0]
+
+
+class KerasSpace:
+    """A search space written as a Keras model-building function with choices in it.
+
+    Args:
+        build: A function of no arguments returning a `keras.Model` whose choices are made with
+            `layer_choice`, `input_choice` and `value_choice`.
+
+    Raises:
+        ValueError: when `build` makes no choice or does not return a Keras model.
+
+    Example:
+    >>> def build():
+    ...     inputs = keras.Input((32, 32, 3))
+    ...     width = value_choice([16, 32], "width")
+    ...     x = layer_choice([keras.layers.Conv2D(width, 3, padding="same"),
+    ...                       keras.layers.Conv2D(width, 5, padding="same")], "conv")(inputs)
+    ...     return keras.Model(inputs, keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(x)))
+    >>> space = KerasSpace(build)  # doctest: +SKIP
+    >>> model = space.fixed_model({"width": 32, "conv": 1})  # doctest: +SKIP
+    """
+
+    def __init__(self, build: Callable[[], keras.Model]) -> None:
+        self.build = build
+        with _building(_Build("discover")) as found:
+            model = build()
+        self._check_model(model)
+        if not found.choices:
+            raise ValueError("The build function makes no choice: mark the open decisions with layer_choice, "
+                             "input_choice or value_choice.")
+        self.choices: dict[str, dict[str, Any]] = found.choices
+
+    @staticmethod
+    def _check_model(model) -> None:
+        if not isinstance(model, keras.Model):
+            raise ValueError(f"The build function must return a keras.Model. Received: {type(model).__name__}")
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.choices)
+
+    def size(self) -> int:
+        """The number of architectures in the space (records)."""
+        from math import comb
+
+        total = 1
+        for choice in self.choices.values():
+            total *= comb(choice["size"], choice["n_chosen"]) if choice["kind"] == "input" else choice["size"]
+        return total
+
+    def check_record(self, record: dict[str, Any]) -> None:
+        """Raises ValueError when `record` misses a label of the space or names one it lacks."""
+        missing = [label for label in self.choices if label not in record]
+        extra = [label for label in record if label not in self.choices]
+        if missing or extra:
+            raise ValueError(f"The choice record does not fit the space: missing {missing}, unknown {extra}.")
+
+    def fixed_model(self, record: dict[str, Any]) -> keras.Model:
+        """The model with every choice replaced by its chosen candidate: plain Keras layers only.
+
+        Raises:
+            ValueError: for a record that does not fit the space.
+        """
+        self.check_record(record)
+        with _building(_Build("fixed", dict(record))):
+            model = self.build()
+        self._check_model(model)
+        return model
+
+    def supernet(self) -> ChoiceSupernet:
+        """The weight-sharing supernet: every layer and input choice mixed by softmax(alpha).
+
+        Raises:
+            ValueError: when the space has a value choice.
+        """
+        with _building(_Build("supernet")):
+            model = self.build()
+        self._check_model(model)
+        return ChoiceSupernet(model)
+
+    # -------------------------------------------------------------- multi-trial moves
+    def random_record(self, rng: np.random.Generator) -> dict[str, Any]:
+        """A uniformly drawn record."""
+        return {label: self._draw(choice, rng) for label, choice in self.choices.items()}
+
+    def mutate_record(self, record: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+        """`record` with one choice (of those with more than one option) redrawn to a different option."""
+        self.check_record(record)
+        open_labels = [label for label, c in self.choices.items() if self._options(c) > 1]
+        if not open_labels:
+            return dict(record)
+        label = open_labels[int(rng.integers(len(open_labels)))]
+        while True:
+            drawn = self._draw(self.choices[label], rng)
+            if drawn != record[label]:
+                return {**record, label: drawn}
+
+    @staticmethod
+    def _options(choice: dict[str, Any]) -> int:
+        from math import comb
+
+        return comb(choice["size"], choice["n_chosen"]) if choice["kind"] == "input" else choice["size"]
+
+    @staticmethod
+    def _draw(choice: dict[str, Any], rng: np.random.Generator) -> Any:
+        if choice["kind"] == "layer":
+            return int(rng.integers(choice["size"]))
+        if choice["kind"] == "input":
+            return sorted(int(i) for i in rng.choice(choice["size"], size=choice["n_chosen"], replace=False))
+        return choice["values"][int(rng.integers(choice["size"]))]
+
+
+class ChoiceSupernet(keras.Model):
+    """A user space's supernet: the mixed model, with its architecture weights split out.
+
+    `arch_variables` are the `alpha` of every mixed choice, `weight_variables` every other
+    trainable variable: the interface of `tfnas.supernets.Supernet` that
+    `tfnas.algorithms.BilevelSearch` trains.
+    """
+
+    def __init__(self, model: keras.Model, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.model = model
+
+    def call(self, inputs, training=None):
+        return self.model(inputs, training=training)
+
+    def mixed_choices(self) -> list[MixedLayerChoice | MixedInputChoice]:
+        return [layer for layer in self.model._flatten_layers(include_self=False)
+                if isinstance(layer, (MixedLayerChoice, MixedInputChoice))]
+
+    @property
+    def arch_variables(self) -> list:
+        return [choice.alpha for choice in self.mixed_choices()]
+
+    @property
+    def weight_variables(self) -> list:
+        arch = {id(v) for v in self.arch_variables}
+        return [v for v in self.model.trainable_variables if id(v) not in arch]
+
+
+def supernet_record(supernet: ChoiceSupernet) -> dict[str, Any]:
+    """The record a trained supernet derives: per layer choice the largest alpha, per input
+    choice the `n_chosen` largest (DARTS's derivation, arXiv 1806.09055)."""
+    record: dict[str, Any] = {}
+    for choice in supernet.mixed_choices():
+        alpha = np.asarray(keras.ops.convert_to_numpy(choice.alpha))
+        if isinstance(choice, MixedLayerChoice):
+            record[choice.label] = int(np.argmax(alpha))
+        else:
+            record[choice.label] = sorted(int(i) for i in np.argsort(-alpha, kind="stable")[:choice.n_chosen])
+    return record
+
+
+def save_record(record: dict[str, Any], path: str) -> None:
+    """Writes `record` as JSON lines, one `{"label": ..., "chosen": ...}` per label."""
+    with open(path, "w", encoding="utf-8") as f:
+        for label, chosen in record.items():
+            f.write(json.dumps({"label": label, "chosen": chosen}) + "\n")
+
+
+def load_record(path: str) -> dict[str, Any]:
+    """Reads a record written by `save_record`.
+
+    Raises:
+        ValueError: for a line that is not a `{"label", "chosen"}` object, or a label given twice.
+    """
+    record: dict[str, Any] = {}
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                label, chosen = row["label"], row["chosen"]
+            except (ValueError, KeyError, TypeError) as err:
+                raise ValueError(f"{path}, line {number}, is not a choice line ({err}); each line is "
+                                 '{"label": ..., "chosen": ...}.') from None
+            if label in record:
+                raise ValueError(f"{path}, line {number}: label {label!r} is given twice.")
+            record[label] = chosen
+    return record
