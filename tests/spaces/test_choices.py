@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import keras
@@ -178,3 +179,37 @@ def test_random_and_mutated_records_and_the_record_file(tmp_path):
     path.write_text('{"label": "block", "chosen": 1}\nnot json\n')
     with pytest.raises(ValueError, match="line 2, is not a choice line"):
         load_record(str(path))
+
+
+def test_gdas_samples_one_candidate_per_call_and_its_temperature_schedule_drives_the_supernet():
+    from tfnas.algorithms.gdas import Gdas
+
+    keras.utils.set_random_seed(0)
+    space = KerasSpace(_build_layers_and_inputs)
+    supernet = space.supernet(mixing="gumbel")
+    assert KerasSpace(_build_layers_and_inputs).supernet().temperature is None
+    images = np.random.default_rng(0).normal(size=(2, 8, 8, 3)).astype("float32")
+    block = [c for c in supernet.mixed_choices() if isinstance(c, MixedLayerChoice)][0]
+    # One candidate computed per call: the output equals h_k * candidate_k(x) for some k, h_k = 1 forward.
+    stem = supernet.model.get_layer("stem")(images)
+    candidates = [np.asarray(c(stem)) for c in block.candidates]
+    for _ in range(5):
+        out = np.asarray(block(stem))
+        assert min(np.abs(out - c).max() for c in candidates) < 1e-6
+    # The gradient reaches alpha through the straight-through weight, and only the sampled weights move.
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(block(stem))
+    grads = tape.gradient(loss, [block.alpha] + [c.kernel for c in block.candidates[:2]])
+    assert np.abs(np.asarray(grads[0])).max() > 0
+    assert sum(g is not None and np.abs(np.asarray(g)).max() > 0 for g in grads[1:]) <= 1
+    search = Gdas(supernet, dataclasses.replace(Gdas.default_config(), epochs=2))
+    search.compile(keras.optimizers.SGD(0.05), keras.optimizers.Adam(0.05))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 8, 8, 3)).astype("float32")
+    y = (x.mean(axis=(1, 2, 3)) > 0).astype("int64")
+    data = tf.data.Dataset.from_tensor_slices(((x, y), (x, y))).batch(8)
+    before = [np.array(v) for v in supernet.arch_variables]
+    search.fit(data, epochs=1, verbose=0, callbacks=search.callbacks())
+    assert float(supernet.temperature) == pytest.approx(search.config.tau_max)
+    assert any(np.abs(np.array(v) - b).max() > 1e-4 for v, b in zip(supernet.arch_variables, before))
+    space.fixed_model(supernet_record(supernet))

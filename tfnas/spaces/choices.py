@@ -53,9 +53,10 @@ class _Build:
     choices, take a value choice's first value), `supernet` (mix; value choices are refused)
     or `fixed` (return the recorded candidate)."""
 
-    def __init__(self, mode: str, record: dict[str, Any] | None = None) -> None:
+    def __init__(self, mode: str, record: dict[str, Any] | None = None, sampling: _Sampling | None = None) -> None:
         self.mode = mode
         self.record = record or {}
+        self.sampling = sampling
         self.choices: dict[str, dict[str, Any]] = {}
         self.used: set[str] = set()
 
@@ -96,65 +97,103 @@ def _chosen(build: _Build, label: str) -> Any:
     return build.record[label]
 
 
-@keras.saving.register_keras_serializable(package="tfnas")
-class MixedLayerChoice(keras.layers.Layer):
-    """A layer choice in a supernet: `sum_i softmax(alpha)_i * candidate_i(x)` (arXiv 1806.09055).
+class _Sampling:
+    """The shared state of a sampling supernet: its Gumbel temperature (set by GDAS's schedule)."""
 
-    `alpha` (one architecture weight per candidate, initialised as DARTS's `1e-3 * N(0, 1)`)
-    is the layer's only weight of its own; the candidates keep theirs.
+    def __init__(self) -> None:
+        self.temperature = keras.Variable(1.0, trainable=False, dtype="float32", name="temperature")
+
+
+def _gumbel_weights(alpha, temperature, k: int, seed_generator):
+    """Straight-through hard Gumbel top-k weights (GDAS, arXiv 1910.04465, for k = 1): the forward
+    value is the 0/1 mask of the k largest perturbed logits, the gradient that of
+    `softmax((log_softmax(alpha) + g) / temperature)`; and the chosen indices."""
+    uniform = keras.random.uniform(keras.ops.shape(alpha), minval=1e-20, maxval=1.0, seed=seed_generator)
+    perturbed = keras.ops.log_softmax(alpha) - keras.ops.log(-keras.ops.log(uniform))
+    soft = keras.ops.softmax(perturbed / temperature)
+    _, chosen = keras.ops.top_k(perturbed, k)
+    hard = keras.ops.sum(keras.ops.one_hot(chosen, keras.ops.shape(alpha)[0]), axis=0)
+    return hard - keras.ops.stop_gradient(soft) + soft, chosen
+
+
+class _Mixed(keras.layers.Layer):
+    """The architecture weights of one choice: `alpha`, initialised as DARTS's `1e-3 * N(0, 1)`."""
+
+    def __init__(self, size: int, label: str, sampling: _Sampling | None, **kwargs: Any) -> None:
+        super().__init__(name=kwargs.pop("name", label), **kwargs)
+        self.size, self.label = int(size), label
+        # Held in a tuple so that Keras does not track the shared temperature as this layer's weight.
+        self._sampling = (sampling,)
+        self.seed_generator = keras.random.SeedGenerator(0) if sampling is not None else None
+
+    def build(self, input_shape) -> None:
+        self.alpha = self.add_weight(shape=(self.size,), name="alpha", trainable=True,
+                                     initializer=keras.initializers.RandomNormal(stddev=1e-3))
+        self.built = True
+
+    @property
+    def sampling(self) -> _Sampling | None:
+        return self._sampling[0]
+
+
+class MixedLayerChoice(_Mixed):
+    """A layer choice in a supernet.
+
+    Softmax mixing (DARTS, arXiv 1806.09055): `sum_i softmax(alpha)_i * candidate_i(x)`.
+    Sampling (GDAS, arXiv 1910.04465; a supernet built with `mixing="gumbel"`): one candidate
+    drawn per call by hard Gumbel-softmax at the supernet's temperature, only it computed
+    (`keras.ops.switch`), its output scaled by the straight-through weight `h_k`, so the
+    gradient reaches alpha.
 
     Raises:
         ValueError: when the candidates' outputs differ in shape.
     """
 
-    def __init__(self, candidates: Sequence[keras.layers.Layer], label: str, **kwargs: Any) -> None:
-        super().__init__(name=kwargs.pop("name", label), **kwargs)
+    def __init__(self, candidates: Sequence[keras.layers.Layer], label: str, sampling: _Sampling | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(len(candidates), label, sampling, **kwargs)
         self.candidates = list(candidates)
-        self.label = label
-
-    def build(self, input_shape) -> None:
-        self.alpha = self.add_weight(shape=(len(self.candidates),), name="alpha", trainable=True,
-                                     initializer=keras.initializers.RandomNormal(stddev=1e-3))
-        self.built = True
 
     def call(self, inputs, training=None):
-        outputs = [candidate(inputs, training=training) for candidate in self.candidates]
-        shapes = {tuple(o.shape[1:]) for o in outputs}
-        if len(shapes) > 1:
-            raise ValueError(f"The candidates of layer choice {self.label!r} give outputs of different shapes "
-                             f"{sorted(shapes, key=str)}; every candidate must map the input to the same shape.")
-        weights = keras.ops.softmax(self.alpha)
-        return sum(weights[i] * output for i, output in enumerate(outputs))
+        if self.sampling is None or keras.backend.is_keras_tensor(inputs):
+            # Mixing, or the symbolic call of a functional build: every candidate runs (and is built).
+            outputs = [candidate(inputs, training=training) for candidate in self.candidates]
+            shapes = {tuple(o.shape[1:]) for o in outputs}
+            if len(shapes) > 1:
+                raise ValueError(f"The candidates of layer choice {self.label!r} give outputs of different shapes "
+                                 f"{sorted(shapes, key=str)}; every candidate must map the input to the same shape.")
+            weights = keras.ops.softmax(self.alpha)
+            return sum(weights[i] * output for i, output in enumerate(outputs))
+        weights, chosen = _gumbel_weights(self.alpha, self.sampling.temperature, 1, self.seed_generator)
+        index = chosen[0]
+        branches = [lambda x, c=candidate: c(x, training=training) for candidate in self.candidates]
+        return keras.ops.take(weights, index) * keras.ops.switch(index, branches, inputs)
 
 
-@keras.saving.register_keras_serializable(package="tfnas")
-class MixedInputChoice(keras.layers.Layer):
-    """An input choice in a supernet: `sum_i softmax(alpha)_i * input_i` (each input a candidate edge).
+class MixedInputChoice(_Mixed):
+    """An input choice in a supernet: `sum_i softmax(alpha)_i * input_i` (softmax mixing), or the
+    sum of `n_chosen` inputs drawn by hard Gumbel top-k, each scaled by its straight-through
+    weight (sampling).
 
     Raises:
-        ValueError: when the inputs differ in shape or their number is not the choice's.
+        ValueError: when the number of inputs is not the choice's.
     """
 
-    def __init__(self, num_inputs: int, n_chosen: int, label: str, **kwargs: Any) -> None:
-        super().__init__(name=kwargs.pop("name", label), **kwargs)
-        self.num_inputs, self.n_chosen, self.label = int(num_inputs), int(n_chosen), label
-
-    def build(self, input_shape) -> None:
-        self.alpha = self.add_weight(shape=(self.num_inputs,), name="alpha", trainable=True,
-                                     initializer=keras.initializers.RandomNormal(stddev=1e-3))
-        self.built = True
+    def __init__(self, num_inputs: int, n_chosen: int, label: str, sampling: _Sampling | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(num_inputs, label, sampling, **kwargs)
+        self.num_inputs, self.n_chosen = int(num_inputs), int(n_chosen)
 
     def call(self, inputs):
         inputs = list(inputs)
         if len(inputs) != self.num_inputs:
             raise ValueError(f"Input choice {self.label!r} was made over {self.num_inputs} inputs, "
                              f"called with {len(inputs)}.")
-        weights = keras.ops.softmax(self.alpha)
+        if self.sampling is None:
+            weights = keras.ops.softmax(self.alpha)
+        else:
+            weights, _ = _gumbel_weights(self.alpha, self.sampling.temperature, self.n_chosen, self.seed_generator)
         return sum(weights[i] * x for i, x in enumerate(inputs))
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "num_inputs": self.num_inputs, "n_chosen": self.n_chosen,
-                "label": self.label}
 
 
 class _SelectInputs:
@@ -194,7 +233,7 @@ def layer_choice(candidates: Sequence[keras.layers.Layer], label: str):
         if not isinstance(index, (int, np.integer)) or not 0 <= index < len(candidates):
             raise ValueError(f"Layer choice {label!r} has {len(candidates)} candidates; the record chose {index!r}.")
         return candidates[int(index)]
-    return MixedLayerChoice(candidates, label)
+    return MixedLayerChoice(candidates, label, build.sampling)
 
 
 def input_choice(inputs: Sequence[Any], n_chosen: int, label: str):
@@ -216,7 +255,7 @@ def input_choice(inputs: Sequence[Any], n_chosen: int, label: str):
             raise ValueError(f"Input choice {label!r} takes {n_chosen} distinct indices in [0, {len(inputs)}); "
                              f"the record chose {chosen!r}.")
         return _SelectInputs(indices, len(inputs), label)(inputs)
-    return MixedInputChoice(len(inputs), int(n_chosen), label)(inputs)
+    return MixedInputChoice(len(inputs), int(n_chosen), label, build.sampling)(inputs)
 
 
 def value_choice(values: Sequence[Any], label: str):
@@ -312,16 +351,21 @@ class KerasSpace:
         self._check_model(model)
         return model
 
-    def supernet(self) -> ChoiceSupernet:
-        """The weight-sharing supernet: every layer and input choice mixed by softmax(alpha).
+    def supernet(self, mixing: str = "softmax") -> ChoiceSupernet:
+        """The weight-sharing supernet: every layer and input choice mixed by softmax(alpha)
+        (`mixing="softmax"`: DARTS and its first-order family) or sampled by hard Gumbel-softmax
+        (`"gumbel"`: GDAS; the supernet then has the `temperature` its schedule sets).
 
         Raises:
-            ValueError: when the space has a value choice.
+            ValueError: when the space has a value choice, or for an unknown `mixing`.
         """
-        with _building(_Build("supernet")):
+        if mixing not in ("softmax", "gumbel"):
+            raise ValueError(f"mixing must be 'softmax' or 'gumbel'. Received: {mixing!r}")
+        sampling = _Sampling() if mixing == "gumbel" else None
+        with _building(_Build("supernet", sampling=sampling)):
             model = self.build()
         self._check_model(model)
-        return ChoiceSupernet(model)
+        return ChoiceSupernet(model, sampling)
 
     # -------------------------------------------------------------- multi-trial moves
     def random_record(self, rng: np.random.Generator) -> dict[str, Any]:
@@ -360,12 +404,14 @@ class ChoiceSupernet(keras.Model):
 
     `arch_variables` are the `alpha` of every mixed choice, `weight_variables` every other
     trainable variable: the interface of `tfnas.supernets.Supernet` that
-    `tfnas.algorithms.BilevelSearch` trains.
+    `tfnas.algorithms.BilevelSearch` trains. A sampling supernet also has `temperature`, which
+    `tfnas.algorithms.Gdas`'s schedule sets (None for softmax mixing).
     """
 
-    def __init__(self, model: keras.Model, **kwargs: Any) -> None:
+    def __init__(self, model: keras.Model, sampling: _Sampling | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.model = model
+        self.temperature = sampling.temperature if sampling is not None else None
 
     def call(self, inputs, training=None):
         return self.model(inputs, training=training)
