@@ -10,7 +10,7 @@ from absl import app, flags
 
 from tfnas.data import get_dataset_spec, load_splits
 from tfnas.data.pipeline import make_eval_dataset, make_train_dataset
-from tfnas.spaces.choices import KerasSpace, input_choice, layer_choice, save_record, value_choice
+from tfnas.supernets.choices import KerasSpace, input_choice, layer_choice, save_record, value_choice
 from tfnas.strategies.records import fit_evaluator, search_records
 
 flags.DEFINE_string("dataset", "cifar10", "cifar10, digits, a folder of images, or tfds:NAME.")

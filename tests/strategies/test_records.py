@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from tfnas.spaces.choices import KerasSpace, layer_choice, value_choice
+from tfnas.supernets.choices import KerasSpace, layer_choice, value_choice
 from tfnas.strategies.records import search_records
 
 

@@ -1,4 +1,4 @@
-"""Multi-trial search over a user's Keras space (`tfnas.spaces.choices.KerasSpace`).
+"""Multi-trial search over a user's Keras space (`tfnas.supernets.choices.KerasSpace`).
 
 `search_records(space, evaluate, strategy=...)` runs random search (Li & Talwalkar, arXiv
 1902.07638) or regularized evolution (Real et al., arXiv 1802.01548: tournament of `sample`,
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from tfnas.spaces.choices import KerasSpace
+from tfnas.supernets.choices import KerasSpace
 
 RECORD_STRATEGIES = ("random", "evolution")
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfnas.spaces.choices import (
+from tfnas.supernets.choices import (
     ChoiceSupernet,
     KerasSpace,
     MixedInputChoice,
