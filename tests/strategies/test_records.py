@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+from tfnas.budgets.counters import count_madds
 from tfnas.supernets.choices import KerasSpace, layer_choice, value_choice
 from tfnas.strategies.records import search_records
 
@@ -43,7 +44,11 @@ def test_the_parameter_budget_is_a_hard_constraint_and_bad_input_is_refused():
     trials = search_records(SPACE, _score, strategy="random", evaluations=15, max_params=120, seed=1)
     assert all(t.params <= 120 for t in trials) and all(t.params == SPACE.fixed_model(t.record).count_params()
                                                         for t in trials)
-    with pytest.raises(ValueError, match="at most 10 parameters"):
+    trials = search_records(SPACE, _score, strategy="evolution", evaluations=15, max_madds=100, seed=1)
+    assert all(t.madds <= 100 for t in trials) and all(t.madds == count_madds(SPACE.fixed_model(t.record))
+                                                       for t in trials)
+    assert max(t.madds for t in search_records(SPACE, _score, strategy="random", evaluations=15, seed=1)) > 100
+    with pytest.raises(ValueError, match="fits max_params=10, max_madds=None"):
         search_records(SPACE, _score, evaluations=3, max_params=10, max_redraws=20)
     with pytest.raises(ValueError, match="strategy must be one of random, evolution"):
         search_records(SPACE, _score, strategy="bayes")

@@ -4,9 +4,10 @@
 1902.07638) or regularized evolution (Real et al., arXiv 1802.01548: tournament of `sample`,
 mutate the winner's one choice, the oldest dies) over the space's choice records, where
 `evaluate(record) -> score` is the user's (higher is better; `fit_evaluator` gives the usual
-one: train the fixed model briefly, score its validation accuracy). A hardware budget on
-parameters (`max_params`) is a hard constraint: a record whose fixed model is over it is
-redrawn before it is evaluated and costs no evaluation. Value choices are searched too (the
+one: train the fixed model briefly, score its validation accuracy). Hardware budgets on
+parameters (`max_params`) and multiply-adds of one image (`max_madds`, counted by
+`tfnas.budgets.count_madds` on the fixed model) are hard constraints: a record whose fixed
+model is over either is redrawn before it is evaluated and costs no evaluation. Value choices are searched too (the
 fixed model is built anew for every record), which the weight-sharing supernet cannot do.
 """
 
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from tfnas.budgets.counters import count_madds
 from tfnas.supernets.choices import KerasSpace
 
 RECORD_STRATEGIES = ("random", "evolution")
@@ -27,11 +29,12 @@ RECORD_STRATEGIES = ("random", "evolution")
 
 @dataclasses.dataclass
 class RecordTrial:
-    """One evaluated record: its score, parameter count and the wall seconds it took."""
+    """One evaluated record: its score, parameter count, MAdds and the wall seconds it took."""
 
     record: dict[str, Any]
     score: float
     params: int
+    madds: int
     seconds: float
 
 
@@ -41,7 +44,8 @@ def _key(record: dict[str, Any]) -> str:
 
 def search_records(space: KerasSpace, evaluate: Callable[[dict[str, Any]], float], *, strategy: str = "evolution",
                    evaluations: int = 20, population_size: int = 10, sample_size: int = 3, seed: int = 0,
-                   max_params: int | None = None, max_redraws: int = 1000) -> list[RecordTrial]:
+                   max_params: int | None = None, max_madds: int | None = None,
+                   max_redraws: int = 1000) -> list[RecordTrial]:
     """Searches `space` with `evaluations` calls of `evaluate`; returns the trials in order.
 
     Each distinct record is evaluated once (a record drawn again is redrawn). The best trial
@@ -61,23 +65,24 @@ def search_records(space: KerasSpace, evaluate: Callable[[dict[str, Any]], float
     seen: set[str] = set()
     evaluations = min(evaluations, space.size())
 
-    def admit(propose: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], int] | None:
+    def admit(propose: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], int, int] | None:
         for _ in range(max_redraws):
             record = propose()
             if _key(record) in seen:
                 continue
-            params = space.fixed_model(record).count_params()
-            if max_params is None or params <= max_params:
-                return record, params
+            model = space.fixed_model(record)
+            params, madds = model.count_params(), count_madds(model)
+            if (max_params is None or params <= max_params) and (max_madds is None or madds <= max_madds):
+                return record, params, madds
         return None
 
-    def run(record: dict[str, Any], params: int) -> RecordTrial:
+    def run(record: dict[str, Any], params: int, madds: int) -> RecordTrial:
         started = time.perf_counter()
         score = float(evaluate(record))
         if not np.isfinite(score):
             raise ValueError(f"evaluate returned a non-finite score {score} for {record}.")
         seen.add(_key(record))
-        trial = RecordTrial(dict(record), score, int(params), time.perf_counter() - started)
+        trial = RecordTrial(dict(record), score, int(params), int(madds), time.perf_counter() - started)
         trials.append(trial)
         return trial
 
@@ -91,8 +96,8 @@ def search_records(space: KerasSpace, evaluate: Callable[[dict[str, Any]], float
             found = admit(lambda parent=parent: space.mutate_record(parent.record, rng))
         if found is None:
             if not trials:
-                raise ValueError(f"No record of the space has at most {max_params} parameters in {max_redraws} draws; "
-                                 "raise max_params or shrink the space.")
+                raise ValueError(f"No record of the space fits max_params={max_params}, max_madds={max_madds} in "
+                                 f"{max_redraws} draws; raise the budget or shrink the space.")
             break  # Every reachable record within the budget is evaluated.
         population.append(run(*found))
         if len(population) > population_size:
