@@ -11,7 +11,8 @@ instead of the full space, with the same checkpoints and resume. `--dataset` is 
 digits, or the path of a folder of the user's images, one sub-folder per class
 (`tfnas.data.user`: size, classes and normalisation statistics read from the images).
 
-Every hyper-parameter flag left unset keeps the algorithm's paper default for the space
+Every field of `SearchConfig` is a flag of the same name (`--tau_max`, `--tau_min`,
+`--num_samples`, `--anchor_weight`, ...; `launch/_config_flags.py`). Every one left unset keeps the algorithm's paper default for the space
 (`ALGORITHMS.get(name).default_config(preset)`; the preset is the space's name when the
 algorithm has one, e.g. GDAS's `nb201`, else the algorithm's default, e.g. `cifar`).
 `--batch_size` is global: under a MirroredStrategy each replica gets batch_size / replicas
@@ -37,6 +38,9 @@ import sys
 
 from absl import app, flags
 
+from launch._config_flags import config_overrides, define_config_flags
+from tfnas.algorithms.config import SearchConfig
+
 _ALGORITHM_NAMES = ["darts", "darts2", "darts_minus", "pc_darts", "gdas", "rome"]
 
 _SPACE = flags.DEFINE_enum("space", "darts", ["darts", "nb201"], "Search space.")
@@ -54,22 +58,6 @@ _PRESET = flags.DEFINE_string(
     "preset", None, "Paper-default preset of the algorithm (default: the space's name if the "
     "algorithm has that preset, else its default preset)."
 )
-_EPOCHS = flags.DEFINE_integer("epochs", None, "Search epochs (default: the paper's).")
-_BATCH_SIZE = flags.DEFINE_integer("batch_size", None, "Global batch size of each part per step.")
-_CHANNELS = flags.DEFINE_integer("channels", None, "Initial supernet channels (default 16).")
-_LAYERS = flags.DEFINE_integer(
-    "layers", None, "DARTS: cells (default 8, >= 3); NB201: cells per stage (default 5)."
-)
-_LEARNING_RATE = flags.DEFINE_float("learning_rate", None, "Initial weight learning rate (SGD, cosine).")
-_MIN_LEARNING_RATE = flags.DEFINE_float("min_learning_rate", None, "Final weight learning rate.")
-_WEIGHT_DECAY = flags.DEFINE_float("weight_decay", None, "Coupled L2 on the weights.")
-_ARCH_LEARNING_RATE = flags.DEFINE_float("arch_learning_rate", None, "Adam learning rate of the architecture.")
-_ARCH_WEIGHT_DECAY = flags.DEFINE_float("arch_weight_decay", None, "Coupled L2 on the architecture.")
-_ARCH_WARMUP_EPOCHS = flags.DEFINE_integer("arch_warmup_epochs", None, "Epochs with the architecture frozen.")
-_NUM_SAMPLES = flags.DEFINE_integer("num_samples", None, "ROME: sub-models sampled per step (K).")
-_BETA_SCHEDULE = flags.DEFINE_enum("beta_schedule", None, ["linear", "cosine"], "DARTS-: decay of beta.")
-_SEED = flags.DEFINE_integer("seed", None, "Random seed (default 0).")
-_TRAIN_PORTION = flags.DEFINE_float("train_portion", None, "Fraction of the train split for the weights.")
 _MAX_TRAIN_EXAMPLES = flags.DEFINE_integer("max_train_examples", None, "Search on the first N examples only.")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", None, "Resize images to this side (default: the dataset's).")
 _DETERMINISTIC = flags.DEFINE_bool("deterministic", True, "TensorFlow op determinism (resume = uninterrupted).")
@@ -79,23 +67,8 @@ _LEARNED_SPACE = flags.DEFINE_string(
     "A learned space to search in place of the full one: the learned_space.json of launch.evolve_space (nb201).",
 )
 
-#: Flag -> SearchConfig field, for the overrides applied only when the flag is set.
-_OVERRIDES = {
-    "epochs": _EPOCHS,
-    "batch_size": _BATCH_SIZE,
-    "channels": _CHANNELS,
-    "layers": _LAYERS,
-    "learning_rate": _LEARNING_RATE,
-    "min_learning_rate": _MIN_LEARNING_RATE,
-    "weight_decay": _WEIGHT_DECAY,
-    "arch_learning_rate": _ARCH_LEARNING_RATE,
-    "arch_weight_decay": _ARCH_WEIGHT_DECAY,
-    "arch_warmup_epochs": _ARCH_WARMUP_EPOCHS,
-    "num_samples": _NUM_SAMPLES,
-    "beta_schedule": _BETA_SCHEDULE,
-    "seed": _SEED,
-    "train_portion": _TRAIN_PORTION,
-}
+#: One flag per SearchConfig field (`--tau_max`, `--num_samples`, ...), applied only when set.
+_OVERRIDES = define_config_flags(SearchConfig, exclude=("algorithm",))
 
 
 def main(argv: list[str]) -> None:
@@ -110,7 +83,7 @@ def main(argv: list[str]) -> None:
 
     try:
         config = make_search_config(
-            _ALGORITHM.value, _SPACE.value, _PRESET.value, **{k: f.value for k, f in _OVERRIDES.items()}
+            _ALGORITHM.value, _SPACE.value, _PRESET.value, **config_overrides(_OVERRIDES)
         )
         check_workdir(_WORKDIR.value)
         learned_space = load_learned_space(_LEARNED_SPACE.value) if _LEARNED_SPACE.value else None

@@ -171,3 +171,27 @@ def test_search_inside_a_learned_space_stays_in_it_and_resume_needs_the_same_spa
     bad.write_text('{"format": "something else"}')
     wrong = _run(*args[:-len(_TINY)], f"--workdir={tmp_path / 'other'}", *_TINY, f"--learned_space={bad}")
     assert wrong.returncode == 2 and "not a learned space" in wrong.stderr
+
+
+def test_every_search_config_field_is_a_flag(tmp_path):
+    """Flags come from SearchConfig's fields: GDAS's temperatures, which had no hand-written flag, reach the run."""
+    workdir = tmp_path / "tau"
+    proc = _run("--space=nb201", "--algorithm=gdas", "--epochs=1", "--layers=1", "--tau_max=3", "--tau_min=2",
+                "--nesterov=false", f"--workdir={workdir}", *_TINY)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = (workdir / "config.json").read_text()
+    config = json.loads(text)
+    found = {}
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "tau_max" in node:
+                found.update(node)
+            for value in node.values():
+                walk(value)
+
+    walk(config)
+    assert found["tau_max"] == 3.0 and found["tau_min"] == 2.0 and found["nesterov"] is False
+    assert found["epochs"] == 1 and found["learning_rate"] == 0.025  # unset flags keep the paper's
+    helptext = _run("--helpfull", timeout=120).stdout
+    assert "--tau_max: Initial Gumbel temperature (GDAS, ROME). (unset: the algorithm's" in helptext
