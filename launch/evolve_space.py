@@ -61,9 +61,10 @@ _GENERATION_EPOCHS = flags.DEFINE_integer("generation_epochs", None, "Supernet e
 _SAMPLE_SIZE = flags.DEFINE_integer("sample_size", None, "Candidates per decision in a generation's supernet (K).")
 _KEEP = flags.DEFINE_integer("keep", None, "Candidates per decision kept in the learned space.")
 _FITNESS = flags.DEFINE_enum(
-    "fitness", None, ["perturbation", "alpha"],
-    "nb201: motif fitness: alpha (default, the paper's K*softmax(alpha)) or perturbation (each motif's share "
-    "of the validation loss rise when it is taken out of the trained supernet, arXiv 2108.04392).")
+    "fitness", None, ["perturbation", "alpha", "meco"],
+    "nb201: motif fitness: alpha (default, the paper's K*softmax(alpha)), perturbation (each motif's share "
+    "of the validation loss rise when it is taken out of the trained supernet, arXiv 2108.04392) or meco (each "
+    "motif's share of the generation's summed MeCo score; no supernet is trained).")
 _POPULATION_SIZE = flags.DEFINE_integer("population_size", None, "nb201: initial motifs (reference + random).")
 _MUTATION_RATE = flags.DEFINE_float("mutation_rate", None, "nb201: probability a tournament winner is mutated.")
 _STRATEGY = flags.DEFINE_string(

@@ -402,3 +402,19 @@ def test_reference_is_the_resnet_cell_with_both_convolutions_live(data_dir):
     convs = [(node, j) for node in (1, 2, 3) for op, j in nodes[node - 1] if op.startswith("nor_conv")]
     assert convs and all(node in live for node, _ in convs)
     assert NB201Table(data_dir=data_dir).accuracy(cell) == pytest.approx(93.91, abs=0.01)
+
+
+def test_meco_fitness_is_each_motifs_share_of_the_generations_meco_score_without_training(data_dir):
+    from tfnas.ranking.scorers import ProxyConfig, ScoringContext, make_scorer
+
+    search = make_search_config("darts", "nb201", epochs=1, batch_size=32, channels=4, layers=1)
+    # No training data at all: the MeCo fitness trains no supernet.
+    space, records = autospace.evolve_nb201(
+        search, AutoSpaceConfig(generations=2, sample_size=2, keep=2), train_ds=None, num_examples=0,
+        input_shape=(32, 32, 3), num_classes=10, population_size=4, fitness="meco", data_dir=str(data_dir))
+    assert len(records) == 2 and len(space.motifs) == 2
+    context = ScoringContext(ProxyConfig(), data_dir=str(data_dir))
+    for record in records:
+        cells = [NB201Genotype.from_string(c) if isinstance(c, str) else c for c in record["sampled"][0]]
+        meco = np.array([make_scorer("meco").score([c], context)[0] for c in cells])
+        np.testing.assert_allclose(record["fitness"][0], len(cells) * meco / meco.sum(), rtol=1e-5)

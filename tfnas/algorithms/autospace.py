@@ -407,7 +407,7 @@ def nb201_population(reference: str | None = NB201_REFERENCE, *, size: int = 8, 
     return Population([initial], _motif_mutate, _motif_crossover, None if ref is None else [ref])
 
 
-FITNESS_KINDS = ("alpha", "perturbation")
+FITNESS_KINDS = ("alpha", "perturbation", "meco")
 #: Algorithms that train a `MotifSupernet` (softmax mixing over the K motifs, no per-edge state).
 MOTIF_ALGORITHMS = ("darts",)
 
@@ -501,6 +501,7 @@ def evolve_nb201(
     population_size: int = 8,
     fitness: str = "alpha",
     fitness_examples: int = 2048,
+    data_dir: str | None = None,
     log: Callable[[str], None] | None = None,
 ) -> tuple[LearnedNB201Space, list[dict[str, Any]]]:
     """Evolves NB201 cell motifs and returns the learned space they span (module docstring).
@@ -526,8 +527,15 @@ def evolve_nb201(
         reference: The reference cell (seeds the population), or None.
         population_size: Initial motifs (the reference included).
         fitness: `"alpha"` or `"perturbation"` (`perturbation_fitness` on `fitness_examples`
-            held-out images of each generation's architecture split).
+            held-out images of each generation's architecture split), or `"meco"`: each motif's
+            share of the generation's summed MeCo score (`K * s_i / sum_j s_j`, the `K * p`
+            scale), MeCo computed on the motif's NB201 network (16 channels, 5 cells per stage,
+            32x32, one CIFAR-10 training image, the ranking benchmark's settings) with no
+            supernet trained: the training-free scorer that rates NB201 cells best here
+            (Kendall tau 0.756, WORKSPACE.md), replacing the learned fitness, which at our
+            proxy ranks motifs close to arbitrarily.
         fitness_examples: Held-out images of the perturbation fitness.
+        data_dir: The shared data folder of the MeCo image (None: `$TFNAS_DATA_DIR`).
         log: Optional progress printer.
 
     Returns:
@@ -551,8 +559,20 @@ def evolve_nb201(
     ALGORITHMS.get(search_config.algorithm)
     population = nb201_population(reference, size=population_size, seed=config.seed)
 
+    zero_cost: dict[str, float] = {}
+    if fitness == "meco":
+        from tfnas.ranking.scorers import ProxyConfig, ScoringContext, make_scorer
+
+        scorer, context = make_scorer("meco"), ScoringContext(ProxyConfig(), data_dir=data_dir)
+
     def train_generation(sampled, generation):
         (cells,) = sampled
+        if fitness == "meco":  # deterministic per motif: each is scored once
+            for cell in cells:
+                if cell.to_string() not in zero_cost:
+                    zero_cost[cell.to_string()] = float(scorer.score([cell], context)[0])
+            scores = np.array([zero_cost[c.to_string()] for c in cells])
+            return [len(cells) * scores / scores.sum()]
         run = search_config.replace(seed=search_config.seed * 1000 + generation)
         supernet = MotifSupernet(cells, channels=run.channels or 16, cells_per_stage=run.layers or 5, num_classes=num_classes,
                                  input_shape=input_shape, seed=run.seed)
@@ -943,7 +963,7 @@ def nb201_experiment(config: NB201ExperimentConfig, workdir: str,
         space, records = evolve_nb201(
             evolve_search, config.autospace_config(), train_ds=train_ds, num_examples=n, input_shape=shape,
             num_classes=classes, dataset=config.dataset, budget=budget, population_size=config.population_size,
-            fitness=config.fitness, fitness_examples=config.fitness_examples, log=log)
+            fitness=config.fitness, fitness_examples=config.fitness_examples, data_dir=config.data_dir, log=log)
         evolve_seconds = time.perf_counter() - start
         path = os.path.join(workdir, "learned_space.json")
         with open(path + ".tmp", "w", encoding="utf-8") as f:
