@@ -213,3 +213,27 @@ def test_gdas_samples_one_candidate_per_call_and_its_temperature_schedule_drives
     assert float(supernet.temperature) == pytest.approx(search.config.tau_max)
     assert any(np.abs(np.array(v) - b).max() > 1e-4 for v, b in zip(supernet.arch_variables, before))
     space.fixed_model(supernet_record(supernet))
+
+
+def test_darts_minus_adds_a_decaying_auxiliary_skip_to_shape_keeping_choices():
+    from tfnas.algorithms.darts_minus import DartsMinus
+
+    keras.utils.set_random_seed(0)
+    space = KerasSpace(_build_layers_and_inputs)
+    supernet = space.supernet(aux_skip=True)
+    images = np.random.default_rng(0).normal(size=(2, 8, 8, 3)).astype("float32")
+    block = [c for c in supernet.mixed_choices() if isinstance(c, MixedLayerChoice)][0]
+    stem = supernet.model.get_layer("stem")(images)
+    with_skip = np.asarray(block(stem))
+    supernet.aux_skip_beta.assign(0.0)
+    np.testing.assert_allclose(with_skip - np.asarray(block(stem)), np.asarray(stem), atol=1e-5)  # exactly beta * x
+    with pytest.raises(ValueError, match="softmax mixing only"):
+        space.supernet(mixing="gumbel", aux_skip=True)
+    with pytest.raises(ValueError, match="auxiliary skip"):
+        DartsMinus(space.supernet(), DartsMinus.default_config())
+    search = DartsMinus(supernet, dataclasses.replace(DartsMinus.default_config(), epochs=2))
+    search.compile(keras.optimizers.SGD(0.05), keras.optimizers.Adam(0.05))
+    x = np.random.default_rng(1).normal(size=(8, 8, 8, 3)).astype("float32")
+    data = tf.data.Dataset.from_tensor_slices(((x, np.arange(8) % 3), (x, np.arange(8) % 3))).batch(4)
+    search.fit(data, epochs=2, verbose=0, callbacks=search.callbacks())
+    assert float(supernet.aux_skip_beta) == pytest.approx(0.5)  # linear 1 -> 0: epoch 1 of 2

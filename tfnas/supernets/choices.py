@@ -98,10 +98,15 @@ def _chosen(build: _Build, label: str) -> Any:
 
 
 class _Sampling:
-    """The shared state of a sampling supernet: its Gumbel temperature (set by GDAS's schedule)."""
+    """The shared state of a supernet's choices: the Gumbel temperature of a sampling supernet (set
+    by GDAS's schedule; None: softmax mixing) and DARTS-'s auxiliary-skip coefficient beta (set by
+    its schedule; None: no auxiliary skip)."""
 
-    def __init__(self) -> None:
-        self.temperature = keras.Variable(1.0, trainable=False, dtype="float32", name="temperature")
+    def __init__(self, sampling: bool = True, aux_skip: bool = False) -> None:
+        self.temperature = keras.Variable(1.0, trainable=False, dtype="float32", name="temperature") \
+            if sampling else None
+        self.aux_skip_beta = keras.Variable(1.0, trainable=False, dtype="float32", name="aux_skip_beta") \
+            if aux_skip else None
 
 
 def _gumbel_weights(alpha, temperature, k: int, seed_generator):
@@ -124,7 +129,8 @@ class _Mixed(keras.layers.Layer):
         self.size, self.label = int(size), label
         # Held in a tuple so that Keras does not track the shared temperature as this layer's weight.
         self._sampling = (sampling,)
-        self.seed_generator = keras.random.SeedGenerator(0) if sampling is not None else None
+        self.seed_generator = keras.random.SeedGenerator(0) if sampling is not None and sampling.temperature is not None \
+            else None
 
     def build(self, input_shape) -> None:
         self.alpha = self.add_weight(shape=(self.size,), name="alpha", trainable=True,
@@ -133,7 +139,14 @@ class _Mixed(keras.layers.Layer):
 
     @property
     def sampling(self) -> _Sampling | None:
-        return self._sampling[0]
+        """The shared state when this choice samples (GDAS), else None."""
+        state = self._sampling[0]
+        return state if state is not None and state.temperature is not None else None
+
+    @property
+    def aux_skip_beta(self):
+        state = self._sampling[0]
+        return None if state is None else state.aux_skip_beta
 
 
 class MixedLayerChoice(_Mixed):
@@ -163,7 +176,10 @@ class MixedLayerChoice(_Mixed):
                 raise ValueError(f"The candidates of layer choice {self.label!r} give outputs of different shapes "
                                  f"{sorted(shapes, key=str)}; every candidate must map the input to the same shape.")
             weights = keras.ops.softmax(self.alpha)
-            return sum(weights[i] * output for i, output in enumerate(outputs))
+            mixed = sum(weights[i] * output for i, output in enumerate(outputs))
+            if self.aux_skip_beta is not None and tuple(outputs[0].shape[1:]) == tuple(inputs.shape[1:]):
+                mixed = mixed + self.aux_skip_beta * inputs  # DARTS-: beta * x outside the softmax
+            return mixed
         weights, chosen = _gumbel_weights(self.alpha, self.sampling.temperature, 1, self.seed_generator)
         index = chosen[0]
         branches = [lambda x, c=candidate: c(x, training=training) for candidate in self.candidates]
@@ -351,17 +367,27 @@ class KerasSpace:
         self._check_model(model)
         return model
 
-    def supernet(self, mixing: str = "softmax") -> ChoiceSupernet:
+    def supernet(self, mixing: str = "softmax", aux_skip: bool = False) -> ChoiceSupernet:
         """The weight-sharing supernet: every layer and input choice mixed by softmax(alpha)
         (`mixing="softmax"`: DARTS and its first-order family) or sampled by hard Gumbel-softmax
         (`"gumbel"`: GDAS; the supernet then has the `temperature` its schedule sets).
 
+        `aux_skip=True` (softmax only; DARTS-, arXiv 2009.01027) adds `beta * x` outside the
+        softmax to every layer choice whose output has its input's shape; the supernet then has
+        the `aux_skip_beta` that `DartsMinus`'s schedule decays. A choice that changes the shape
+        (a stride or a width) gets none: the built-in cells' factorized-reduce skip needs
+        channel and stride facts a user's layer does not state.
+
         Raises:
-            ValueError: when the space has a value choice, or for an unknown `mixing`.
+            ValueError: when the space has a value choice, for an unknown `mixing`, or
+                `aux_skip` with `mixing="gumbel"`.
         """
         if mixing not in ("softmax", "gumbel"):
             raise ValueError(f"mixing must be 'softmax' or 'gumbel'. Received: {mixing!r}")
-        sampling = _Sampling() if mixing == "gumbel" else None
+        if aux_skip and mixing != "softmax":
+            raise ValueError("aux_skip (DARTS-) works with softmax mixing only.")
+        sampling = _Sampling(sampling=mixing == "gumbel", aux_skip=aux_skip) if mixing == "gumbel" or aux_skip \
+            else None
         with _building(_Build("supernet", sampling=sampling)):
             model = self.build()
         self._check_model(model)
@@ -405,13 +431,15 @@ class ChoiceSupernet(keras.Model):
     `arch_variables` are the `alpha` of every mixed choice, `weight_variables` every other
     trainable variable: the interface of `tfnas.supernets.Supernet` that
     `tfnas.algorithms.BilevelSearch` trains. A sampling supernet also has `temperature`, which
-    `tfnas.algorithms.Gdas`'s schedule sets (None for softmax mixing).
+    `tfnas.algorithms.Gdas`'s schedule sets (None for softmax mixing), and one with the auxiliary
+    skip has the `aux_skip_beta` that `DartsMinus`'s schedule sets (None without).
     """
 
     def __init__(self, model: keras.Model, sampling: _Sampling | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.model = model
         self.temperature = sampling.temperature if sampling is not None else None
+        self.aux_skip_beta = sampling.aux_skip_beta if sampling is not None else None
 
     def call(self, inputs, training=None):
         return self.model(inputs, training=training)
