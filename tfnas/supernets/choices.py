@@ -186,6 +186,13 @@ class MixedLayerChoice(_Mixed):
         return keras.ops.take(weights, index) * keras.ops.switch(index, branches, inputs)
 
 
+def _check_inputs(label: str, num_inputs: int, inputs) -> list:
+    inputs = list(inputs)
+    if len(inputs) != num_inputs:
+        raise ValueError(f"Input choice {label!r} was made over {num_inputs} inputs, called with {len(inputs)}.")
+    return inputs
+
+
 class MixedInputChoice(_Mixed):
     """An input choice in a supernet: `sum_i softmax(alpha)_i * input_i` (softmax mixing), or the
     sum of `n_chosen` inputs drawn by hard Gumbel top-k, each scaled by its straight-through
@@ -201,10 +208,7 @@ class MixedInputChoice(_Mixed):
         self.num_inputs, self.n_chosen = int(num_inputs), int(n_chosen)
 
     def call(self, inputs):
-        inputs = list(inputs)
-        if len(inputs) != self.num_inputs:
-            raise ValueError(f"Input choice {self.label!r} was made over {self.num_inputs} inputs, "
-                             f"called with {len(inputs)}.")
+        inputs = _check_inputs(self.label, self.num_inputs, inputs)
         if self.sampling is None:
             weights = keras.ops.softmax(self.alpha)
         else:
@@ -219,10 +223,7 @@ class _SelectInputs:
         self.indices, self.num_inputs, self.label = list(indices), num_inputs, label
 
     def __call__(self, inputs):
-        inputs = list(inputs)
-        if len(inputs) != self.num_inputs:
-            raise ValueError(f"Input choice {self.label!r} was made over {self.num_inputs} inputs, "
-                             f"called with {len(inputs)}.")
+        inputs = _check_inputs(self.label, self.num_inputs, inputs)
         chosen = [inputs[i] for i in self.indices]
         return chosen[0] if len(chosen) == 1 else keras.layers.Add(name=self.label)(chosen)
 
@@ -341,12 +342,9 @@ class KerasSpace:
 
     def size(self) -> int:
         """The number of architectures in the space (records)."""
-        from math import comb
+        from math import prod
 
-        total = 1
-        for choice in self.choices.values():
-            total *= comb(choice["size"], choice["n_chosen"]) if choice["kind"] == "input" else choice["size"]
-        return total
+        return prod(self._options(choice) for choice in self.choices.values())
 
     def check_record(self, record: dict[str, Any]) -> None:
         """Raises ValueError when `record` misses a label of the space or names one it lacks."""
