@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-dev
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export TFNAS_DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: quickstart test test-fast clean
+.PHONY: quickstart test test-fast gpu clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -34,6 +34,13 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" tests
+
+# A GPU box: the CUDA build of the same TensorFlow in place of the CPU build (one TensorFlow,
+# not two: tensorflow-cpu and tensorflow both install the `tensorflow` package).
+gpu: | $(PY)
+	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip uninstall --quiet -y tensorflow-cpu
+	$(PY) -m pip install --quiet 'tensorflow[and-cuda]==2.21.0'
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -38,6 +38,7 @@ import sys
 
 from absl import app, flags
 
+from launch._cluster import strategy_from_flags
 from launch._config_flags import config_overrides, define_config_flags
 from tfnas.algorithms.config import SearchConfig
 
@@ -82,6 +83,7 @@ def main(argv: list[str]) -> None:
     from tfnas.runs import CorruptCheckpointError, NonFiniteLossError, check_workdir
 
     try:
+        strategy = strategy_from_flags()
         config = make_search_config(
             _ALGORITHM.value, _SPACE.value, _PRESET.value, **config_overrides(_OVERRIDES)
         )
@@ -98,6 +100,7 @@ def main(argv: list[str]) -> None:
             verbose=_VERBOSE.value,
             deterministic=_DETERMINISTIC.value,
             learned_space=learned_space,
+            strategy=strategy,
         )
     except (ValueError, KeyError, FileNotFoundError, CorruptCheckpointError, NonFiniteLossError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err

@@ -20,6 +20,7 @@ import sys
 from absl import app, flags
 
 from launch._aliases import define_deprecated, resolve
+from launch._cluster import strategy_from_flags
 
 _MODEL = flags.DEFINE_string(
     "model", "darts_v2", "What to train: a published name, genotype string, JSON text or path to a JSON file."
@@ -69,6 +70,7 @@ def main(argv: list[str]) -> None:
     )
 
     try:
+        strategy = strategy_from_flags()
         config = TrainConfig(
             genotype=resolve(_MODEL, _GENOTYPE),
             dataset=_DATASET.value,
@@ -92,7 +94,7 @@ def main(argv: list[str]) -> None:
             max_train_examples=_MAX_TRAIN_EXAMPLES.value,
             seed=_SEED.value,
         )
-        report = train(config, _WORKDIR.value, verbose=_VERBOSE.value)
+        report = train(config, _WORKDIR.value, verbose=_VERBOSE.value, strategy=strategy)
     except (ValueError, KeyError, FileNotFoundError, CorruptCheckpointError, NonFiniteLossError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"error: {message}", file=sys.stderr)

@@ -34,3 +34,50 @@ def test_check_run_config_reports_an_unreadable_file(tmp_path):
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(ValueError, match="unreadable config.json"):
         check_run_config(str(tmp_path), {"a": 1})
+
+
+class _Resolver:
+    def __init__(self, cluster, task_type, task_id):
+        self._cluster, self.task_type, self.task_id = cluster, task_type, task_id
+
+    def cluster_spec(self):
+        import tensorflow as tf
+
+        return tf.train.ClusterSpec(self._cluster)
+
+
+class _Strategy:
+    def __init__(self, cluster, task_type, task_id):
+        self.cluster_resolver = _Resolver(cluster, task_type, task_id)
+
+
+@pytest.mark.parametrize(
+    "cluster, task_type, task_id, chief, subdir",
+    [
+        ({"worker": ["a:1", "b:1"]}, "worker", 0, True, None),
+        ({"worker": ["a:1", "b:1"]}, "worker", 1, False, "worker-1"),
+        ({"chief": ["c:1"], "worker": ["a:1"]}, "chief", 0, True, None),
+        ({"chief": ["c:1"], "worker": ["a:1"]}, "worker", 0, False, "worker-0"),
+    ],
+)
+def test_only_the_chief_writes_into_the_workdir(cluster, task_type, task_id, chief, subdir):
+    from tfnas.runs import is_chief, task_workdir
+
+    strategy = _Strategy(cluster, task_type, task_id)
+    assert is_chief(strategy) is chief
+    assert task_workdir("w", strategy) == ("w" if subdir is None else f"w/{subdir}")
+    assert is_chief(None) and task_workdir("w") == "w"
+
+
+def test_make_strategy_refuses_unknown_names_and_bad_tf_config(monkeypatch):
+    from tfnas.runs import make_strategy
+
+    with pytest.raises(ValueError, match="one of auto, one_device, mirrored, multi_worker"):
+        make_strategy("tpu")
+    monkeypatch.setenv("TF_CONFIG", "{not json")
+    with pytest.raises(ValueError, match="TF_CONFIG is not valid JSON"):
+        make_strategy("auto")
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"task": {"type": "worker", "index": 0}}))
+    with pytest.raises(ValueError, match="lacks them"):
+        make_strategy("multi_worker")
+    assert make_strategy("one_device").num_replicas_in_sync == 1

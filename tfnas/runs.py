@@ -152,22 +152,123 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
-def make_strategy() -> tf.distribute.Strategy:
-    """Returns a `MirroredStrategy` over the local GPUs (or logical CPUs) when there are two or more.
+#: The `--strategy` names of the launch scripts (`make_strategy`).
+STRATEGY_NAMES = ("auto", "one_device", "mirrored", "multi_worker")
 
-    With a single device it returns the default strategy: the same computation, without the
-    cross-replica machinery, which on a 2-core CPU doubled the step time of a DARTS child
-    (3.2 s vs 1.35 s a step at batch 96, measured).
+
+def _tf_config() -> dict[str, Any]:
+    raw = os.environ.get("TF_CONFIG", "")
+    if not raw.strip():
+        return {}
+    try:
+        config = json.loads(raw)
+        if not isinstance(config, dict):
+            raise ValueError("not a JSON object")
+        return config
+    except ValueError as err:
+        raise ValueError(
+            f"TF_CONFIG is not valid JSON ({err}): {raw[:200]!r}. Set it to "
+            '{"cluster": {"worker": ["host1:port", "host2:port"]}, "task": {"type": "worker", "index": 0}}.'
+        ) from None
+
+
+def _cluster_size(config: dict[str, Any]) -> int:
+    cluster = config.get("cluster") or {}
+    return sum(len(v) for k, v in cluster.items() if k in ("chief", "worker"))
+
+
+def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
+    """The distribution strategy of a run, by its `--strategy` name.
+
+    - `auto`: a `MultiWorkerMirroredStrategy` when `TF_CONFIG` names a cluster of two or
+      more tasks; else a `MirroredStrategy` over the local GPUs (or logical CPUs) when
+      there are two or more; else one device. A single device gets the default strategy
+      (the same computation without the cross-replica machinery, which on a 2-core CPU
+      doubled the step time of a DARTS child: 3.2 s vs 1.35 s a step at batch 96, measured).
+    - `one_device`: the first GPU, else the CPU.
+    - `mirrored`: a `MirroredStrategy` over the local GPUs (or logical CPUs; one replica
+      if there is one device).
+    - `multi_worker`: a `MultiWorkerMirroredStrategy`, its cluster and this process's task
+      read from `TF_CONFIG`. Create it at the start of the program, before other TF work.
+
+    Args:
+        name: One of `STRATEGY_NAMES`.
+
+    Raises:
+        ValueError: for an unknown name, `multi_worker` without a cluster in `TF_CONFIG`,
+            or an unreadable `TF_CONFIG`.
     """
+    if name not in STRATEGY_NAMES:
+        raise ValueError(f"Unknown strategy {name!r}; use one of {', '.join(STRATEGY_NAMES)}.")
+    config = _tf_config()
+    if name == "multi_worker" or (name == "auto" and _cluster_size(config) > 1):
+        if not config.get("cluster") or not config.get("task"):
+            raise ValueError(
+                "--strategy=multi_worker reads the cluster and this process's task from TF_CONFIG, which is "
+                "unset or lacks them. Set TF_CONFIG on every worker, e.g. "
+                '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}} '
+                "(index 1 on the second machine), or use --strategy=auto on one machine."
+            )
+        return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
-    if len(gpus) > 1:
-        return tf.distribute.MirroredStrategy([d.name for d in gpus])
+    if name == "one_device":
+        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+    devices = gpus or tf.config.list_logical_devices("CPU")
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
     if len(gpus) == 1:
         return tf.distribute.OneDeviceStrategy(gpus[0].name)
-    cpus = tf.config.list_logical_devices("CPU")
-    if len(cpus) > 1:
-        return tf.distribute.MirroredStrategy([d.name for d in cpus])
+    if len(devices) > 1:
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
     return tf.distribute.get_strategy()
+
+
+def _task(strategy: tf.distribute.Strategy | None) -> tuple[str | None, int, dict[str, Any]]:
+    resolver = getattr(strategy, "cluster_resolver", None) if strategy is not None else None
+    if resolver is not None:
+        cluster = resolver.cluster_spec().as_dict()
+        return (resolver.task_type, int(resolver.task_id or 0), cluster) if cluster else (None, 0, {})
+    return None, 0, {}
+
+
+def is_chief(strategy: tf.distribute.Strategy | None = None) -> bool:
+    """Whether this process writes a run's results: always, except on the non-chief workers of a cluster.
+
+    The chief is the task of type `chief`, or worker 0 when the cluster has no `chief`
+    (the `MultiWorkerMirroredStrategy` convention).
+    """
+    task_type, task_id, cluster = _task(strategy)
+    if task_type is None:
+        return True
+    if task_type == "chief":
+        return True
+    return task_type == "worker" and task_id == 0 and "chief" not in cluster
+
+
+def reducible_logs(logs: dict[str, Any]) -> dict[str, Any]:
+    """A `train_step`'s logs in the shape Keras can reduce across the workers of a cluster.
+
+    Under `MultiWorkerMirroredStrategy` Keras reduces step outputs across workers with
+    `strategy.reduce("MEAN", v, axis=0)`, which fails on scalars ("Invalid reduction
+    dimension 0"); a length-1 vector reduces to the scalar mean. Elsewhere the logs pass unchanged.
+    """
+    if not isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+        return logs
+    return {name: tf.reshape(value, [1]) if getattr(value, "shape", None) == () else value
+            for name, value in logs.items()}
+
+
+def task_workdir(workdir: str, strategy: tf.distribute.Strategy | None = None) -> str:
+    """The folder where this process keeps its run state: `workdir` on the chief, `workdir/<type>-<index>` elsewhere.
+
+    Every worker of a cluster checkpoints (each holds the full, replicated state), so a
+    restarted cluster resumes on every worker from its own last checkpoint, whether or not
+    the machines share a file system; only the chief writes the results into `workdir`.
+    """
+    if is_chief(strategy):
+        return workdir
+    task_type, task_id, _ = _task(strategy)
+    return os.path.join(workdir, f"{task_type}-{task_id}")
 
 
 def check_workdir(workdir: str, label: str = "--workdir") -> None:

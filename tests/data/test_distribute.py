@@ -42,11 +42,21 @@ _SCRIPT = textwrap.dedent(
     labels = [t.numpy().tolist() for t in strategy.experimental_local_results(y)]
     out["train_labels_differ"] = labels[0] != labels[1]
 
-    bilevel = data.distribute_bilevel_dataset(strategy, train, 16, dataset="digits")
-    (xt, yt), (xv, yv) = next(iter(bilevel))
+    bilevel = data.distribute_bilevel_dataset(strategy, train, 16, dataset="digits", seed=3)
+    one = iter(data.make_bilevel_dataset(train, 16, dataset="digits", seed=3))
+    same = True
+    for step, ((xt, yt), (xv, yv)) in zip(range(3), bilevel):
+        (ot, oyt), (ov, oyv) = next(one)
+        for got, want in ((xt, ot), (yt, oyt), (xv, ov), (yv, oyv)):
+            local = tf.concat(strategy.experimental_local_results(got), axis=0)
+            same = same and bool(tf.reduce_all(local == want))
+    out["bilevel_same_as_one_device"] = same
     out["bilevel_shapes"] = [list(t.shape) for t in strategy.experimental_local_results(xt)] + [
         list(t.shape) for t in strategy.experimental_local_results(xv)
     ]
+    sharded = data.distribute_bilevel_dataset(strategy, train, 16, dataset="digits", seed=3, same_as_one_device=False)
+    (st, _), _ = next(iter(sharded))
+    out["sharded_shapes"] = [list(t.shape) for t in strategy.experimental_local_results(st)]
 
     with strategy.scope():
         model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(), keras.layers.Dense(10)])
@@ -74,6 +84,8 @@ def test_per_replica_batching_with_mirrored_strategy():
     assert out["train_shapes"] == [[16, 8, 8, 3], [16, 8, 8, 3]]
     assert out["train_labels_differ"]
     assert out["bilevel_shapes"] == [[8, 8, 8, 3]] * 4
+    assert out["bilevel_same_as_one_device"]  # replica r holds rows [8r, 8r + 8) of the one-device batch
+    assert out["sharded_shapes"] == [[8, 8, 8, 3]] * 2
     assert out["fit_loss_finite"]
 
 

@@ -31,6 +31,7 @@ import tensorflow as tf
 
 from tfnas.algorithms.config import SearchConfig
 from tfnas.registry import Registry
+from tfnas.runs import reducible_logs
 
 #: Name -> `BilevelSearch` subclass, under the CLI names (darts, darts2, darts_minus, ...).
 ALGORITHMS: Registry[type] = Registry("algorithm")
@@ -448,12 +449,7 @@ class BilevelSearch(keras.Model):
         return self._step_logs()
 
     def _step_logs(self) -> dict[str, tf.Tensor]:
-        logs = {m.name: m.result() for m in self.metrics}
-        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
-            # Keras reduces step outputs across workers with `reduce("MEAN", v, axis=0)`,
-            # which fails on scalars; a length-1 vector reduces to the scalar mean.
-            logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
-        return logs
+        return reducible_logs({m.name: m.result() for m in self.metrics})
 
     def test_step(self, data):
         """Evaluates the supernet (inference mode) on `(x, y)`: `loss` and `accuracy`."""

@@ -65,7 +65,10 @@ from tfnas.runs import (
     NonFiniteLossGuard,
     StopAfterEpoch,
     check_run_config,
+    is_chief,
     jsonable,
+    make_strategy,
+    task_workdir,
     write_json,
 )
 
@@ -345,7 +348,9 @@ def search(
         max_train_examples: Search on the first N training examples only.
         image_size: Resize the images to this side (default: the dataset's).
         verbose: Keras progress-bar verbosity (0, 1, 2).
-        strategy: Distribution strategy; default `tfnas.runs.make_strategy()`.
+        strategy: Distribution strategy; default `tfnas.runs.make_strategy()`. Under a
+            `MultiWorkerMirroredStrategy` only the chief writes results into `workdir`; every
+            other worker keeps its own config and checkpoints in `tfnas.runs.task_workdir`.
         deterministic: Enable TensorFlow op determinism (same seed -> same search, also
             across a kill and resume).
         callbacks: Extra Keras callbacks, run after the built-in ones.
@@ -383,7 +388,10 @@ def search(
     )
     if learned_space is not None:  # absent otherwise, so earlier workdirs still resume
         run_config["learned_space"] = jsonable(learned_space.to_dict())
-    check_run_config(workdir, run_config, what="search")
+    strategy = strategy or make_strategy()
+    chief = is_chief(strategy)
+    run_dir = task_workdir(workdir, strategy)  # a non-chief worker's own state, beside the chief's
+    check_run_config(run_dir, run_config, what="search")
 
     seed = int(config.seed)
     epochs = int(config.epochs)
@@ -397,7 +405,6 @@ def search(
     )
     steps_per_epoch = data.bilevel_steps_per_epoch(num_examples, batch_size, train_portion)
     padding = max(1, round(4 * input_shape[0] / 32))
-    strategy = strategy or _default_strategy()
     replicas = strategy.num_replicas_in_sync
 
     def epoch_dataset(epoch: int):
@@ -413,16 +420,16 @@ def search(
     supernet = algorithm.supernet
     SamplerState.attach(algorithm)
 
-    checkpoint = EpochCheckpoint(os.path.join(workdir, "checkpoints"))
+    checkpoint = EpochCheckpoint(os.path.join(run_dir, "checkpoints"))
     initial_epoch = checkpoint.restore(algorithm)
-    history = ArchHistory(supernet, os.path.join(workdir, "history.json"))
+    history = ArchHistory(supernet, os.path.join(run_dir, "history.json"))
     history.truncate(initial_epoch)
-    board = SearchTensorBoard(supernet, os.path.join(workdir, "tensorboard"))
+    board = SearchTensorBoard(supernet, os.path.join(workdir, "tensorboard")) if chief else None
     all_callbacks = [
         *algorithm.callbacks(config),
         NonFiniteLossGuard(),
         history,
-        board,
+        *([board] if board is not None else []),
         checkpoint,
         *(callbacks or []),
         StopAfterEpoch(),
@@ -444,7 +451,8 @@ def search(
             )
             last_logs = {k: float(v[-1]) for k, v in result.history.items() if v}
     finally:
-        board.close()
+        if board is not None:
+            board.close()
     if not last_logs and history.epochs:
         last_logs = dict(history.epochs[-1]["logs"])
 
@@ -475,13 +483,15 @@ def search(
         "tensorboard": os.path.join(workdir, "tensorboard"),
         "config": os.path.join(workdir, "config.json"),
     }
-    write_json(files["genotype"], {**genotype.to_dict(), "search": metadata})
-    plot_cell(genotype, files["cells"], title=f"{metadata['algorithm']} on {dataset} ({space}), seed {seed}")
-    if history.epochs:
-        plot_arch_history(history.states, files["arch_weights"], title=f"{metadata['algorithm']}: architecture weights")
-    else:
-        plot_arch_history([_arch_state(supernet)], files["arch_weights"])
-    write_json(files["history"], {"epochs": history.epochs})
+    if chief:  # the other workers of a cluster hold the same state and write nothing here
+        write_json(files["genotype"], {**genotype.to_dict(), "search": metadata})
+        plot_cell(genotype, files["cells"], title=f"{metadata['algorithm']} on {dataset} ({space}), seed {seed}")
+        if history.epochs:
+            plot_arch_history(history.states, files["arch_weights"],
+                              title=f"{metadata['algorithm']}: architecture weights")
+        else:
+            plot_arch_history([_arch_state(supernet)], files["arch_weights"])
+        write_json(files["history"], {"epochs": history.epochs})
     return {
         "genotype": genotype.to_string(),
         "space": space,
@@ -499,6 +509,8 @@ def search(
         "genotypes_by_epoch": [e["genotype"] for e in history.epochs],
         "files": {k: os.path.abspath(v) for k, v in files.items()},
         "workdir": os.path.abspath(workdir),
+        "chief": chief,
+        "replicas": replicas,
         "learned_space_size": learned_space.size if learned_space is not None else None,
     }
 
@@ -536,11 +548,6 @@ def make_search_config(algorithm: str, space: str, preset: str | None = None, **
     changes = {k: v for k, v in overrides.items() if v is not None}
     return config.replace(**changes) if changes else config
 
-
-def _default_strategy() -> tf.distribute.Strategy:
-    from tfnas.runs import make_strategy
-
-    return make_strategy()
 
 
 def load_history(workdir: str) -> list[Mapping[str, Any]]:

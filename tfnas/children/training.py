@@ -36,7 +36,10 @@ from tfnas.runs import (  # noqa: F401  (re-exported for callers of the recipe)
     NonFiniteLossError,
     NonFiniteLossGuard,
     check_run_config,
+    is_chief,
     make_strategy,
+    reducible_logs,
+    task_workdir,
 )
 
 
@@ -188,6 +191,26 @@ class ChildTask(keras.Model):
             loss = loss + 0.5 * self.weight_decay * l2 / replicas
         return loss
 
+    def set_build_spec(self, element_spec: Any) -> None:
+        """Builds the model from `element_spec` (the training dataset's) in `fit`, not from a batch.
+
+        Keras's `fit`, for a model made under a strategy, pulls one batch from the training
+        iterator and `strategy.reduce`s it to build the model and metrics symbolically:
+        that batch is lost to training, and under `MultiWorkerMirroredStrategy` the reduce
+        fails ("Attempt to convert a value (PerReplica...) to a Tensor"). With the spec the
+        symbolic build reads shapes and dtypes only.
+        """
+        object.__setattr__(self, "_build_spec", element_spec)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        spec = getattr(self, "_build_spec", None)
+        if spec is not None and data_batch is None:
+            return super()._maybe_symbolic_build(data_batch=spec)
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+    def train_step(self, data):
+        return reducible_logs(super().train_step(data))
+
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         logits = y_pred[0] if self.has_auxiliary else y_pred
         return super().compute_metrics(x, y, logits, sample_weight)
@@ -323,7 +346,9 @@ def _datasets(config: TrainConfig):
     return train_batches, test_batches, count
 
 
-def train(config: TrainConfig, workdir: str, verbose: int | str = "auto") -> dict[str, Any]:
+def train(
+    config: TrainConfig, workdir: str, verbose: int | str = "auto", strategy: tf.distribute.Strategy | None = None
+) -> dict[str, Any]:
     """Trains the child of `config.genotype` in `workdir`, resuming from its last checkpoint.
 
     Writes `<workdir>/config.json` (a rerun must pass the same config), checkpoints in
@@ -334,6 +359,10 @@ def train(config: TrainConfig, workdir: str, verbose: int | str = "auto") -> dic
         config: The run's configuration.
         workdir: The run's folder; reusing it resumes the run.
         verbose: Keras progress-bar verbosity.
+        strategy: Distribution strategy; default `tfnas.runs.make_strategy()`. Under a
+            `MultiWorkerMirroredStrategy` only the chief writes the model, the report and
+            TensorBoard logs into `workdir`; every worker checkpoints (the others in
+            `tfnas.runs.task_workdir`), so a restarted cluster resumes on every worker.
 
     Returns:
         The report: test accuracy and loss, parameters, MAdds, seconds per epoch, ...
@@ -347,13 +376,15 @@ def train(config: TrainConfig, workdir: str, verbose: int | str = "auto") -> dic
     from tfnas.children.factory import build_child, dataset_defaults
     from tfnas.genotypes import codec
 
-    check_run_config(workdir, config.to_dict())
+    strategy = strategy or make_strategy()
+    chief = is_chief(strategy)
+    run_dir = task_workdir(workdir, strategy)
+    check_run_config(run_dir, config.to_dict())
 
     genotype = codec.load(config.genotype)
     keras.utils.set_random_seed(config.seed)
     if config.mixed_precision:
         keras.mixed_precision.set_dtype_policy(config.mixed_precision)
-    strategy = make_strategy()
     train_batches, test_batches, count = _datasets(config)
     steps_per_epoch = count // config.batch_size
     if steps_per_epoch == 0:
@@ -361,6 +392,12 @@ def train(config: TrainConfig, workdir: str, verbose: int | str = "auto") -> dic
             f"batch_size={config.batch_size} exceeds the {count} training examples; lower it."
         )
     size = config.input_size or dataset_defaults(config.dataset)[0]
+    build_spec = train_batches.element_spec
+    if strategy.num_replicas_in_sync > 1:  # each step's global batch is the one-device step's
+        from tfnas.data import distribute_global_batches
+
+        one_device_batches = train_batches
+        train_batches = distribute_global_batches(strategy, config.batch_size, lambda: one_device_batches)
     with strategy.scope():
         child = build_child(
             genotype,
@@ -383,7 +420,8 @@ def train(config: TrainConfig, workdir: str, verbose: int | str = "auto") -> dic
         )
         task.build((None, size, size, 3))
         task.optimizer.build(task.trainable_variables)
-    checkpoint = EpochCheckpoint(os.path.join(workdir, "checkpoints"))
+        task.set_build_spec(build_spec)
+    checkpoint = EpochCheckpoint(os.path.join(run_dir, "checkpoints"))
     initial_epoch = checkpoint.restore(task)
     timer = EpochTimer()
     callbacks = [
@@ -391,7 +429,7 @@ def train(config: TrainConfig, workdir: str, verbose: int | str = "auto") -> dic
         DropPathSchedule(config.drop_path_rate, config.epochs),
         checkpoint,
         timer,
-        keras.callbacks.TensorBoard(os.path.join(workdir, "tensorboard"), update_freq="epoch"),
+        *([keras.callbacks.TensorBoard(os.path.join(workdir, "tensorboard"), update_freq="epoch")] if chief else []),
     ]
     if initial_epoch < config.epochs:
         task.fit(
@@ -424,9 +462,12 @@ def train(config: TrainConfig, workdir: str, verbose: int | str = "auto") -> dic
         "workdir": os.path.abspath(workdir),
         "model_path": os.path.abspath(os.path.join(workdir, "model.keras")),
     }
-    inference.save(report["model_path"])
-    with open(os.path.join(workdir, "report.json"), "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=2)
+    report["chief"] = chief
+    report["replicas"] = strategy.num_replicas_in_sync
+    if chief:
+        inference.save(report["model_path"])
+        with open(os.path.join(workdir, "report.json"), "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=2)
     return report
 
 

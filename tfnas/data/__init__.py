@@ -35,6 +35,7 @@ from tfnas.data.cifar10 import (
 from tfnas.data.digits import DIGITS_MEAN, DIGITS_STD, load_digits_arrays, load_digits_splits
 from tfnas.data.distribute import (
     distribute_bilevel_dataset,
+    distribute_global_batches,
     distribute_dataset,
     distribute_train_dataset,
     per_replica_batch_size,
@@ -59,6 +60,7 @@ __all__ = [
     "cutout",
     "cutout_mask",
     "distribute_bilevel_dataset",
+    "distribute_global_batches",
     "distribute_dataset",
     "distribute_train_dataset",
     "get_dataset_spec",
