@@ -18,7 +18,7 @@ TINY = {"channels": 4, "layers": 3, "input_shape": (16, 16, 3)}
 
 def test_list_models_names_every_published_architecture():
     names = applications.list_models()
-    for arch in ("darts_v1", "darts_v2", "pc_darts", "gdas", "mobilenet_v2", "mnasnet_a1",
+    for arch in ("darts_v1", "darts_v2", "pc_darts", "gdas", "darts_minus", "mobilenet_v2", "mnasnet_a1",
                  "proxylessnas_mobile", "fbnet_c", "efficientnet_b0"):
         assert arch in names
     assert set(applications.list_models(pretrained=True)) <= set(names)

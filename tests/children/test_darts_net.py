@@ -8,7 +8,7 @@ import pytest
 
 from tests.helpers import assert_config_and_save_roundtrip
 from tfnas.children.darts_net import build_darts_network
-from tfnas.genotypes.published_cells import DARTS_V1, DARTS_V2, GDAS, PC_DARTS
+from tfnas.genotypes.published_cells import DARTS_MINUS, DARTS_V1, DARTS_V2, GDAS, PC_DARTS
 from tfnas.ops.drop_path import DropPath
 
 
@@ -24,6 +24,12 @@ def test_darts_v2_cifar_matches_reference_count():
     # figure comes out of a PyTorch re-implementation of NetworkCIFAR(36, 10, 20, True).
     model = build_darts_network(DARTS_V2, auxiliary=True)
     assert _params(model) == 3_349_342
+
+
+def test_darts_minus_cifar_has_the_papers_size():
+    # DARTS- reports 3.5M parameters for its CIFAR-10 cell at 36 channels, 20 cells.
+    model = build_darts_network(DARTS_MINUS, auxiliary=True)
+    assert _params(model) == 3_454_318
 
 
 def test_darts_v2_imagenet_matches_reference_count():

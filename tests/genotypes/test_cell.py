@@ -8,7 +8,7 @@ import pytest
 
 from tfnas.genotypes import codec
 from tfnas.genotypes.cell import DartsGenotype
-from tfnas.genotypes.published_cells import DARTS_V1, DARTS_V2, GDAS, PC_DARTS
+from tfnas.genotypes.published_cells import DARTS_MINUS, DARTS_V1, DARTS_V2, GDAS, PC_DARTS
 from tfnas.spaces import darts as darts_space
 
 V2_STRING = (
@@ -24,7 +24,7 @@ def test_darts_v2_canonical_string():
     assert DartsGenotype.from_string(V2_STRING) == DARTS_V2
 
 
-@pytest.mark.parametrize("genotype", [DARTS_V1, DARTS_V2, PC_DARTS, GDAS])
+@pytest.mark.parametrize("genotype", [DARTS_V1, DARTS_V2, PC_DARTS, GDAS, DARTS_MINUS])
 def test_published_round_trips(genotype):
     assert DartsGenotype.from_string(genotype.to_string()) == genotype
     assert DartsGenotype.from_dict(genotype.to_dict()) == genotype
@@ -35,7 +35,7 @@ def test_published_round_trips(genotype):
 
 def test_published_registry_names():
     for name, genotype in [("darts_v1", DARTS_V1), ("darts_v2", DARTS_V2),
-                           ("pc_darts", PC_DARTS), ("gdas", GDAS)]:
+                           ("pc_darts", PC_DARTS), ("gdas", GDAS), ("darts_minus", DARTS_MINUS)]:
         assert codec.load(name) is genotype
     assert codec.load("DARTS-V2") is DARTS_V2
 
@@ -46,6 +46,9 @@ def test_published_values_match_reference_listing():
     assert DARTS_V2.normal[-1] == ("dil_conv_3x3", 2)
     assert PC_DARTS.reduce[0] == ("sep_conv_5x5", 1)
     assert GDAS.reduce[-2:] == (("sep_conv_5x5", 0), ("sep_conv_5x5", 1))
+    # Meituan-AutoML/DARTS- cifar10_s0_0 (= cifar10_s0_best): first and last edges of each cell.
+    assert DARTS_MINUS.normal[0] == ("sep_conv_3x3", 0) and DARTS_MINUS.normal[-1] == ("sep_conv_3x3", 0)
+    assert DARTS_MINUS.reduce[1] == ("max_pool_3x3", 1) and DARTS_MINUS.reduce[-1] == ("skip_connect", 3)
 
 
 def test_json_has_readable_fields():

@@ -14,7 +14,7 @@ Example:
 >>> model = applications.create_model("darts_v2.c16_l8_cifar10")  # doctest: +SKIP
 """
 
-from tfnas.applications.darts import DARTS_V1, DARTS_V2, GDAS, PC_DARTS
+from tfnas.applications.darts import DARTS_MINUS, DARTS_V1, DARTS_V2, GDAS, PC_DARTS
 from tfnas.applications.mobile import (
     EfficientNetB0,
     FBNetC,
@@ -44,6 +44,7 @@ __all__ = [
     "DARTS_V2",
     "GDAS",
     "PC_DARTS",
+    "DARTS_MINUS",
     "WEIGHTS",
     "EfficientNetB0",
     "FBNetC",

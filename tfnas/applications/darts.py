@@ -250,3 +250,63 @@ def GDAS(
         dataset=dataset,
         name=name,
     )
+
+
+def DARTS_MINUS(
+    include_top: bool = True,
+    weights: str | None = None,
+    input_tensor=None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int | None = None,
+    classifier_activation: str | None = "softmax",
+    *,
+    channels: int | None = None,
+    layers: int | None = None,
+    dataset: str | None = None,
+    name: str | None = None,
+) -> keras.Model:
+    """Instantiates the DARTS-space network of DARTS- (its released CIFAR-10 cell).
+
+    Published: 97.41 +- 0.08% CIFAR-10 test accuracy (average; best 97.5%), 3.5M params.
+
+    References:
+        - Chu et al., DARTS-, arXiv 2009.01027
+
+    Args:
+        include_top: Keep the classifier; otherwise return the features.
+        weights: None (random init), a shipped weights tag, or an `.npz` path.
+        input_tensor: Optional Keras tensor to use as the input.
+        input_shape: `(size, size, 3)`; default 32x32 (or the weights' size).
+        pooling: Without the top: None (4D features), `"avg"` or `"max"`.
+        classes: Classifier width (default 10).
+        classifier_activation: Activation of the top; None returns logits.
+        channels: Initial channels (default 36 on CIFAR, 48 on ImageNet).
+        layers: Number of cells (default 20 on CIFAR, 14 on ImageNet).
+        dataset: Dataset whose stem and defaults to use (default `"cifar10"`).
+        name: Model name.
+
+    Returns:
+        A functional `keras.Model`.
+
+    Raises:
+        ValueError: for bad options or weights that do not fit.
+        WeightsIntegrityError: if a shipped weights file fails its sha256 check.
+
+    Example:
+    >>> model = DARTS_MINUS(include_top=False, pooling="avg")  # doctest: +SKIP
+    """
+    return build_zoo_model(
+        "darts_minus",
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        channels=channels,
+        layers=layers,
+        dataset=dataset,
+        name=name,
+    )

@@ -34,6 +34,7 @@ ARCHITECTURES: dict[str, dict[str, str]] = {
     "darts_v2": {"genotype": "darts_v2", "family": "cell", "paper": "arXiv 1806.09055"},
     "pc_darts": {"genotype": "pc_darts", "family": "cell", "paper": "arXiv 1907.05737"},
     "gdas": {"genotype": "gdas", "family": "cell", "paper": "arXiv 1910.04465"},
+    "darts_minus": {"genotype": "darts_minus", "family": "cell", "paper": "arXiv 2009.01027"},
     "nb201_resnet": {"genotype": "nb201_resnet", "family": "cell", "paper": "arXiv 2001.00326"},
     "mobilenet_v2": {"genotype": "mobilenet_v2", "family": "mobile", "paper": "arXiv 1801.04381"},
     "mnasnet_a1": {"genotype": "mnasnet_a1", "family": "mobile", "paper": "arXiv 1807.11626"},
