@@ -155,7 +155,8 @@ _BUDGET_EVALUATIONS = flags.DEFINE_integer("budget_evaluations", 100, "With --co
 _BUDGET_HOURS = flags.DEFINE_float(
     "budget_hours", None, "With --compare: cost per run in hours of this machine (with or instead of evaluations)."
 )
-_NUM_SEEDS = flags.DEFINE_integer("num_seeds", 3, "With --compare: seeds 0..K-1 for every strategy.")
+_NUM_SEEDS = flags.DEFINE_integer(
+    "num_seeds", 3, "With --compare: seeds 0..K-1 for every strategy (an explicit --seeds list overrides it).")
 _LEARNED_SPACE = flags.DEFINE_string(
     "learned_space", None,
     "With --compare: search inside this learned sub-space (launch.evolve_space's learned_space.json) instead of "
@@ -228,6 +229,11 @@ def _compare(table) -> dict:
     if _NUM_SEEDS.value < 1:
         raise ValueError(f"--num_seeds must be >= 1. Received: {_NUM_SEEDS.value}")
     seeds = list(range(_NUM_SEEDS.value))
+    if _SEEDS.present:  # an explicit list (e.g. the one seed a run still lacks) overrides the count
+        try:
+            seeds = [int(s) for s in _SEEDS.value]
+        except ValueError:
+            raise ValueError(f"--seeds must be integers. Received: {_SEEDS.value}") from None
     budget = strategies_lib.Budget(
         evaluations=_BUDGET_EVALUATIONS.value,
         seconds=None if _BUDGET_HOURS.value is None else 3600.0 * _BUDGET_HOURS.value,

@@ -78,6 +78,12 @@ def test_compare_in_table_mode_prints_the_table_png_and_json(data_dir, tmp_path)
     for name, row in summary.items():  # the cost (PNAS's surrogate wall time) is measured, not seeded
         assert {k: v for k, v in repeat[name].items() if k != "cpu_hours"} == {
             k: v for k, v in row.items() if k != "cpu_hours"}
+    # An explicit --seeds list runs just those seeds, each as it runs among the others.
+    one = _run(data_dir, "--compare", "--strategies=random,evolution,pnas", "--table_column=cifar100",
+               "--budget_evaluations=25", "--seeds=1", f"--workdir={tmp_path / 'seed1'}", timeout=600)
+    single = json.loads(one.stdout.strip().splitlines()[-1])
+    for name, row in summary.items():
+        assert single[name]["cells"] == row["cells"][1:]
 
 
 def test_compare_inside_a_learned_space(data_dir, tmp_path):
