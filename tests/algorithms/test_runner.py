@@ -210,3 +210,18 @@ def test_nonfinite_loss_stops_the_search(tmp_path):
     with pytest.raises(NonFiniteLossError, match="Training loss became"):
         search(_config(epochs=1, learning_rate=1e30, grad_clip=0.0), workdir=str(tmp_path / "nan"), **TINY)
     assert not (tmp_path / "nan" / "checkpoints" / "state.json").exists()
+
+
+def test_one_fit_over_all_epochs_so_keras_callbacks_keep_their_state(tmp_path):
+    """EarlyStopping counts epochs without improvement across the run and CSVLogger keeps every
+    epoch's row: both need one `fit` over all epochs (a fit per epoch resets them each epoch)."""
+    import keras
+
+    log = tmp_path / "log.csv"
+    stop = keras.callbacks.EarlyStopping(monitor="loss", patience=1, min_delta=1e6)  # nothing improves by 1e6
+    report = search(_config(epochs=4), workdir=str(tmp_path / "w"), callbacks=[stop, keras.callbacks.CSVLogger(
+        str(log))], **TINY)
+    assert stop.stopped_epoch == 1  # epoch 0 sets the best, epoch 1 exhausts the patience
+    assert [e["epoch"] for e in load_history(str(tmp_path / "w"))] == [1, 2]
+    assert len(log.read_text().strip().splitlines()) == 1 + 2  # header + both epochs
+    assert report["genotypes_by_epoch"] and len(report["genotypes_by_epoch"]) == 2

@@ -15,7 +15,8 @@
    last `EpochCheckpoint` (supernet weights and architecture variables, both optimizers'
    slots and iteration counters, the schedule variables, the supernet's sampling
    `SeedGenerator` state: all are variables of the algorithm model);
-4. fits epoch by epoch with the algorithm's schedule callbacks, `NonFiniteLossGuard`, the
+4. fits all epochs in one `fit` call (the epochs' datasets concatenated) with the
+   algorithm's schedule callbacks, `NonFiniteLossGuard`, the
    epoch checkpoint, a TensorBoard writer (losses and accuracies, every `arch_state()`
    array as a histogram plus per-op mean scalars, the derived genotype as text) and the
    Keras progress bar;
@@ -63,7 +64,6 @@ from tfnas.runs import (
     EpochCheckpoint,
     NonFiniteLossError,
     NonFiniteLossGuard,
-    StopAfterEpoch,
     check_run_config,
     is_chief,
     jsonable,
@@ -407,11 +407,20 @@ def search(
     padding = max(1, round(4 * input_shape[0] / 32))
     replicas = strategy.num_replicas_in_sync
 
-    def epoch_dataset(epoch: int):
+    def run_batches(first_epoch: int):
+        # The batches of epochs first_epoch..epochs-1, each epoch's from its own pipeline seeded
+        # by (seed, epoch), concatenated: one `fit` reads them all, and a run resumed at epoch
+        # e reads exactly the batches an uninterrupted run reads from epoch e on.
         kwargs = {"train_portion": train_portion, "split_seed": seed, "padding": padding, "dataset": dataset}
-        if replicas > 1:
-            return data.distribute_bilevel_dataset(strategy, train_ds, batch_size, seed=epoch_seed(seed, epoch), **kwargs)
-        return data.make_bilevel_dataset(train_ds, batch_size, seed=epoch_seed(seed, epoch), **kwargs)
+
+        def epoch_batches(epoch: int):
+            return data.make_bilevel_dataset(
+                train_ds, batch_size, seed=epoch_seed(seed, epoch), **kwargs).take(steps_per_epoch)
+
+        stream = epoch_batches(first_epoch)
+        for epoch in range(first_epoch + 1, epochs):
+            stream = stream.concatenate(epoch_batches(epoch))
+        return stream
 
     algorithm = build_search(
         config, space, num_classes, input_shape, steps_per_epoch=steps_per_epoch, strategy=strategy,
@@ -432,18 +441,18 @@ def search(
         *([board] if board is not None else []),
         checkpoint,
         *(callbacks or []),
-        StopAfterEpoch(),
     ]
     last_logs: dict[str, float] = {}
     try:
-        for epoch in range(initial_epoch, epochs):
-            # One fit call per epoch (a fresh dataset seeded by (seed, epoch)); `epochs` is the
-            # run's total so the progress bar reads "Epoch e/N", and `StopAfterEpoch` ends
-            # the call after this one epoch.
+        if initial_epoch < epochs:
+            # One fit call over all epochs, so Keras callbacks that keep state across epochs
+            # (EarlyStopping, ReduceLROnPlateau, CSVLogger, ...) behave as in any Keras fit.
+            batches = (data.distribute_global_batches(strategy, batch_size, lambda: run_batches(initial_epoch))
+                       if replicas > 1 else run_batches(initial_epoch))
             result = algorithm.fit(
-                epoch_dataset(epoch),
+                batches,
                 epochs=epochs,
-                initial_epoch=epoch,
+                initial_epoch=initial_epoch,
                 steps_per_epoch=steps_per_epoch,
                 callbacks=all_callbacks,
                 verbose=verbose,
