@@ -22,6 +22,11 @@ from absl import app, flags
 from launch._aliases import define_deprecated, resolve
 from launch._cluster import strategy_from_flags
 
+_BINARIZED = flags.DEFINE_enum(
+    "binarized", None, ["weights", "weights_activations"],
+    "A binarized cell network (BNAS, arXiv 1911.10862): the cells' convolutions with XNOR-Net 1-bit weights, "
+    "or 1-bit weights and sign activations; stem and classifier stay float. The report adds `size` (bytes, "
+    "1-bit kernels packed).")
 _MODEL = flags.DEFINE_string(
     "model", "darts_v2", "What to train: a published name, genotype string, JSON text or path to a JSON file."
 )
@@ -93,6 +98,7 @@ def main(argv: list[str]) -> None:
             mixed_precision=_MIXED_PRECISION.value,
             max_train_examples=_MAX_TRAIN_EXAMPLES.value,
             seed=_SEED.value,
+            binarized=_BINARIZED.value,
         )
         report = train(config, _WORKDIR.value, verbose=_VERBOSE.value, strategy=strategy)
     except (ValueError, KeyError, FileNotFoundError, CorruptCheckpointError, NonFiniteLossError) as err:

@@ -113,3 +113,17 @@ def test_mixed_precision_trains(tmp_path, policy):
     assert result.returncode == 0, result.stderr[-3000:]
     report = _last_json(result.stdout)
     assert np.isfinite(report["test_loss"])
+
+
+def test_binarized_child_trains_and_reports_its_packed_size(tmp_path):
+    workdir = tmp_path / "bin"
+    result = _run([*TINY, "--epochs=3", "--learning_rate=0.05", "--binarized=weights", f"--workdir={workdir}"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = _last_json(result.stdout)
+    size = report["size"]
+    assert size["binary_weights"] > 0 and size["packed_bytes"] < size["float32_bytes"]
+    losses = [h["loss"] for h in json.loads((workdir / "report.json").read_text())["history"]]
+    assert losses[-1] < losses[0]  # the 1-bit cells train through the straight-through gradient
+    assert json.loads((workdir / "config.json").read_text())["binarized"] == "weights"
+    bad = _run([*TINY, "--binarized=ternary", f"--workdir={tmp_path / 'bad'}"])
+    assert bad.returncode != 0 and "binarized" in bad.stderr

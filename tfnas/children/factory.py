@@ -46,6 +46,7 @@ def build_child(
     num_classes: int | None = None,
     auxiliary: bool = False,
     drop_path_rate: float = 0.0,
+    binarized: str | None = None,
 ) -> keras.Model:
     """Builds the network of `genotype` for a dataset.
 
@@ -66,6 +67,10 @@ def build_child(
         auxiliary: Add the auxiliary head (DARTS networks); outputs become
             `[logits, aux_logits]`.
         drop_path_rate: Initial drop-path rate (DARTS networks; scheduled during training).
+        binarized: None (float), `"weights"` (the cells' convolutions with XNOR-Net 1-bit
+            weights) or `"weights_activations"` (and sign activations), cell spaces only;
+            the stem, auxiliary head and classifier stay float (`tfnas.ops.binary`, BNAS
+            arXiv 1911.10862).
 
     Returns:
         A functional `keras.Model` returning logits (or `[logits, aux_logits]`).
@@ -90,6 +95,16 @@ def build_child(
     if input_shape[0] < reduction:
         raise ValueError(f"input_size={input_shape[0]} is smaller than the network's total downsampling ({reduction}x): "
                          f"its last feature maps would be under one pixel. Use input_size >= {reduction}.")
+    if binarized is not None:
+        from tfnas.ops import binary
+
+        if binarized not in binary.MODES:
+            raise ValueError(f"binarized must be None or one of {', '.join(binary.MODES)}. Received: {binarized!r}")
+        if space not in ("darts", "nb201"):
+            raise ValueError(f"Binarized children exist for the cell spaces (darts, nb201); not for {space!r}.")
+        with binary.binarized(activations=binarized == "weights_activations"):
+            return build_child(genotype, dataset=dataset, channels=channels, layers=layers, input_size=input_size,
+                               num_classes=num_classes, auxiliary=auxiliary, drop_path_rate=drop_path_rate)
     if space == "darts":
         from tfnas.children.darts_net import build_darts_network
 

@@ -70,6 +70,9 @@ class TrainConfig:
         mixed_precision: `None`, `"mixed_float16"` or `"mixed_bfloat16"`.
         max_train_examples: Use only the first N training examples (None: all); for short runs.
         seed: Seed of initialisation, shuffling and augmentation.
+        binarized: None, `"weights"` or `"weights_activations"`: a binarized cell network
+            (`build_child(binarized=...)`, `tfnas.ops.binary`); the report adds its size with
+            1-bit kernels packed (`packed_bytes`).
     """
 
     genotype: str
@@ -93,6 +96,7 @@ class TrainConfig:
     mixed_precision: str | None = None
     max_train_examples: int | None = None
     seed: int = 0
+    binarized: str | None = None
 
     def __post_init__(self) -> None:
         positive = {"epochs": self.epochs, "batch_size": self.batch_size}
@@ -115,12 +119,17 @@ class TrainConfig:
                 "mixed_precision must be None, 'mixed_float16' or 'mixed_bfloat16'. "
                 f"Received: {self.mixed_precision!r}"
             )
+        if self.binarized not in (None, "weights", "weights_activations"):
+            raise ValueError(f"binarized must be None, 'weights' or 'weights_activations'. Received: {self.binarized!r}")
         if self.max_train_examples is not None and self.max_train_examples <= 0:
             raise ValueError(f"max_train_examples must be > 0. Received: {self.max_train_examples}")
 
     def to_dict(self) -> dict[str, Any]:
-        """Returns the config as a JSON-able dict."""
-        return dataclasses.asdict(self)
+        """Returns the config as a JSON-able dict (`binarized` only when set, so older workdirs resume)."""
+        data = dataclasses.asdict(self)
+        if data["binarized"] is None:
+            del data["binarized"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
@@ -407,6 +416,7 @@ def train(
             input_size=config.input_size,
             auxiliary=config.auxiliary_weight > 0 and genotype.space == "darts",
             drop_path_rate=config.drop_path_rate if genotype.space != "nb201" else 0.0,
+            binarized=config.binarized,
         )
         task = ChildTask(
             child,
@@ -462,6 +472,10 @@ def train(
         "workdir": os.path.abspath(workdir),
         "model_path": os.path.abspath(os.path.join(workdir, "model.keras")),
     }
+    if config.binarized is not None:
+        from tfnas.ops.binary import packed_bytes
+
+        report["size"] = packed_bytes(inference)
     report["chief"] = chief
     report["replicas"] = strategy.num_replicas_in_sync
     if chief:

@@ -38,6 +38,7 @@ from collections.abc import Callable
 import keras
 from keras import ops
 
+from tfnas.ops.binary import BinaryConv2D, BinaryDepthwiseConv2D, activations_binarized, active
 from tfnas.registry import Registry
 
 #: PyTorch's default Conv2d/Linear kernel initialisation (kaiming_uniform, a=sqrt(5)).
@@ -183,7 +184,8 @@ def conv2d(x, filters: int, kernel_size: int, *, stride: int = 1, dilation: int 
     pad = dilation * (kernel_size - 1) // 2
     if stride > 1 and pad:
         x = keras.layers.ZeroPadding2D(pad, name=f"{name}_pad")(x)
-    return keras.layers.Conv2D(
+    binary = {"binarize_activations": activations_binarized()} if active(name) else None
+    return (BinaryConv2D if binary is not None else keras.layers.Conv2D)(
         filters,
         kernel_size,
         strides=stride,
@@ -192,6 +194,7 @@ def conv2d(x, filters: int, kernel_size: int, *, stride: int = 1, dilation: int 
         use_bias=False,
         kernel_initializer=KERNEL_INITIALIZER,
         name=name,
+        **(binary or {}),
     )(x)
 
 
@@ -209,7 +212,8 @@ def depthwise_conv2d(x, kernel_size: int, *, stride: int = 1, dilation: int = 1,
     pad = dilation * (kernel_size - 1) // 2
     if stride > 1 and pad:
         x = keras.layers.ZeroPadding2D(pad, name=f"{name}_pad")(x)
-    return keras.layers.DepthwiseConv2D(
+    binary = {"binarize_activations": activations_binarized()} if active(name) else None
+    return (BinaryDepthwiseConv2D if binary is not None else keras.layers.DepthwiseConv2D)(
         kernel_size,
         strides=stride,
         padding="same" if stride == 1 else "valid",
@@ -217,11 +221,14 @@ def depthwise_conv2d(x, kernel_size: int, *, stride: int = 1, dilation: int = 1,
         use_bias=False,
         depthwise_initializer=KERNEL_INITIALIZER,
         name=name,
+        **(binary or {}),
     )(x)
 
 
 def relu(x, *, name: str):
-    """A named ReLU layer."""
+    """A named ReLU layer; none where binarized activations follow (their sign is the nonlinearity)."""
+    if activations_binarized() and active(name):
+        return x
     return keras.layers.ReLU(name=name)(x)
 
 
