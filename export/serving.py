@@ -17,7 +17,10 @@ At inference the tfnas custom layers are replaced by exact equivalents:
   followed by a 1x1 stride-s max pooling that keeps every s-th window: the same windows as
   the strided symmetric pooling, bit for bit;
 - `Zero` (the `none` op of NAS-Bench-201 cells) becomes a frozen 1x1 convolution with an
-  all-zero kernel.
+  all-zero kernel;
+- a binarized convolution (`tfnas.ops.binary`, 1-bit weights) becomes the stock convolution
+  whose kernel is its `mean|W| * sign(W)` constants, two values per channel; one with sign
+  activations too is refused (stock Keras has no exact sign layer that loads in safe mode).
 
 Any other non-Keras layer is refused with its class name, rather than exported as something
 a consumer cannot load.
@@ -38,6 +41,7 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
+from tfnas.ops.binary import BinaryConv2D, BinaryDepthwiseConv2D, binarize_kernel
 from tfnas.ops.cell_ops import SymmetricPooling2D, Zero
 from tfnas.ops.drop_path import DropPath
 
@@ -59,6 +63,18 @@ def _plain_call(layer: keras.layers.Layer, *args, **kwargs):
         if layer.strides == 1:
             return y
         return keras.layers.MaxPooling2D(1, strides=layer.strides, name=f"{layer.name}_subsample")(y)
+    if isinstance(layer, (BinaryConv2D, BinaryDepthwiseConv2D)):
+        if layer.binarize_activations:
+            raise ValueError(
+                f"{layer.name} binarizes its activations (--binarized=weights_activations); the export writes "
+                "binarized weights only. Export a --binarized=weights network.")
+        depthwise = isinstance(layer, BinaryDepthwiseConv2D)
+        config = {k: v for k, v in layer.get_config().items() if k != "binarize_activations"}
+        stock = (keras.layers.DepthwiseConv2D if depthwise else keras.layers.Conv2D).from_config(
+            {**config, "name": f"{layer.name}_1bit"})
+        y = stock(args[0])
+        stock.set_weights([np.asarray(binarize_kernel(layer.kernel, (2, 3) if depthwise else (3,)))])
+        return y
     if isinstance(layer, Zero):
         x = args[0]
         conv = keras.layers.Conv2D(

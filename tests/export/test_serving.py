@@ -67,3 +67,22 @@ def test_clear_errors():
     plain = to_plain_keras(build_child(codec.load("darts_v2"), channels=4, layers=2, input_size=16))
     with pytest.raises(ValueError, match="No normalization statistics"):
         serving_model(plain, dataset="svhn")
+
+
+def test_binarized_network_exports_its_one_bit_weights_as_constants():
+    network = build_child(codec.load("darts_v2"), channels=4, layers=3, input_size=16, binarized="weights")
+    plain = to_plain_keras(network)
+    assert _foreign(plain) == []
+    x = np.random.default_rng(0).normal(size=(3, 16, 16, 3)).astype("float32")
+    np.testing.assert_allclose(network(x, training=False), plain(x, training=False), rtol=1e-5, atol=1e-5)
+    folded = [layer for layer in plain.layers if layer.name.endswith("_1bit")]
+    assert folded
+    for layer in folded:  # each output channel's kernel holds +-scale only
+        w = np.abs(layer.get_weights()[0])
+        depthwise = isinstance(layer, keras.layers.DepthwiseConv2D)
+        per_channel = w.reshape(-1, w.shape[2] * w.shape[3]) if depthwise else w.reshape(-1, w.shape[3])
+        assert np.ptp(per_channel, axis=0).max() < 1e-6
+    with_signs = build_child(codec.load("darts_v2"), channels=4, layers=3, input_size=16,
+                             binarized="weights_activations")
+    with pytest.raises(ValueError, match="binarizes its activations"):
+        to_plain_keras(with_signs)
