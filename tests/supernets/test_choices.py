@@ -237,3 +237,43 @@ def test_darts_minus_adds_a_decaying_auxiliary_skip_to_shape_keeping_choices():
     data = tf.data.Dataset.from_tensor_slices(((x, np.arange(8) % 3), (x, np.arange(8) % 3))).batch(4)
     search.fit(data, epochs=2, verbose=0, callbacks=search.callbacks())
     assert float(supernet.aux_skip_beta) == pytest.approx(0.5)  # linear 1 -> 0: epoch 1 of 2
+
+
+def _hand_written(record):
+    """The plain Keras model a user would write for `record` of `_build_layers_and_inputs`."""
+    inputs = keras.Input((8, 8, 3))
+    stem = keras.layers.Conv2D(4, 1)(inputs)
+    block = [keras.layers.Conv2D(4, 3, padding="same"), keras.layers.Conv2D(4, 5, padding="same"),
+             keras.layers.Identity()][record["block"]]
+    x = block(stem)
+    y = keras.layers.Conv2D(4, 1)(x)
+    chosen = [[stem, x, y][i] for i in record["head_inputs"]]
+    z = chosen[0] if len(chosen) == 1 else keras.layers.Add()(chosen)
+    return keras.Model(inputs, keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(z)))
+
+
+@pytest.mark.parametrize("algorithm, mixing", [("darts", "softmax"), ("gdas", "gumbel")])
+def test_a_searched_record_fixes_to_the_hand_written_model(algorithm, mixing):
+    from tfnas.algorithms import ALGORITHMS
+
+    keras.utils.set_random_seed(0)
+    space = KerasSpace(_build_layers_and_inputs)
+    supernet = space.supernet(mixing=mixing)
+    cls = ALGORITHMS.get(algorithm)
+    search = cls(supernet, dataclasses.replace(cls.default_config(), epochs=2))
+    search.compile(keras.optimizers.SGD(0.05), keras.optimizers.Adam(0.05))
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(16, 8, 8, 3)).astype("float32")
+    y = (x.mean(axis=(1, 2, 3)) > 0).astype("int64")
+    data = tf.data.Dataset.from_tensor_slices(((x, y), (x, y))).batch(8)
+    before = [np.array(v) for v in supernet.arch_variables]
+    search.fit(data, epochs=2, verbose=0, callbacks=search.callbacks())
+    assert any(np.abs(np.array(v) - b).max() > 1e-4 for v, b in zip(supernet.arch_variables, before))
+    record = supernet_record(supernet)
+    fixed = space.fixed_model(record)
+    assert fixed.count_params() == _hand_written(record).count_params()
+    # Every record of the space, not only the searched one, fixes to its hand-written model.
+    for block in range(3):
+        for pair in ([0, 1], [0, 2], [1, 2]):
+            other = {"block": block, "head_inputs": pair}
+            assert space.fixed_model(other).count_params() == _hand_written(other).count_params()
