@@ -44,7 +44,10 @@ from tfnas.algorithms.config import SearchConfig
 
 _ALGORITHM_NAMES = ["darts", "darts2", "darts_minus", "pc_darts", "gdas", "rome"]
 
-_SPACE = flags.DEFINE_enum("space", "darts", ["darts", "nb201"], "Search space.")
+_SPACE = flags.DEFINE_string(
+    "space", "darts", "Search space: darts, nb201, or your own written in Keras as package.module:function, "
+    "a build(input_shape, num_classes) returning a model with tfnas.supernets.choices (darts, darts2, "
+    "darts_minus, gdas search it; the result is record.jsonl).")
 _ALGORITHM = flags.DEFINE_string(
     "algorithm", "darts", f"Search algorithm: one of {', '.join(_ALGORITHM_NAMES)}."
 )

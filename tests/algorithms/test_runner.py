@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -215,8 +216,6 @@ def test_nonfinite_loss_stops_the_search(tmp_path):
 def test_one_fit_over_all_epochs_so_keras_callbacks_keep_their_state(tmp_path):
     """EarlyStopping counts epochs without improvement across the run and CSVLogger keeps every
     epoch's row: both need one `fit` over all epochs (a fit per epoch resets them each epoch)."""
-    import keras
-
     log = tmp_path / "log.csv"
     stop = keras.callbacks.EarlyStopping(monitor="loss", patience=1, min_delta=1e6)  # nothing improves by 1e6
     report = search(_config(epochs=4), workdir=str(tmp_path / "w"), callbacks=[stop, keras.callbacks.CSVLogger(
@@ -225,3 +224,54 @@ def test_one_fit_over_all_epochs_so_keras_callbacks_keep_their_state(tmp_path):
     assert [e["epoch"] for e in load_history(str(tmp_path / "w"))] == [1, 2]
     assert len(log.read_text().strip().splitlines()) == 1 + 2  # header + both epochs
     assert report["genotypes_by_epoch"] and len(report["genotypes_by_epoch"]) == 2
+
+
+_USER_SPACE = '''
+import keras
+from tfnas.supernets.choices import input_choice, layer_choice
+
+
+def build(input_shape, num_classes):
+    inputs = keras.Input(input_shape)
+    stem = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="stem")(inputs)
+    x = layer_choice([keras.layers.Conv2D(4, 3, padding="same", name="c3"),
+                      keras.layers.Conv2D(4, 5, padding="same", name="c5"), keras.layers.Identity(name="id")], "block")(stem)
+    z = input_choice([stem, x], 1, "head")
+    return keras.Model(inputs, keras.layers.Dense(num_classes)(keras.layers.GlobalAveragePooling2D()(z)))
+'''
+
+
+@pytest.mark.parametrize("algorithm", ["darts_minus", "gdas"])
+def test_a_space_written_in_keras_searches_resumes_and_writes_its_record(tmp_path, monkeypatch, algorithm):
+    from tfnas.supernets.choices import keras_space_from_path, load_record
+
+    (tmp_path / "user_space_mod.py").write_text(_USER_SPACE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    space = "user_space_mod:build"
+    config = ALGORITHMS.get(algorithm).default_config().replace(epochs=2, batch_size=16)
+    workdir = tmp_path / "w"
+    report = search(config, space=space, workdir=str(workdir), **{k: v for k, v in TINY.items() if k != "space"})
+    record = load_record(str(workdir / "record.jsonl"))
+    assert json.loads(report["genotype"]) == record and set(record) == {"block", "head"}
+    saved = json.loads((workdir / "genotype.json").read_text())
+    assert saved["record"] == record and saved["search"]["space"] == space
+    assert set(saved["search"]["arch_state"]) == {"block", "head"}
+    fixed = keras_space_from_path(space, (8, 8, 3), 10).fixed_model(record)
+    assert isinstance(fixed, keras.Model) and fixed.output.shape[-1] == 10
+    again = search(config, space=space, workdir=str(workdir), **{k: v for k, v in TINY.items() if k != "space"})
+    assert again["resumed_from_epoch"] == 2 and again["genotype"] == report["genotype"]
+
+
+def test_a_space_written_in_keras_refuses_cell_only_algorithms_and_bad_paths(tmp_path, monkeypatch):
+    (tmp_path / "user_space_mod2.py").write_text(_USER_SPACE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    tiny = {k: v for k, v in TINY.items() if k != "space"}
+    with pytest.raises(ValueError, match="needs the built-in cell supernet"):
+        search(ALGORITHMS.get("pc_darts").default_config().replace(epochs=1, batch_size=16),
+               space="user_space_mod2:build", workdir=str(tmp_path / "p"), **tiny)
+    with pytest.raises(ValueError, match="Cannot import 'no_such_module_xyz'"):
+        search(_config(epochs=1), space="no_such_module_xyz:build", workdir=str(tmp_path / "q"), **tiny)
+    with pytest.raises(ValueError, match="has no function 'missing'"):
+        search(_config(epochs=1), space="user_space_mod2:missing", workdir=str(tmp_path / "r"), **tiny)
+    with pytest.raises(ValueError, match="package.module:function"):
+        search(_config(epochs=1), space="resnet", workdir=str(tmp_path / "s"), **tiny)

@@ -195,3 +195,20 @@ def test_every_search_config_field_is_a_flag(tmp_path):
     assert found["epochs"] == 1 and found["learning_rate"] == 0.025  # unset flags keep the paper's
     helptext = _run("--helpfull", timeout=120).stdout
     assert "--tau_max: Initial Gumbel temperature (GDAS, ROME). (unset: the algorithm's" in helptext
+
+
+def test_searches_a_space_written_in_keras_by_its_import_path(tmp_path):
+    (tmp_path / "launch_user_space.py").write_text(
+        "import keras\nfrom tfnas.supernets.choices import layer_choice\n\n"
+        "def build(input_shape, num_classes):\n"
+        "    inputs = keras.Input(input_shape)\n"
+        "    x = layer_choice([keras.layers.Conv2D(4, k, padding='same') for k in (1, 3)], 'conv')(inputs)\n"
+        "    return keras.Model(inputs, keras.layers.Dense(num_classes)(keras.layers.GlobalAveragePooling2D()(x)))\n")
+    env = dict(_env(), PYTHONPATH=f"{tmp_path}{os.pathsep}{_ROOT}")
+    proc = subprocess.run([sys.executable, "-m", "launch.search", "--space=launch_user_space:build", "--algorithm=gdas",
+                           "--epochs=1", *_TINY, f"--workdir={tmp_path / 'w'}"], cwd=_ROOT, env=env,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["space"] == "launch_user_space:build" and json.loads(report["genotype"])["conv"] in (0, 1)
+    assert (tmp_path / "w" / "record.jsonl").exists()

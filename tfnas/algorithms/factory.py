@@ -62,7 +62,7 @@ def make_optimizers(
 
 def build_search(
     config: SearchConfig,
-    space: str,
+    space: Any,
     num_classes: int,
     input_shape: tuple[int, int, int],
     *,
@@ -78,7 +78,8 @@ def build_search(
 
     Args:
         config: The search hyper-parameters; `config.algorithm` picks the algorithm.
-        space: `"darts"` or `"nb201"`.
+        space: `"darts"` or `"nb201"`, or a user's `tfnas.supernets.choices.KerasSpace`
+            (softmax or Gumbel mixing: DARTS, DARTS-, GDAS; PC-DARTS and ROME need the cells).
         num_classes: Number of classes.
         input_shape: `(H, W, C)`.
         steps_per_epoch: Steps per epoch, for the cosine learning-rate schedule (required).
@@ -107,10 +108,19 @@ def build_search(
         )
     cls = ALGORITHMS.get(config.algorithm)
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
+    user_space = not isinstance(space, str)
+    if user_space and (cls.mixing not in ("softmax", "gumbel") or config.partial_channels > 1
+                       or config.edge_normalization or supernet_overrides):
+        raise ValueError(
+            f"{config.algorithm} needs the built-in cell supernet (its {cls.mixing} mixing, channel sampling or "
+            "edge normalisation); a space written in Keras is searched by darts, darts2, darts_minus or gdas.")
     with scope:
-        supernet = build_supernet(
-            cls.supernet_config(config, space, num_classes, input_shape, **(supernet_overrides or {}))
-        )
+        if user_space:
+            supernet = space.supernet(mixing=cls.mixing, aux_skip=bool(config.aux_skip))
+        else:
+            supernet = build_supernet(
+                cls.supernet_config(config, space, num_classes, input_shape, **(supernet_overrides or {}))
+            )
         search = cls(supernet, config, name=f"{config.algorithm}_search")
         weight_optimizer, arch_optimizer = make_optimizers(config, steps_per_epoch)
         search.compile(weight_optimizer, arch_optimizer)

@@ -299,8 +299,9 @@ def load_training_set(
 
 def _validate(space: str, train_portion: float, max_train_examples: int | None, image_size: int | None,
               verbose: int) -> None:
-    if space not in _SPACES:
-        raise ValueError(f"space must be one of {', '.join(_SPACES)}. Received: space={space!r}")
+    if space not in _SPACES and ":" not in str(space):
+        raise ValueError(f"space must be one of {', '.join(_SPACES)} or a space written in Keras, "
+                         f"'package.module:function'. Received: space={space!r}")
     if not isinstance(train_portion, (int, float)) or not 0.0 < float(train_portion) < 1.0:
         raise ValueError(f"train_portion must be in (0, 1). Received: train_portion={train_portion!r}")
     if max_train_examples is not None and (not isinstance(max_train_examples, int) or max_train_examples < 2):
@@ -338,7 +339,9 @@ def search(
         config: The algorithm's `SearchConfig` (`ALGORITHMS.get(name).default_config()`,
             possibly `dataclasses.replace`d): algorithm name, epochs, global batch size,
             learning rates, seed, ...
-        space: `"darts"` or `"nb201"`.
+        space: `"darts"` or `"nb201"`, or a space written in Keras named
+            `"package.module:function"` (`build(input_shape, num_classes)` returning a model
+            with `tfnas.supernets.choices`; `record.jsonl` then replaces `cells.png`).
         dataset: A registered dataset (`"cifar10"`, `"digits"`).
         workdir: The run folder; a rerun with the same settings resumes from the last
             completed epoch.
@@ -422,8 +425,13 @@ def search(
             stream = stream.concatenate(epoch_batches(epoch))
         return stream
 
+    searched = space
+    if space not in _SPACES:  # a user's space, built for this data
+        from tfnas.supernets.choices import keras_space_from_path
+
+        searched = keras_space_from_path(space, input_shape, num_classes)
     algorithm = build_search(
-        config, space, num_classes, input_shape, steps_per_epoch=steps_per_epoch, strategy=strategy,
+        config, searched, num_classes, input_shape, steps_per_epoch=steps_per_epoch, strategy=strategy,
         supernet_overrides=learned_space.supernet_overrides() if learned_space is not None else None,
     )
     supernet = algorithm.supernet
@@ -486,7 +494,7 @@ def search(
     }
     files = {
         "genotype": os.path.join(workdir, "genotype.json"),
-        "cells": os.path.join(workdir, "cells.png"),
+        "cells": os.path.join(workdir, "cells.png" if space in _SPACES else "record.jsonl"),
         "arch_weights": os.path.join(workdir, "arch_weights.png"),
         "history": os.path.join(workdir, "history.json"),
         "tensorboard": os.path.join(workdir, "tensorboard"),
@@ -494,7 +502,12 @@ def search(
     }
     if chief:  # the other workers of a cluster hold the same state and write nothing here
         write_json(files["genotype"], {**genotype.to_dict(), "search": metadata})
-        plot_cell(genotype, files["cells"], title=f"{metadata['algorithm']} on {dataset} ({space}), seed {seed}")
+        if space in _SPACES:
+            plot_cell(genotype, files["cells"], title=f"{metadata['algorithm']} on {dataset} ({space}), seed {seed}")
+        else:  # a user space: its record, one JSON line per choice (tfnas.supernets.choices.load_record)
+            from tfnas.supernets.choices import save_record
+
+            save_record(genotype.record, files["cells"])
         if history.epochs:
             plot_arch_history(history.states, files["arch_weights"],
                               title=f"{metadata['algorithm']}: architecture weights")

@@ -37,6 +37,7 @@ every candidate once, and each label must be met once per build.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -454,6 +455,61 @@ class ChoiceSupernet(keras.Model):
     def weight_variables(self) -> list:
         arch = {id(v) for v in self.arch_variables}
         return [v for v in self.model.trainable_variables if id(v) not in arch]
+
+    def arch_state(self) -> dict[str, np.ndarray]:
+        """Per choice label, softmax(alpha): the search runner's history, plots and TensorBoard."""
+        return {choice.label: np.asarray(keras.ops.convert_to_numpy(keras.ops.softmax(choice.alpha)))
+                for choice in self.mixed_choices()}
+
+    def export(self) -> ChoiceRecord:
+        """The derived record (`supernet_record`), with the genotype interface the runner writes."""
+        return ChoiceRecord(supernet_record(self))
+
+
+@dataclasses.dataclass(frozen=True)
+class ChoiceRecord:
+    """A user space's searched record where the search runner expects a genotype.
+
+    `to_string()` is the record as one JSON line; `to_dict()` adds the format tag, and
+    `genotype.json` written by the runner loads back with `load_record`-style `["record"]`.
+    """
+
+    record: dict[str, Any]
+    space: str = "keras"
+
+    def to_string(self) -> str:
+        return json.dumps(self.record, sort_keys=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": "tfnas.choice_record/1", "space": self.space, "record": self.record}
+
+
+def keras_space_from_path(path: str, input_shape: tuple[int, int, int], num_classes: int) -> KerasSpace:
+    """The `KerasSpace` of a user's build function named `"package.module:function"`.
+
+    The function is called as `function(input_shape, num_classes)` and returns a Keras model
+    with choices (`layer_choice`, `input_choice`, `value_choice`); the module must be
+    importable (on `PYTHONPATH` or in the working directory).
+
+    Raises:
+        ValueError: if `path` is not `module:function`, the module does not import, or the
+            name is missing or not callable.
+    """
+    import importlib
+
+    module_name, _, function_name = path.partition(":")
+    if not module_name or not function_name:
+        raise ValueError(f"A space written in Keras is named 'package.module:function'. Received: {path!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ValueError(f"Cannot import {module_name!r} for the space {path!r} ({err}); put its folder on "
+                         "PYTHONPATH or run from it.") from None
+    build = getattr(module, function_name, None)
+    if not callable(build):
+        raise ValueError(f"{module_name} has no function {function_name!r} (the space {path!r}); it must be "
+                         "build(input_shape, num_classes) -> keras.Model with choices.")
+    return KerasSpace(lambda: build(tuple(input_shape), int(num_classes)))
 
 
 def supernet_record(supernet: ChoiceSupernet) -> dict[str, Any]:
