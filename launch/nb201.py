@@ -57,7 +57,9 @@ again costs its recorded seconds without training; `scorer`: a training-free `--
 (`naswot` by default, arXiv 2006.04647) at the NB201 network, zero-cost mode);
 differentiable ones run `runner.search` at the flags above. `--learned_space=FILE` (the
 `learned_space.json` of `launch.evolve_space`) makes every strategy and search run inside that
-sub-space instead of the full space. `--warm_start_scorer=NAME` (`--warm_start_cells`,
+sub-space instead of the full space. `--strategy` (auto, one_device, mirrored, multi_worker)
+distributes the differentiable searches and the SPOS supernet's training (only the chief writes
+`compare.json` and `compare.png`). `--warm_start_scorer=NAME` (`--warm_start_cells`,
 `--warm_start_climb`) starts evolution's population and local search's climb from the best
 cells of a training-free scorer (arXiv 2101.08134), its cost charged to every run; with the
 climb, from the scorer's own local optimum. It prints per strategy the found
@@ -82,6 +84,8 @@ import os
 import sys
 
 from absl import app, flags
+
+from launch._cluster import strategy_from_flags
 
 NB201_ALGORITHMS = ("darts", "darts2", "darts_minus", "beta_darts", "pc_darts", "gdas")
 
@@ -174,7 +178,8 @@ _PROXY_VAL_EXAMPLES = flags.DEFINE_integer(
 RECIPES: dict[str, str] = {}
 
 
-def _run_searches(algorithms: list[str], seeds: list[int], table, learned_space=None) -> dict[str, list[dict]]:
+def _run_searches(algorithms: list[str], seeds: list[int], table, learned_space=None,
+                  strategy=None) -> dict[str, list[dict]]:
     """Runs the differentiable searches (one resumable workdir per algorithm and seed), in
     `learned_space` when given."""
     from tfnas.algorithms.config import recipe_text
@@ -194,7 +199,7 @@ def _run_searches(algorithms: list[str], seeds: list[int], table, learned_space=
             report = search(
                 config, space="nb201", dataset=_DATASET.value, workdir=workdir, data_dir=_DATA_DIR.value,
                 max_train_examples=_MAX_TRAIN_EXAMPLES.value, image_size=_IMAGE_SIZE.value,
-                verbose=_VERBOSE.value, learned_space=learned_space,
+                verbose=_VERBOSE.value, learned_space=learned_space, strategy=strategy,
             )
             entry = table.lookup(report["genotype"])
             print(f"   {report['genotype']}  C10 {entry.cifar10:.2f}  C100 {entry.cifar100:.2f}  "
@@ -215,7 +220,7 @@ def _print_recipes() -> None:
             print(f"  {algorithm:<12} {text}")
 
 
-def _compare(table) -> dict:
+def _compare(table, strategy=None) -> dict:
     """The --compare mode: returns the JSON summary (after printing the table)."""
     from tfnas import strategies as strategies_lib
     from tfnas.strategies import compare
@@ -283,7 +288,7 @@ def _compare(table) -> dict:
         print(f"strategies see the training-free score {_SCORER.value} of each cell's network at initialisation "
               f"({context.proxy}); each run is charged the wall seconds of every cell it scores")
     else:
-        evaluator = _one_shot_evaluator()
+        evaluator = _one_shot_evaluator(strategy)
 
         def make_evaluator(seed: int):
             return evaluator
@@ -305,7 +310,7 @@ def _compare(table) -> dict:
                 run["cost_seconds"] += 3600.0 * evaluator.training_hours
     differentiable = [n for n in names if n not in multi]
     if differentiable:
-        compare.add_search_reports(results, _run_searches(differentiable, seeds, table, learned))
+        compare.add_search_reports(results, _run_searches(differentiable, seeds, table, learned, strategy))
     results = {n: results[n] for n in names}
     summary = compare.summarize(results, table)
     from tfnas.benchmarks.nb201 import PUBLISHED
@@ -323,15 +328,16 @@ def _compare(table) -> dict:
     print(f"(budget per run: {budget_text}; seeds {seeds}; table optimum {table.best().cifar10:.2f}; "
           f"differentiable searches at: {_setting()})")
     os.makedirs(_WORKDIR.value, exist_ok=True)
-    from tfnas.runs import write_json
+    from tfnas.runs import is_chief, write_json
 
-    write_json(os.path.join(_WORKDIR.value, "compare.json"), {"summary": summary, "runs": results})
-    png = compare.plot_comparison(results, table, os.path.join(_WORKDIR.value, "compare.png"))
-    print(f"wrote {png}")
+    if is_chief(strategy):  # the other workers of a cluster write nothing here
+        write_json(os.path.join(_WORKDIR.value, "compare.json"), {"summary": summary, "runs": results})
+        png = compare.plot_comparison(results, table, os.path.join(_WORKDIR.value, "compare.png"))
+        print(f"wrote {png}")
     return summary
 
 
-def _one_shot_evaluator():
+def _one_shot_evaluator(strategy=None):
     """Trains (or resumes) the SPOS supernet in `<workdir>/spos_supernet`; its inherited-weight evaluator."""
     from tfnas import strategies as strategies_lib
     from tfnas.algorithms.autospace import heldout_batches
@@ -343,7 +349,8 @@ def _one_shot_evaluator():
     workdir = os.path.join(_WORKDIR.value, "spos_supernet")
     print(f"== SPOS supernet ({recipe_text(config)}): {workdir}", flush=True)
     report = search(config, space="nb201", dataset=_DATASET.value, workdir=workdir, data_dir=_DATA_DIR.value,
-                    max_train_examples=_MAX_TRAIN_EXAMPLES.value, image_size=_IMAGE_SIZE.value, verbose=_VERBOSE.value)
+                    max_train_examples=_MAX_TRAIN_EXAMPLES.value, image_size=_IMAGE_SIZE.value, verbose=_VERBOSE.value,
+                    strategy=strategy)
     train_ds, _, _, _ = load_training_set(_DATASET.value, _DATA_DIR.value, _MAX_TRAIN_EXAMPLES.value, _IMAGE_SIZE.value)
     batches = heldout_batches(train_ds, split_seed=config.seed, examples=_PROXY_VAL_EXAMPLES.value,
                               dataset=_DATASET.value)
@@ -363,9 +370,10 @@ def main(argv: list[str]) -> None:
     from tfnas.runs import CorruptCheckpointError, NonFiniteLossError
 
     try:
+        strategy = strategy_from_flags()  # the differentiable searches' (and the SPOS supernet's)
         table = NB201Table(data_dir=_DATA_DIR.value)  # Fails early when the table is missing.
         if _COMPARE.value:
-            print(json.dumps(_compare(table)))
+            print(json.dumps(_compare(table, strategy)))
             return
         algorithms = [a.strip() for a in _ALGORITHMS.value if a.strip()]
         unknown = [a for a in algorithms if a not in NB201_ALGORITHMS]
@@ -379,7 +387,7 @@ def main(argv: list[str]) -> None:
             raise ValueError(f"--seeds must be integers. Received: {_SEEDS.value}") from None
         if not seeds:
             raise ValueError("--seeds must name at least one seed.")
-        results = _run_searches(algorithms, seeds, table)
+        results = _run_searches(algorithms, seeds, table, strategy=strategy)
     except (ValueError, KeyError, FileNotFoundError, CorruptCheckpointError, NonFiniteLossError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"error: {message}", file=sys.stderr)
