@@ -269,6 +269,7 @@ def test_a_space_written_in_keras_refuses_cell_only_algorithms_and_bad_paths(tmp
     with pytest.raises(ValueError, match="needs the built-in cell supernet"):
         search(ALGORITHMS.get("pc_darts").default_config().replace(epochs=1, batch_size=16),
                space="user_space_mod2:build", workdir=str(tmp_path / "p"), **tiny)
+    assert not (tmp_path / "p").exists()  # refused before anything is written
     with pytest.raises(ValueError, match="Cannot import 'no_such_module_xyz'"):
         search(_config(epochs=1), space="no_such_module_xyz:build", workdir=str(tmp_path / "q"), **tiny)
     with pytest.raises(ValueError, match="has no function 'missing'"):

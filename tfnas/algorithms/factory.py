@@ -60,6 +60,22 @@ def make_optimizers(
     return weight_optimizer, arch_optimizer
 
 
+def check_keras_space_search(config: SearchConfig, supernet_overrides: dict[str, Any] | None = None) -> None:
+    """Refuses an algorithm that needs the built-in cell supernet for a space written in Keras.
+
+    Raises:
+        ValueError: for ROME's topology sampling, PC-DARTS's channel sampling or edge
+            normalisation, or supernet overrides (a learned cell space): a user's layers have
+            fixed widths and no cell topology.
+    """
+    cls = ALGORITHMS.get(config.algorithm)
+    if cls.mixing not in ("softmax", "gumbel") or config.partial_channels > 1 or config.edge_normalization \
+            or supernet_overrides:
+        raise ValueError(
+            f"{config.algorithm} needs the built-in cell supernet (its {cls.mixing} mixing, channel sampling or "
+            "edge normalisation); a space written in Keras is searched by darts, darts2, darts_minus or gdas.")
+
+
 def build_search(
     config: SearchConfig,
     space: Any,
@@ -109,11 +125,8 @@ def build_search(
     cls = ALGORITHMS.get(config.algorithm)
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     user_space = not isinstance(space, str)
-    if user_space and (cls.mixing not in ("softmax", "gumbel") or config.partial_channels > 1
-                       or config.edge_normalization or supernet_overrides):
-        raise ValueError(
-            f"{config.algorithm} needs the built-in cell supernet (its {cls.mixing} mixing, channel sampling or "
-            "edge normalisation); a space written in Keras is searched by darts, darts2, darts_minus or gdas.")
+    if user_space:
+        check_keras_space_search(config, supernet_overrides)
     with scope:
         if user_space:
             supernet = space.supernet(mixing=cls.mixing, aux_skip=bool(config.aux_skip))

@@ -394,6 +394,10 @@ def search(
     strategy = strategy or make_strategy()
     chief = is_chief(strategy)
     run_dir = task_workdir(workdir, strategy)  # a non-chief worker's own state, beside the chief's
+    if space not in _SPACES:  # refused before anything is written
+        from tfnas.algorithms.factory import check_keras_space_search
+
+        check_keras_space_search(config)
     check_run_config(run_dir, run_config, what="search")
 
     seed = int(config.seed)
