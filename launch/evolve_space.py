@@ -3,7 +3,7 @@ r"""AutoSpace: evolve a search space, search in it, report: `python -m launch.ev
 `--space=nb201`: evolves a population of NB201 cell motifs (whole cells: 4-node DAGs with an op
 per edge), K of them in parallel per generation in a motif supernet trained by first-order
 DARTS, and keeps the `--keep` fittest; they span the learned sub-space (per edge, the ops
-they use). Then runs `--strategy` (PNAS by default, on the table's `--table_column`) over
+they use). Then runs `--search_strategy` (PNAS by default, on the table's `--table_column`) over
 `--strategy_seeds` seeds and `--search_algorithm` (DARTS- by default) for every `--seeds`
 seed, each in the learned space and in the full space, looks every cell up in
 `$TFNAS_DATA_DIR/nb201/nats_bench_tss_200ep.csv` and ends with one JSON line:
@@ -14,7 +14,7 @@ Defaults: 8 channels, 1 cell per stage, 16x16 images, 10,000 CIFAR-10 images, ba
 10 generations x 4 epochs of K = 4 motifs from a population of 8, keep 3
 (about 14 minutes, 876 CPU-seconds, on these 2 cores). A rerun in the same `--workdir` with
 the same evolution flags reuses the finished evolution (its `learned_space.json`), so an
-interrupted run, or new `--seeds` / `--strategy*` flags, does not evolve again.
+interrupted run, or new `--seeds` / `--search_strategy` / `--strategy_*` flags, does not evolve again.
 
 `--space=mobile`: evolves a learned mobile block space (per layer slot the `--keep` fittest
 blocks) inside the reference network's skeleton, searches in it with budgeted GDAS
@@ -44,6 +44,8 @@ import sys
 
 from absl import app, flags
 
+from launch._aliases import define_deprecated, resolve
+
 _SPACE = flags.DEFINE_enum("space", "nb201", ["nb201", "mobile"], "The space to evolve.")
 _BUDGET_MADDS = flags.DEFINE_float(
     "budget_madds", None,
@@ -67,8 +69,10 @@ _FITNESS = flags.DEFINE_enum(
     "motif's share of the generation's summed MeCo score; no supernet is trained).")
 _POPULATION_SIZE = flags.DEFINE_integer("population_size", None, "nb201: initial motifs (reference + random).")
 _MUTATION_RATE = flags.DEFINE_float("mutation_rate", None, "nb201: probability a tournament winner is mutated.")
-_STRATEGY = flags.DEFINE_string(
-    "strategy", None, "nb201: multi-trial strategy run in the learned and the full space (default pnas).")
+_SEARCH_STRATEGY = flags.DEFINE_string(
+    "search_strategy", None, "nb201: multi-trial strategy run in the learned and the full space (default pnas).")
+#: `--strategy` names the distribution in the other launch scripts; here it was the multi-trial strategy.
+_STRATEGY = define_deprecated("string", "strategy", "search_strategy")
 _STRATEGY_EVALUATIONS = flags.DEFINE_integer("strategy_evaluations", None, "nb201: the strategy's evaluations per run.")
 _STRATEGY_SEEDS = flags.DEFINE_integer("strategy_seeds", None, "nb201: the strategy's runs per space.")
 _TABLE_COLUMN = flags.DEFINE_enum(
@@ -130,9 +134,12 @@ def main(argv: list[str]) -> None:
                 raise ValueError(f"--seeds must be integers. Received: {_SEEDS.value}") from None
             for name, flag in (("evolve_algorithm", _EVOLVE_ALGORITHM), ("fitness", _FITNESS),
                                ("population_size", _POPULATION_SIZE), ("mutation_rate", _MUTATION_RATE),
-                               ("strategy", _STRATEGY), ("strategy_evaluations", _STRATEGY_EVALUATIONS),
+                               ("strategy_evaluations", _STRATEGY_EVALUATIONS),
                                ("strategy_seeds", _STRATEGY_SEEDS), ("table_column", _TABLE_COLUMN)):
                 _set(overrides, name, flag)
+            strategy = resolve(_SEARCH_STRATEGY, _STRATEGY)
+            if strategy is not None:
+                overrides["strategy"] = strategy
             if _DATASET.value not in (None, "cifar10", "digits"):
                 raise ValueError(f"--space=nb201 looks cells up in the CIFAR-10 table: --dataset must be cifar10 "
                                  f"(or digits for smoke runs). Received: {_DATASET.value!r}; use --space=mobile "
