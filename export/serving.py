@@ -41,7 +41,7 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from tfnas.ops.binary import BinaryConv2D, BinaryDepthwiseConv2D, binarize_kernel
+from tfnas.ops.binary import BinaryConv2D, BinaryDepthwiseConv2D
 from tfnas.ops.cell_ops import SymmetricPooling2D, Zero
 from tfnas.ops.drop_path import DropPath
 
@@ -73,7 +73,7 @@ def _plain_call(layer: keras.layers.Layer, *args, **kwargs):
         stock = (keras.layers.DepthwiseConv2D if depthwise else keras.layers.Conv2D).from_config(
             {**config, "name": f"{layer.name}_1bit"})
         y = stock(args[0])
-        stock.set_weights([np.asarray(binarize_kernel(layer.kernel, (2, 3) if depthwise else (3,)))])
+        stock.set_weights([np.asarray(layer.binary_kernel())])
         return y
     if isinstance(layer, Zero):
         x = args[0]

@@ -21,9 +21,10 @@ from absl import app, flags
 
 from launch._aliases import define_deprecated, resolve
 from launch._cluster import strategy_from_flags
+from tfnas.ops.binary import MODES as BINARY_MODES
 
 _BINARIZED = flags.DEFINE_enum(
-    "binarized", None, ["weights", "weights_activations"],
+    "binarized", None, list(BINARY_MODES),
     "A binarized cell network (BNAS, arXiv 1911.10862): the cells' convolutions with XNOR-Net 1-bit weights, "
     "or 1-bit weights and sign activations; stem and classifier stay float. The report adds `size` (bytes, "
     "1-bit kernels packed).")

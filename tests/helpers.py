@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import socket
 import subprocess
 import sys
 import tempfile
@@ -77,3 +78,14 @@ def reference_cell(cell, inputs, edge_ops):
     if cell.space == "darts":
         return tf.concat([states[n] for n in cell.nodes], axis=-1)
     return states[cell.nodes[-1]]
+
+
+def free_ports(n: int) -> list[int]:
+    """`n` TCP ports free on localhost now (for a cluster of worker processes on the loopback)."""
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports

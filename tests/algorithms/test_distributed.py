@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -18,6 +17,7 @@ import pytest
 import tensorflow as tf
 
 from tests.algorithms.standin import bilevel_batch, make_search, snapshot
+from tests.helpers import free_ports
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NAMES = ["darts", "darts2", "darts_minus", "pc_darts", "gdas", "rome"]
@@ -46,20 +46,10 @@ def test_mirrored_two_logical_cpus_equals_single_device(tmp_path):
         assert r["max_abs_diff"] < 1e-6, (name, r)
 
 
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["darts2", "rome"])
 def test_multiworker_two_processes_equals_single_device(tmp_path, name):
-    ports = _free_ports(2)
+    ports = free_ports(2)
     cluster = {"worker": [f"localhost:{p}" for p in ports]}
     procs = []
     for index in range(2):

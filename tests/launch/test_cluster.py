@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from tests.helpers import ROOT, error_line, run_launch
+from tests.helpers import ROOT, error_line, free_ports, run_launch
 
 SEARCH = ["--space=nb201", "--algorithm=darts_minus", "--dataset=digits", "--epochs=2", "--channels=4",
           "--layers=1", "--image_size=8", "--batch_size=32", "--max_train_examples=256", "--verbose=0"]
@@ -24,19 +23,9 @@ TRAIN = ["--model=|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect
          "--auxiliary_weight=0", "--verbose=0"]
 
 
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def _two_workers(module: str, *args: str, timeout: int = 600) -> list[dict]:
     """Runs `launch.<module>` as both workers of a 2-worker cluster; returns their JSON reports."""
-    cluster = {"worker": [f"localhost:{p}" for p in _free_ports(2)]}
+    cluster = {"worker": [f"localhost:{p}" for p in free_ports(2)]}
     procs = []
     for index in range(2):
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="",

@@ -45,6 +45,13 @@ def _build_with_value():
     return keras.Model(inputs, keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(x)))
 
 
+def _toy_bilevel(n: int, seed: int) -> tf.data.Dataset:
+    """`n` random 8x8 images labelled by the sign of their mean, as both parts of a bilevel batch of 8."""
+    x = np.random.default_rng(seed).normal(size=(n, 8, 8, 3)).astype("float32")
+    y = (x.mean(axis=(1, 2, 3)) > 0).astype("int64")
+    return tf.data.Dataset.from_tensor_slices(((x, y), (x, y))).batch(8)
+
+
 def test_discovery_finds_every_choice_and_counts_the_space():
     space = KerasSpace(_build_layers_and_inputs)
     assert space.labels == ["block", "head_inputs"]
@@ -114,10 +121,7 @@ def test_darts_searches_a_user_space_and_derives_a_record():
     assert len(supernet.weight_variables) + 2 == len(supernet.trainable_variables)
     search = Darts(supernet, Darts.default_config())
     search.compile(keras.optimizers.SGD(0.05), keras.optimizers.Adam(0.05))
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(32, 8, 8, 3)).astype("float32")
-    y = (x.mean(axis=(1, 2, 3)) > 0).astype("int64")
-    data = tf.data.Dataset.from_tensor_slices(((x, y), (x, y))).batch(8)
+    data = _toy_bilevel(32, seed=0)
     before = [np.array(v) for v in arch]
     frozen = np.array(supernet.weight_variables[0])
     search.fit(data, epochs=1, verbose=0)
@@ -204,10 +208,7 @@ def test_gdas_samples_one_candidate_per_call_and_its_temperature_schedule_drives
     assert sum(g is not None and np.abs(np.asarray(g)).max() > 0 for g in grads[1:]) <= 1
     search = Gdas(supernet, dataclasses.replace(Gdas.default_config(), epochs=2))
     search.compile(keras.optimizers.SGD(0.05), keras.optimizers.Adam(0.05))
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(16, 8, 8, 3)).astype("float32")
-    y = (x.mean(axis=(1, 2, 3)) > 0).astype("int64")
-    data = tf.data.Dataset.from_tensor_slices(((x, y), (x, y))).batch(8)
+    data = _toy_bilevel(16, seed=0)
     before = [np.array(v) for v in supernet.arch_variables]
     search.fit(data, epochs=1, verbose=0, callbacks=search.callbacks())
     assert float(supernet.temperature) == pytest.approx(search.config.tau_max)
@@ -262,10 +263,7 @@ def test_a_searched_record_fixes_to_the_hand_written_model(algorithm, mixing):
     cls = ALGORITHMS.get(algorithm)
     search = cls(supernet, dataclasses.replace(cls.default_config(), epochs=2))
     search.compile(keras.optimizers.SGD(0.05), keras.optimizers.Adam(0.05))
-    rng = np.random.default_rng(2)
-    x = rng.normal(size=(16, 8, 8, 3)).astype("float32")
-    y = (x.mean(axis=(1, 2, 3)) > 0).astype("int64")
-    data = tf.data.Dataset.from_tensor_slices(((x, y), (x, y))).batch(8)
+    data = _toy_bilevel(16, seed=2)
     before = [np.array(v) for v in supernet.arch_variables]
     search.fit(data, epochs=2, verbose=0, callbacks=search.callbacks())
     assert any(np.abs(np.array(v) - b).max() > 1e-4 for v, b in zip(supernet.arch_variables, before))

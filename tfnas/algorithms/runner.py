@@ -394,7 +394,8 @@ def search(
     strategy = strategy or make_strategy()
     chief = is_chief(strategy)
     run_dir = task_workdir(workdir, strategy)  # a non-chief worker's own state, beside the chief's
-    if space not in _SPACES:  # refused before anything is written
+    user_space = space not in _SPACES  # a space written in Keras, "package.module:function"
+    if user_space:  # refused before anything is written
         from tfnas.algorithms.factory import check_keras_space_search
 
         check_keras_space_search(config)
@@ -430,7 +431,7 @@ def search(
         return stream
 
     searched = space
-    if space not in _SPACES:  # a user's space, built for this data
+    if user_space:  # built for this data
         from tfnas.supernets.choices import keras_space_from_path
 
         searched = keras_space_from_path(space, input_shape, num_classes)
@@ -498,7 +499,7 @@ def search(
     }
     files = {
         "genotype": os.path.join(workdir, "genotype.json"),
-        "cells": os.path.join(workdir, "cells.png" if space in _SPACES else "record.jsonl"),
+        "cells": os.path.join(workdir, "record.jsonl" if user_space else "cells.png"),
         "arch_weights": os.path.join(workdir, "arch_weights.png"),
         "history": os.path.join(workdir, "history.json"),
         "tensorboard": os.path.join(workdir, "tensorboard"),
@@ -506,12 +507,12 @@ def search(
     }
     if chief:  # the other workers of a cluster hold the same state and write nothing here
         write_json(files["genotype"], {**genotype.to_dict(), "search": metadata})
-        if space in _SPACES:
-            plot_cell(genotype, files["cells"], title=f"{metadata['algorithm']} on {dataset} ({space}), seed {seed}")
-        else:  # a user space: its record, one JSON line per choice (tfnas.supernets.choices.load_record)
+        if user_space:  # its record, one JSON line per choice (tfnas.supernets.choices.load_record)
             from tfnas.supernets.choices import save_record
 
             save_record(genotype.record, files["cells"])
+        else:
+            plot_cell(genotype, files["cells"], title=f"{metadata['algorithm']} on {dataset} ({space}), seed {seed}")
         if history.epochs:
             plot_arch_history(history.states, files["arch_weights"],
                               title=f"{metadata['algorithm']}: architecture weights")

@@ -28,6 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfnas.ops.binary import MODES as BINARY_MODES
 from tfnas.ops.drop_path import DropPath
 from tfnas.runs import (  # noqa: F401  (re-exported for callers of the recipe)
     CorruptCheckpointError,
@@ -119,8 +120,8 @@ class TrainConfig:
                 "mixed_precision must be None, 'mixed_float16' or 'mixed_bfloat16'. "
                 f"Received: {self.mixed_precision!r}"
             )
-        if self.binarized not in (None, "weights", "weights_activations"):
-            raise ValueError(f"binarized must be None, 'weights' or 'weights_activations'. Received: {self.binarized!r}")
+        if self.binarized is not None and self.binarized not in BINARY_MODES:
+            raise ValueError(f"binarized must be None or one of {', '.join(BINARY_MODES)}. Received: {self.binarized!r}")
         if self.max_train_examples is not None and self.max_train_examples <= 0:
             raise ValueError(f"max_train_examples must be > 0. Received: {self.max_train_examples}")
 

@@ -85,47 +85,55 @@ def activations_binarized() -> bool:
     return bool(_scope) and _scope[-1]
 
 
-@keras.saving.register_keras_serializable(package="tfnas")
-class BinaryConv2D(keras.layers.Conv2D):
-    """`Conv2D` with XNOR-Net 1-bit weights (per output channel scale) and optionally sign inputs."""
+class _OneBit:
+    """What both binarized convolutions share: the sign-activation flag, the 1-bit kernel, the config."""
+
+    #: The kernel axes that share one scale.
+    channel_axes: tuple[int, ...] = ()
 
     def __init__(self, *args: Any, binarize_activations: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.binarize_activations = bool(binarize_activations)
 
-    def convolution_op(self, inputs, kernel):
-        if self.binarize_activations:
-            inputs = sign_ste(inputs)
-        return super().convolution_op(inputs, binarize_kernel(kernel, (3,)))
+    def binary_kernel(self, kernel=None):
+        """The kernel the layer convolves with: `mean|W| * sign(W)` per channel (of `kernel`, default its own)."""
+        return binarize_kernel(self.kernel if kernel is None else kernel, self.channel_axes)
+
+    def binary_inputs(self, inputs):
+        """The inputs the layer convolves: their sign when it binarizes activations."""
+        return sign_ste(inputs) if self.binarize_activations else inputs
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "binarize_activations": self.binarize_activations}
 
 
 @keras.saving.register_keras_serializable(package="tfnas")
-class BinaryDepthwiseConv2D(keras.layers.DepthwiseConv2D):
+class BinaryConv2D(_OneBit, keras.layers.Conv2D):
+    """`Conv2D` with XNOR-Net 1-bit weights (per output channel scale) and optionally sign inputs."""
+
+    channel_axes = (3,)  # output channels of (kh, kw, in, out)
+
+    def convolution_op(self, inputs, kernel):
+        return super().convolution_op(self.binary_inputs(inputs), self.binary_kernel(kernel))
+
+
+@keras.saving.register_keras_serializable(package="tfnas")
+class BinaryDepthwiseConv2D(_OneBit, keras.layers.DepthwiseConv2D):
     """`DepthwiseConv2D` with 1-bit weights (a scale per channel) and optionally sign inputs."""
 
-    def __init__(self, *args: Any, binarize_activations: bool = False, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.binarize_activations = bool(binarize_activations)
+    channel_axes = (2, 3)  # channel and multiplier of (kh, kw, channels, multiplier)
 
     def call(self, inputs):
         if self.use_bias or self.activation not in (None, keras.activations.linear):
             raise ValueError("BinaryDepthwiseConv2D has no bias and no activation.")
-        if self.binarize_activations:
-            inputs = sign_ste(inputs)
-        return ops.depthwise_conv(inputs, binarize_kernel(self.kernel, (2, 3)), strides=self.strides,
+        return ops.depthwise_conv(self.binary_inputs(inputs), self.binary_kernel(), strides=self.strides,
                                   padding=self.padding, dilation_rate=self.dilation_rate,
                                   data_format=self.data_format)
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "binarize_activations": self.binarize_activations}
 
 
 def binary_layers(model: keras.Model) -> list[keras.layers.Layer]:
     """`model`'s binarized convolutions."""
-    return [layer for layer in model._flatten_layers() if isinstance(layer, (BinaryConv2D, BinaryDepthwiseConv2D))]
+    return [layer for layer in model._flatten_layers() if isinstance(layer, _OneBit)]
 
 
 def packed_bytes(model: keras.Model) -> dict[str, int]:
@@ -143,8 +151,7 @@ def packed_bytes(model: keras.Model) -> dict[str, int]:
     for layer in binary_layers(model):
         shape = layer.kernel.shape
         n = int(np.prod(shape))
-        # one scale per output channel: (kh, kw, in, out) or depthwise (kh, kw, channels, multiplier)
-        channels = int(shape[3]) if isinstance(layer, BinaryConv2D) else int(shape[2] * shape[3])
+        channels = int(np.prod([shape[a] for a in layer.channel_axes]))  # one float32 scale each
         packed += -n * 4 + (n + 7) // 8 + 4 * channels
         count += n
     return {"float32_bytes": total, "packed_bytes": packed, "binary_weights": count}
