@@ -62,23 +62,65 @@ NUM_BLOCKS = 3
 
 
 @dataclasses.dataclass(frozen=True)
-class DnaConfig:
-    """DNA's settings (defaults: the official code's, where it has one; see the module doc).
+class DistillationConfig:
+    """What every block-wise distillation run shares (DNA's defaults; see the module doc).
 
     Args:
-        teacher_cell: The teacher network's NB201 cell.
-        teacher_layers: Teacher cells per stage (the students have the proxy's `layers`).
         teacher_epochs: Teacher training epochs (NB201's short-proxy recipe: SGD Nesterov,
             lr 0.1 cosine, weight decay 5e-4).
         student_epochs: Epochs of the block students (paper: 20 per block).
         batch_size: Student training batch (paper: 64).
-        learning_rates: Adam learning rate of each block (paper: 0.002, 0.005, 0.005).
+        learning_rates: Adam learning rate of each block (paper: 0.002 for the first block,
+            0.005 for the others).
         lr_decay: Factor applied to the learning rates after every epoch (paper: 0.9).
         weight_decay: Coupled L2 on the student weights (paper: 1e-4).
         train_examples: Training images (the first of the split) for teacher and students.
         val_examples: Held-out training images (the next ones) that rate the candidates.
         eval_batch_size: Images per rating batch (BatchNorm statistics per batch).
         seed: Seed of initialisation and path sampling.
+    """
+
+    teacher_epochs: int = 30
+    student_epochs: int = 20
+    batch_size: int = 64
+    learning_rates: tuple[float, ...] = (0.002, 0.005, 0.005)
+    lr_decay: float = 0.9
+    weight_decay: float = 1e-4
+    train_examples: int = 25000
+    val_examples: int = 1000
+    eval_batch_size: int = 250
+    seed: int = 0
+
+    @property
+    def num_blocks(self) -> int:
+        """How many blocks the network is cut into (one learning rate each)."""
+        return NUM_BLOCKS
+
+    def __post_init__(self) -> None:
+        for name in ("teacher_epochs", "student_epochs", "batch_size", "train_examples", "val_examples",
+                     "eval_batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+        object.__setattr__(self, "learning_rates", tuple(float(v) for v in self.learning_rates))
+        if len(self.learning_rates) != self.num_blocks or min(self.learning_rates) <= 0:
+            raise ValueError(f"learning_rates needs {self.num_blocks} positive rates. Received: "
+                             f"{self.learning_rates!r}")
+        if not 0 < self.lr_decay <= 1 or self.weight_decay < 0:
+            raise ValueError(f"lr_decay must be in (0, 1] and weight_decay >= 0. Received: {self.lr_decay}, "
+                             f"{self.weight_decay}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "learning_rates": list(self.learning_rates)}
+
+
+@dataclasses.dataclass(frozen=True)
+class DnaConfig(DistillationConfig):
+    """DNA on NAS-Bench-201: the `DistillationConfig` fields plus the teacher network.
+
+    Args:
+        teacher_cell: The teacher network's NB201 cell.
+        teacher_layers: Teacher cells per stage (the students have the proxy's `layers`).
         teacher_weights: A zoo weights name of a trained teacher (e.g.
             `nb201_resnet.c8_l2_s16_cifar10`, the seed-0 teacher of the ranking benchmark's
             DNA rows): loaded instead of trained. Its card must match `teacher_cell`,
@@ -88,36 +130,20 @@ class DnaConfig:
 
     teacher_cell: str = TEACHER_CELL
     teacher_layers: int = 2
-    teacher_epochs: int = 30
-    student_epochs: int = 20
-    batch_size: int = 64
-    learning_rates: tuple[float, float, float] = (0.002, 0.005, 0.005)
-    lr_decay: float = 0.9
-    weight_decay: float = 1e-4
-    train_examples: int = 25000
-    val_examples: int = 1000
-    eval_batch_size: int = 250
-    seed: int = 0
     teacher_weights: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("teacher_layers", "teacher_epochs", "student_epochs", "batch_size", "train_examples",
-                     "val_examples", "eval_batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
-        if len(self.learning_rates) != NUM_BLOCKS or min(self.learning_rates) <= 0:
-            raise ValueError(f"learning_rates needs {NUM_BLOCKS} positive rates. Received: {self.learning_rates!r}")
-        if not 0 < self.lr_decay <= 1 or self.weight_decay < 0:
-            raise ValueError(f"lr_decay must be in (0, 1] and weight_decay >= 0. Received: {self.lr_decay}, "
-                             f"{self.weight_decay}")
+        value = self.teacher_layers
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"teacher_layers must be a positive integer. Received: teacher_layers={value!r}")
+        super().__post_init__()
         NB201Genotype.from_string(self.teacher_cell)  # a clear error for an invalid cell
         if self.teacher_weights is not None and (not isinstance(self.teacher_weights, str)
                                                  or not self.teacher_weights.strip()):
             raise ValueError(f"teacher_weights must be a zoo weights name or None. Received: {self.teacher_weights!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        info = {**dataclasses.asdict(self), "learning_rates": list(self.learning_rates)}
+        info = super().to_dict()
         if info["teacher_weights"] is None:
             del info["teacher_weights"]  # the runs written before the option read the same
         return info
@@ -170,6 +196,11 @@ class BlockStudents:
             self.blocks[stage].append(block)
         self._cell_type = SearchCell
         self.variables = [[v for layer in blocks for v in layer.trainable_variables] for blocks in self.blocks]
+        self.state_variables = [v for blocks in self.blocks for layer in blocks for v in layer.non_trainable_variables]
+
+    def sample_paths(self, rng: np.random.Generator) -> np.ndarray:
+        """`[blocks, edges]`: one uniformly drawn child per block (DNA samples each block alone)."""
+        return rng.integers(0, len(nb201_space.OPS), size=(NUM_BLOCKS, len(nb201_space.EDGES))).astype(np.int32)
 
     def forward(self, index: int, x, path, training: bool = True):
         arch = self.supernet.path_arch(path)
@@ -183,21 +214,24 @@ def relative_l1(student, teacher):
     return tf.reduce_mean(tf.abs(student - teacher)) / (tf.math.reduce_std(teacher) + 1e-9)
 
 
-def _uniform_paths(rng: np.random.Generator) -> np.ndarray:
-    return rng.integers(0, len(nb201_space.OPS), size=(NUM_BLOCKS, len(nb201_space.EDGES))).astype(np.int32)
-
-
-class Dna:
-    """A DNA run in `workdir`: the teacher, then the block students, each resumable.
+class BlockDistillation:
+    """A block-wise distillation run in `workdir`: the teacher, then the block students, each
+    resumable (DNA, arXiv 1911.13053; a space plugs in through the four hooks below).
 
     `workdir/teacher.weights.h5` + `teacher.json` (its held-out accuracy) are written once the
     teacher is trained; the students checkpoint after every epoch in `workdir/students`
     (`students_progress.json` holds the finished epochs, the mean training loss per block and
-    the seconds), so an
-    interrupted run continues where it stopped. A rerun with other settings is refused.
+    the seconds), so an interrupted run continues where it stopped. A rerun with other
+    settings is refused.
+
+    Hooks: `build_teacher()` (untrained), `teacher_description()` (what `teacher.json`
+    records besides accuracy and time), `block_features(teacher)` (a model `images -> [input of
+    block 0, output of block 0, ...]`) and `build_students()` (an object with `variables`
+    (per block), `state_variables`, `forward(i, x, path, training)` and
+    `sample_paths(rng) -> int32 [blocks, L]`).
     """
 
-    def __init__(self, workdir: str, config: DnaConfig, context: ScoringContext, *, log=None) -> None:
+    def __init__(self, workdir: str, config: DistillationConfig, context: ScoringContext, *, log=None) -> None:
         self.workdir = workdir
         self.config = config
         self.context = context
@@ -220,17 +254,28 @@ class Dna:
             write_json(path, self._run_config)
         self.teacher: keras.Model | None = None
         self.features: keras.Model | None = None
-        self.students: BlockStudents | None = None
+        self.students: Any = None
         self.progress: dict[str, Any] = {"epochs": 0, "block_losses": [], "seconds": 0.0}
+        self._guides: list[Any] | None = None
 
     # ------------------------------------------------------------------ teacher
+    def build_teacher(self) -> keras.Model:
+        raise NotImplementedError
+
+    def teacher_description(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def block_features(self, teacher: keras.Model) -> keras.Model:
+        raise NotImplementedError
+
+    def build_students(self) -> Any:
+        raise NotImplementedError
+
     def train_teacher(self) -> keras.Model:
         """Trains the teacher (or loads it when trained before); returns it."""
         weights = os.path.join(self.workdir, "teacher.weights.h5")
         report = os.path.join(self.workdir, "teacher.json")
-        if self.config.teacher_weights:
-            return self._zoo_teacher()
-        teacher = build_teacher(self.config, self.context.proxy, self.context.num_classes)
+        teacher = self.build_teacher()
         if os.path.exists(weights) and os.path.exists(report):
             teacher.load_weights(weights)
             with open(report, encoding="utf-8") as f:
@@ -241,15 +286,14 @@ class Dna:
 
             c = self.config
             x, y = self.context.images(c.train_examples + c.val_examples)
-            self.log(f"== DNA teacher: {c.teacher_cell}, {c.teacher_layers} cells per stage, "
-                     f"{c.teacher_epochs} epochs on {c.train_examples} images")
+            description = self.teacher_description()
+            self.log(f"== DNA teacher: {description}, {c.teacher_epochs} epochs on {c.train_examples} images")
             start = time.perf_counter()
             accuracy = train_and_score(teacher, x[:c.train_examples], y[:c.train_examples], x[c.train_examples:],
                                        y[c.train_examples:], epochs=c.teacher_epochs, batch_size=c.batch_size,
                                        verbose=0)
-            info = {"cell": c.teacher_cell, "layers": c.teacher_layers, "epochs": c.teacher_epochs,
-                    "heldout_accuracy": accuracy, "training_seconds": time.perf_counter() - start,
-                    "params": int(teacher.count_params())}
+            info = {**description, "epochs": c.teacher_epochs, "heldout_accuracy": accuracy,
+                    "training_seconds": time.perf_counter() - start, "params": int(teacher.count_params())}
             teacher.save_weights(weights)
             write_json(report, info)
         self.training_seconds += float(info["training_seconds"])
@@ -259,8 +303,126 @@ class Dna:
         self.teacher_accuracy = accuracy
         self.log(f"teacher held-out accuracy {accuracy:.2f}% ({teacher.count_params()} params)")
         self.teacher = teacher
-        self.features = block_features(teacher, self.config.teacher_layers)
+        self.features = self.block_features(teacher)
         return teacher
+
+    # ----------------------------------------------------------------- students
+    def train_students(self) -> Any:
+        """Trains the block students (resuming); returns them."""
+        from tfnas.runs import NonFiniteLossError, write_json
+
+        if self.features is None:
+            self.train_teacher()
+        c = self.config
+        students = self.build_students()
+        num_blocks = c.num_blocks
+        optimizers = [keras.optimizers.Adam(lr, epsilon=1e-8) for lr in c.learning_rates]
+        for opt, variables in zip(optimizers, students.variables):
+            opt.build(variables)
+        epoch = tf.Variable(0, dtype=tf.int64)
+        checkpoint = tf.train.Checkpoint(
+            variables=[v for vs in students.variables for v in vs] + list(students.state_variables),
+            optimizers=optimizers, epoch=epoch)
+        directory = os.path.join(self.workdir, "students")
+        manager = tf.train.CheckpointManager(checkpoint, directory, max_to_keep=2)
+        progress_path = os.path.join(self.workdir, "students_progress.json")
+        progress: dict[str, Any] = {"epochs": 0, "block_losses": [], "seconds": 0.0}
+        if manager.latest_checkpoint:
+            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+            with open(progress_path, encoding="utf-8") as f:
+                progress = json.load(f)
+        features = self.features
+
+        @tf.function
+        def step(images, paths, rates):
+            targets = features(images, training=False)
+            with tf.GradientTape() as tape:
+                losses = [tf.reduce_mean(tf.square(students.forward(i, targets[i], paths[i]) - targets[i + 1]))
+                          for i in range(num_blocks)]
+            grads = tape.gradient(losses, students.variables)
+            for i, (opt, variables) in enumerate(zip(optimizers, students.variables)):
+                opt.learning_rate.assign(rates[i])
+                grads_i = [g + c.weight_decay * v for g, v in zip(grads[i], variables)]
+                opt.apply_gradients(zip(grads_i, variables))
+            return tf.stack(losses)
+
+        x, _ = self.context.images(c.train_examples)
+        steps = c.train_examples // c.batch_size
+        while int(epoch.numpy()) < c.student_epochs:
+            e = int(epoch.numpy())
+            rng = np.random.default_rng([c.seed, 1911, e])  # the same draws after a resume
+            order = rng.permutation(c.train_examples)
+            rates = np.array(c.learning_rates, np.float32) * np.float32(c.lr_decay ** e)
+            start = time.perf_counter()
+            total = np.zeros(num_blocks)
+            for s in range(steps):
+                batch = x[order[s * c.batch_size:(s + 1) * c.batch_size]]
+                losses = step(tf.constant(batch), tf.constant(students.sample_paths(rng)), tf.constant(rates)).numpy()
+                if not np.all(np.isfinite(losses)):
+                    raise NonFiniteLossError(f"DNA student loss became {losses} at epoch {e + 1}, step {s + 1}; "
+                                             "lower learning_rates or check the teacher.")
+                total += losses
+            epoch.assign_add(1)
+            seconds = time.perf_counter() - start
+            progress = {"epochs": e + 1, "block_losses": progress["block_losses"] + [[float(v) for v in total / steps]],
+                        "seconds": progress["seconds"] + seconds}
+            manager.save()
+            write_json(progress_path, progress)
+            self.log(f"  DNA students epoch {e + 1}/{c.student_epochs}: block MSE "
+                     + ", ".join(f"{v:.4f}" for v in total / steps) + f" ({seconds:.0f} s)")
+        self.training_seconds += float(progress["seconds"])
+        self.progress = progress
+        self.students = students
+        return students
+
+    # ------------------------------------------------------------------- rating
+    def rate_block(self, index: int, paths: Sequence[Sequence[int]]) -> np.ndarray:
+        """`[len(paths)]`: DNA's rating loss of block `index` under each child path (its
+        `relative_l1` to the teacher, averaged over the held-out batches, BatchNorm on each
+        batch's own statistics)."""
+        if self.students is None:
+            self.train_students()
+        c = self.config
+        if self._guides is None:
+            x, _ = self.context.images(c.train_examples + c.val_examples)
+            held_out = x[c.train_examples:]
+            self._guides = [self.features(tf.constant(held_out[i:i + c.eval_batch_size]), training=False)
+                            for i in range(0, len(held_out), c.eval_batch_size)]
+        students = self.students
+
+        @tf.function
+        def rate(source, target, path):
+            return relative_l1(students.forward(index, source, path, training=True), target)
+
+        out = np.empty(len(paths))
+        for k, path in enumerate(paths):
+            path = tf.constant(np.asarray(path, np.int32))
+            out[k] = np.mean([rate(g[index], g[index + 1], path).numpy() for g in self._guides])
+        return out
+
+
+class Dna(BlockDistillation):
+    """DNA on NAS-Bench-201 (module docstring): the teacher is an NB201 network
+    (`DnaConfig.teacher_cell`, or a zoo teacher), the blocks are its three stages, and a cell
+    is rated by its loss in every block (`block_losses`)."""
+
+    def build_teacher(self) -> keras.Model:
+        return build_teacher(self.config, self.context.proxy, self.context.num_classes)
+
+    def teacher_description(self) -> dict[str, Any]:
+        return {"cell": self.config.teacher_cell, "layers": self.config.teacher_layers}
+
+    def block_features(self, teacher: keras.Model) -> keras.Model:
+        return block_features(teacher, self.config.teacher_layers)
+
+    def build_students(self) -> BlockStudents:
+        p = self.context.proxy
+        return BlockStudents(p.channels, p.layers, p.image_size, self.context.num_classes, self.config.seed)
+
+    def train_teacher(self) -> keras.Model:
+        if self.config.teacher_weights:
+            return self._zoo_teacher()
+        return super().train_teacher()
 
     def _zoo_teacher(self) -> keras.Model:
         """Loads the zoo teacher `config.teacher_weights` after checking that it fits this run,
@@ -291,98 +453,11 @@ class Dna:
                  f"{card['training'].get('training_seconds', 0):.0f} s, not charged to this run)")
         return self._use_teacher(teacher, accuracy)
 
-    # ----------------------------------------------------------------- students
-    def train_students(self) -> BlockStudents:
-        """Trains the three block students (resuming); returns them."""
-        from tfnas.runs import NonFiniteLossError, write_json
-
-        if self.features is None:
-            self.train_teacher()
-        c, p = self.config, self.context.proxy
-        students = BlockStudents(p.channels, p.layers, p.image_size, self.context.num_classes, c.seed)
-        optimizers = [keras.optimizers.Adam(lr, epsilon=1e-8) for lr in c.learning_rates]
-        for opt, variables in zip(optimizers, students.variables):
-            opt.build(variables)
-        epoch = tf.Variable(0, dtype=tf.int64)
-        checkpoint = tf.train.Checkpoint(
-            variables=[v for vs in students.variables for v in vs]
-            + [v for b in students.blocks for layer in b for v in layer.non_trainable_variables],
-            optimizers=optimizers, epoch=epoch)
-        directory = os.path.join(self.workdir, "students")
-        manager = tf.train.CheckpointManager(checkpoint, directory, max_to_keep=2)
-        progress_path = os.path.join(self.workdir, "students_progress.json")
-        progress: dict[str, Any] = {"epochs": 0, "block_losses": [], "seconds": 0.0}
-        if manager.latest_checkpoint:
-            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-            with open(progress_path, encoding="utf-8") as f:
-                progress = json.load(f)
-        features = self.features
-
-        @tf.function
-        def step(images, paths, rates):
-            targets = features(images, training=False)
-            with tf.GradientTape() as tape:
-                losses = [tf.reduce_mean(tf.square(students.forward(i, targets[i], paths[i]) - targets[i + 1]))
-                          for i in range(NUM_BLOCKS)]
-            grads = tape.gradient(losses, students.variables)
-            for i, (opt, variables) in enumerate(zip(optimizers, students.variables)):
-                opt.learning_rate.assign(rates[i])
-                grads_i = [g + c.weight_decay * v for g, v in zip(grads[i], variables)]
-                opt.apply_gradients(zip(grads_i, variables))
-            return tf.stack(losses)
-
-        x, _ = self.context.images(c.train_examples)
-        steps = c.train_examples // c.batch_size
-        while int(epoch.numpy()) < c.student_epochs:
-            e = int(epoch.numpy())
-            rng = np.random.default_rng([c.seed, 1911, e])  # the same draws after a resume
-            order = rng.permutation(c.train_examples)
-            rates = np.array(c.learning_rates, np.float32) * np.float32(c.lr_decay ** e)
-            start = time.perf_counter()
-            total = np.zeros(NUM_BLOCKS)
-            for s in range(steps):
-                batch = x[order[s * c.batch_size:(s + 1) * c.batch_size]]
-                losses = step(tf.constant(batch), tf.constant(_uniform_paths(rng)), tf.constant(rates)).numpy()
-                if not np.all(np.isfinite(losses)):
-                    raise NonFiniteLossError(f"DNA student loss became {losses} at epoch {e + 1}, step {s + 1}; "
-                                             "lower learning_rates or check the teacher.")
-                total += losses
-            epoch.assign_add(1)
-            seconds = time.perf_counter() - start
-            progress = {"epochs": e + 1, "block_losses": progress["block_losses"] + [[float(v) for v in total / steps]],
-                        "seconds": progress["seconds"] + seconds}
-            manager.save()
-            write_json(progress_path, progress)
-            self.log(f"  DNA students epoch {e + 1}/{c.student_epochs}: block MSE "
-                     + ", ".join(f"{v:.4f}" for v in total / steps) + f" ({seconds:.0f} s)")
-        self.training_seconds += float(progress["seconds"])
-        self.progress = progress
-        self.students = students
-        return students
-
-    # ------------------------------------------------------------------- rating
     def block_losses(self, cells: Sequence[NB201Genotype]) -> np.ndarray:
         """`[cells, 3]`: each cell's rating loss in each block on the held-out images."""
-        if self.students is None:
-            self.train_students()
-        c = self.config
-        x, _ = self.context.images(c.train_examples + c.val_examples)
-        held_out = x[c.train_examples:]
-        batches = [held_out[i:i + c.eval_batch_size] for i in range(0, len(held_out), c.eval_batch_size)]
-        guides = [self.features(tf.constant(b), training=False) for b in batches]
-        students = self.students
-
-        @tf.function
-        def rate(guide, path):
-            return tf.stack([relative_l1(students.forward(i, guide[i], path, training=True), guide[i + 1])
-                             for i in range(NUM_BLOCKS)])
-
         column = {op: j for j, op in enumerate(nb201_space.OPS)}
-        out = np.empty((len(cells), NUM_BLOCKS))
-        for k, cell in enumerate(cells):
-            path = tf.constant([column[op] for op in cell.ops], tf.int32)
-            out[k] = np.mean([rate(g, path).numpy() for g in guides], axis=0)
-        return out
+        paths = [[column[op] for op in cell.ops] for cell in cells]
+        return np.stack([self.rate_block(i, paths) for i in range(NUM_BLOCKS)], axis=1)
 
 
 def search(run: Dna, budget: float | None = None, *, metric: str = "params", channels: int = 16,

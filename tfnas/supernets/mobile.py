@@ -206,15 +206,22 @@ class MobileSupernet(keras.Model):
         hard = ops.one_hot(index, n, dtype=probs.dtype) - ops.stop_gradient(probs) + probs
         return index, hard
 
+    def run_slot(self, slot: int, index, x, training=None):
+        """Slot `slot`'s candidate `index` (an int or a scalar int tensor) on `x`, unweighted:
+        only that candidate is computed (`keras.ops.switch`)."""
+        blocks = self.slot_blocks[slot]
+        if len(blocks) == 1:
+            return _Branch(blocks[0], training)(x)
+        return ops.switch(index, [_Branch(b, training) for b in blocks], x)
+
     def call(self, images, training=None):
         x = self.stem(images, training=training)
-        for alpha, blocks in zip(self._alphas, self.slot_blocks):
-            if len(blocks) == 1:
-                x = _Branch(blocks[0], training)(x)
+        for slot, alpha in enumerate(self._alphas):
+            if len(self.slot_blocks[slot]) == 1:
+                x = self.run_slot(slot, 0, x, training)
                 continue
             index, hard = self._sample(alpha)
-            y = ops.switch(index, [_Branch(b, training) for b in blocks], x)
-            x = y * ops.take(hard, index)
+            x = self.run_slot(slot, index, x, training) * ops.take(hard, index)
         return self.head(x, training=training)
 
     # ------------------------------------------------------------------ architecture
