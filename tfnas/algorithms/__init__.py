@@ -4,13 +4,14 @@
 `darts_minus`, `pc_darts`, `gdas`, `rome`, and `spos` (the one-shot supernet's training,
 no architecture learned), `magic_t` (SPOS whose adjacent paths differ in one op), `magic_a` (SPOS with
 alignment to an anchor child), `magic_at` (both), `spos_distinct` (SPOS over
-non-isomorphic NB201 cells). `build_search(config, space, num_classes,
+non-isomorphic NB201 cells), `bnas` (binarized PC-DARTS with operation-space reduction). `build_search(config, space, num_classes,
 input_shape, steps_per_epoch=...)` builds supernet + algorithm + optimizers;
 `search.callbacks()` gives the schedules the method needs.
 """
 
 from tfnas.algorithms.base import ALGORITHMS, BilevelSearch
 from tfnas.algorithms.beta_darts import BetaDarts
+from tfnas.algorithms.bnas import Bnas
 from tfnas.algorithms.config import SearchConfig
 from tfnas.algorithms.darts import Darts, Darts2
 from tfnas.algorithms.darts_minus import DartsMinus
@@ -28,6 +29,7 @@ __all__ = [
     "ArchWarmup",
     "BetaDarts",
     "BetaSchedule",
+    "Bnas",
     "BilevelSearch",
     "Darts",
     "Darts2",

@@ -70,6 +70,10 @@ class SearchConfig:
         beta_decay_max: beta-DARTS (arXiv 2203.01665): the final weight of the Beta-Decay
             regularisation (mean over edges of logsumexp(alpha)) in the architecture loss,
             reached linearly from 0 over the epochs; 0 = off.
+        reduce_every: BNAS (arXiv 1911.10862): epochs per operation-space reduction round
+            (each edge abandons one op per round); 0 = no reduction.
+        child_every: BNAS: steps between the sampled children whose validation accuracy
+            rates the ops of a round.
         channels: Initial channels of the supernet; None: the space's default (16).
         layers: DARTS: cells; NB201: cells per stage; None: the space's default (8 / 5).
         seed: Seed of the supernet initialisation and sampling.
@@ -112,6 +116,8 @@ class SearchConfig:
     anchor_every: int = 100
     anchor_candidates: int = 4
     beta_decay_max: float = 0.0
+    reduce_every: int = 0
+    child_every: int = 5
     channels: int | None = None
     layers: int | None = None
     seed: int = 0
@@ -123,6 +129,10 @@ class SearchConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+        for name, least in (("reduce_every", 0), ("child_every", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"{name} must be an integer >= {least}. Received: {name}={value!r}")
         for name in ("channels", "layers"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
@@ -161,8 +171,13 @@ class SearchConfig:
             )
 
     def to_dict(self) -> dict[str, Any]:
-        """Returns the config as a JSON-able dict."""
-        return dataclasses.asdict(self)
+        """Returns the config as a JSON-able dict (the fields of `_LATER_FIELDS` only when set,
+        so a search written before they existed resumes)."""
+        data = dataclasses.asdict(self)
+        for name in _LATER_FIELDS:
+            if data[name] == _DEFAULTS[name]:
+                del data[name]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SearchConfig:
@@ -206,4 +221,12 @@ def recipe_text(config: SearchConfig) -> str:
         extras.append(f"tau {config.tau_max:g}->{config.tau_min:g}")
     if config.beta_decay_max > 0:
         extras.append(f"beta-decay weight 0->{config.beta_decay_max:g} linear")
+    if config.reduce_every:
+        extras.append(f"binarized, one op abandoned per edge every {config.reduce_every} epochs "
+                      f"(a child every {config.child_every} steps)")
     return text + "".join(f", {e}" for e in extras)
+
+
+#: Fields added after searches were first written: `to_dict` leaves them out at their default.
+_LATER_FIELDS = ("reduce_every", "child_every")
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(SearchConfig)}

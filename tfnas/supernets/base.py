@@ -180,6 +180,24 @@ class Supernet(keras.Model):
             arch["branch"] = kept * (ops.cast(index, "int32") + 1)
         return arch
 
+    def child_arch(self, kind: str, one_hot) -> dict[str, Any]:
+        """Softmax mixing: the architecture tensors of the child that runs op `one_hot[e]` on
+        every edge `e` (`[E, O]`, one 1 per row), with the supernet's own edge weights (edge
+        normalization) and auxiliary skip; no gradient reaches the op logits. Pass
+        `{kind: child_arch(kind, ...)}` as the supernet's `arch`.
+
+        Raises:
+            ValueError: for a supernet with sampled mixing.
+        """
+        if self.config.mixing != "softmax":
+            raise ValueError(f"child_arch needs softmax mixing. Received: mixing={self.config.mixing!r}")
+        arch = dict(self.arch_inputs(kind))
+        weights = ops.cast(one_hot, arch["weights"].dtype)
+        if "edge_weights" in arch:
+            weights = weights * arch["edge_weights"][:, None]
+        arch["weights"] = weights
+        return arch
+
     def _removal_keep(self, kind: str, dtype):
         """The `[E, O]` 0/1 mask of `ops_removed` for `kind` (0 = removed), or None."""
         if self._removed_ops is None or self._removed_ops[0] != kind:

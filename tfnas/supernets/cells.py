@@ -100,6 +100,10 @@ class SearchCell(keras.layers.Layer):
         aux_skip: DARTS- auxiliary skip on every edge.
         steps: DARTS intermediate nodes.
         seed: Initializer seed.
+        binarized: BNAS (arXiv 1911.10862): every convolution of the cell uses 1-bit weights,
+            XNOR-Net's `mean|W| * sign(W)` per output channel of each edge's op with a
+            straight-through gradient (`tfnas.ops.binary.binarize_kernel`), as the released
+            BNAS code; activations stay float. Softmax mixing only.
 
     Call arguments:
         inputs: DARTS: `(s0, s1)`; NB201: the cell input.
@@ -130,6 +134,7 @@ class SearchCell(keras.layers.Layer):
         aux_skip: bool = False,
         steps: int = darts_space.STEPS,
         seed: int = 0,
+        binarized: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -155,6 +160,10 @@ class SearchCell(keras.layers.Layer):
         self.aux_skip = bool(aux_skip)
         self.steps = steps
         self.seed = seed
+        if binarized and mixing != "softmax":
+            raise ValueError(f"binarized cells need softmax mixing (BNAS). Received: mixing={mixing!r}")
+        self.binarized = bool(binarized)
+        self._out_axes: dict[str, tuple[int, ...]] = {}
         self.op_channels = channels // partial_channels
         self.num_inputs, self.nodes, self.edges, self.groups = cell_structure(space, steps)
         self.edge_index = {edge: i for i, edge in enumerate(self.edges)}
@@ -162,7 +171,10 @@ class SearchCell(keras.layers.Layer):
         self._seed_counter = 0
 
     # ------------------------------------------------------------------ weights
-    def _weight(self, name: str, shape: tuple[int, ...], fan_in: int):
+    def _weight(self, name: str, shape: tuple[int, ...], fan_in: int, out_axes: tuple[int, ...]):
+        """A kernel; `out_axes` are the axes of one output channel of one edge's op (what
+        keeps its own scale when the cell is binarized)."""
+        self._out_axes[name] = out_axes
         self._seed_counter += 1
         var = self.add_weight(
             name=name,
@@ -173,6 +185,15 @@ class SearchCell(keras.layers.Layer):
         self._vars[name] = var
         return var
 
+    def _kernel(self, name: str):
+        """The kernel the forward pass uses: the variable, or its 1-bit version (`binarized`)."""
+        var = self._vars[name]
+        if not self.binarized:
+            return var
+        from tfnas.ops.binary import binarize_kernel
+
+        return binarize_kernel(var, self._out_axes[name])
+
     def group_stride(self, group: int) -> int:
         return 2 if self.reduction and group == 0 else 1
 
@@ -180,11 +201,11 @@ class SearchCell(keras.layers.Layer):
         c, cp = self.channels, self.op_channels
         if self.space == "darts":
             if self.reduction_prev:
-                self._weight("pre0_fr_a", (self.prev_prev_channels, c // 2), self.prev_prev_channels)
-                self._weight("pre0_fr_b", (self.prev_prev_channels, c // 2), self.prev_prev_channels)
+                self._weight("pre0_fr_a", (self.prev_prev_channels, c // 2), self.prev_prev_channels, (1,))
+                self._weight("pre0_fr_b", (self.prev_prev_channels, c // 2), self.prev_prev_channels, (1,))
             else:
-                self._weight("pre0_conv", (self.prev_prev_channels, c), self.prev_prev_channels)
-            self._weight("pre1_conv", (self.prev_channels, c), self.prev_channels)
+                self._weight("pre0_conv", (self.prev_prev_channels, c), self.prev_prev_channels, (1,))
+            self._weight("pre1_conv", (self.prev_channels, c), self.prev_channels, (1,))
         for g, (sources, targets) in enumerate(self.groups):
             s, t = len(sources), len(targets)
             e = s * t
@@ -192,21 +213,21 @@ class SearchCell(keras.layers.Layer):
             for op in self.op_names:
                 kind, k = OP_KINDS[op]
                 if kind == "sep":
-                    self._weight(f"g{g}_{op}_dw1", (k, k, s * cp, t), k * k)
-                    self._weight(f"g{g}_{op}_pw1", (e, cp, cp), cp)
-                    self._weight(f"g{g}_{op}_dw2", (k, k, e * cp, 1), k * k)
-                    self._weight(f"g{g}_{op}_pw2", (e, cp, cp), cp)
+                    self._weight(f"g{g}_{op}_dw1", (k, k, s * cp, t), k * k, (2, 3))
+                    self._weight(f"g{g}_{op}_pw1", (e, cp, cp), cp, (0, 2))
+                    self._weight(f"g{g}_{op}_dw2", (k, k, e * cp, 1), k * k, (2, 3))
+                    self._weight(f"g{g}_{op}_pw2", (e, cp, cp), cp, (0, 2))
                 elif kind == "dil":
-                    self._weight(f"g{g}_{op}_dw", (k, k, s * cp, t), k * k)
-                    self._weight(f"g{g}_{op}_pw", (e, cp, cp), cp)
+                    self._weight(f"g{g}_{op}_dw", (k, k, s * cp, t), k * k, (2, 3))
+                    self._weight(f"g{g}_{op}_pw", (e, cp, cp), cp, (0, 2))
                 elif kind == "conv":
-                    self._weight(f"g{g}_{op}_w", (s, k, k, cp, t * cp), k * k * cp)
+                    self._weight(f"g{g}_{op}_w", (s, k, k, cp, t * cp), k * k * cp, (0, 4))
                 elif kind == "skip" and stride == 2:
-                    self._weight(f"g{g}_{op}_fa", (s, cp, t * (cp // 2)), cp)
-                    self._weight(f"g{g}_{op}_fb", (s, cp, t * (cp // 2)), cp)
+                    self._weight(f"g{g}_{op}_fa", (s, cp, t * (cp // 2)), cp, (0, 2))
+                    self._weight(f"g{g}_{op}_fb", (s, cp, t * (cp // 2)), cp, (0, 2))
             if self.aux_skip and stride == 2:
-                self._weight(f"g{g}_aux_fa", (s, c, t * (c // 2)), c)
-                self._weight(f"g{g}_aux_fb", (s, c, t * (c // 2)), c)
+                self._weight(f"g{g}_aux_fa", (s, c, t * (c // 2)), c, (0, 2))
+                self._weight(f"g{g}_aux_fb", (s, c, t * (c // 2)), c, (0, 2))
         self.built = True
 
     # ------------------------------------------------------------------ call
@@ -246,13 +267,13 @@ class SearchCell(keras.layers.Layer):
     def _preprocess0(self, x):
         x = ops.relu(x)
         if self.reduction_prev:
-            a = kernels.source_matmul(x[:, ::2, ::2, :], self._vars["pre0_fr_a"])
-            b = kernels.source_matmul(x[:, 1::2, 1::2, :], self._vars["pre0_fr_b"])
+            a = kernels.source_matmul(x[:, ::2, ::2, :], self._kernel("pre0_fr_a"))
+            b = kernels.source_matmul(x[:, 1::2, 1::2, :], self._kernel("pre0_fr_b"))
             return kernels.batch_norm(ops.concatenate([a, b], axis=-1))
-        return kernels.batch_norm(kernels.source_matmul(x, self._vars["pre0_conv"]))
+        return kernels.batch_norm(kernels.source_matmul(x, self._kernel("pre0_conv")))
 
     def _preprocess1(self, x):
-        return kernels.batch_norm(kernels.source_matmul(ops.relu(x), self._vars["pre1_conv"]))
+        return kernels.batch_norm(kernels.source_matmul(ops.relu(x), self._kernel("pre1_conv")))
 
     def _finish_node(self, parts, bypass_parts):
         node = parts[0]
@@ -311,25 +332,25 @@ class SearchCell(keras.layers.Layer):
                     y = self._factorized(relu, f"g{g}_{op}", s_count, t_count, cp)
                     edge_terms.append(kernels.batch_norm(y, scale=_per_channel(w, cp)))
             elif kind == "sep":
-                y = kernels.depthwise(relu, self._vars[f"g{g}_{op}_dw1"], stride=stride)
-                y = kernels.edge_matmul(y, self._vars[f"g{g}_{op}_pw1"], sources=s_count,
+                y = kernels.depthwise(relu, self._kernel(f"g{g}_{op}_dw1"), stride=stride)
+                y = kernels.edge_matmul(y, self._kernel(f"g{g}_{op}_pw1"), sources=s_count,
                                         targets=t_count, channels=cp, multiplier_layout=True)
                 y = ops.relu(kernels.batch_norm(y))
-                y = kernels.depthwise(y, self._vars[f"g{g}_{op}_dw2"])
-                y = kernels.edge_matmul(y, self._vars[f"g{g}_{op}_pw2"], sources=e_count,
+                y = kernels.depthwise(y, self._kernel(f"g{g}_{op}_dw2"))
+                y = kernels.edge_matmul(y, self._kernel(f"g{g}_{op}_pw2"), sources=e_count,
                                         targets=1, channels=cp, multiplier_layout=False)
                 edge_terms.append(kernels.batch_norm(y, scale=_per_channel(w, cp)))
             elif kind == "dil":
-                y = kernels.depthwise(relu, self._vars[f"g{g}_{op}_dw"], stride=stride, dilation=2)
-                y = kernels.edge_matmul(y, self._vars[f"g{g}_{op}_pw"], sources=s_count,
+                y = kernels.depthwise(relu, self._kernel(f"g{g}_{op}_dw"), stride=stride, dilation=2)
+                y = kernels.edge_matmul(y, self._kernel(f"g{g}_{op}_pw"), sources=s_count,
                                         targets=t_count, channels=cp, multiplier_layout=True)
                 edge_terms.append(kernels.batch_norm(y, scale=_per_channel(w, cp)))
             elif kind == "conv":
                 parts = []
+                conv_kernels = self._kernel(f"g{g}_{op}_w")
                 for si in range(s_count):
                     r = relu if s_count == 1 else relu[..., si * cp : (si + 1) * cp]
-                    kernel = self._vars[f"g{g}_{op}_w"][si]
-                    parts.append(_conv(r, kernel, stride))
+                    parts.append(_conv(r, conv_kernels[si], stride))
                 y = parts[0] if s_count == 1 else ops.concatenate(parts, axis=-1)
                 edge_terms.append(kernels.batch_norm(y, scale=_per_channel(w, cp)))
         if self.aux_skip:
@@ -354,10 +375,11 @@ class SearchCell(keras.layers.Layer):
     def _factorized(self, relu, prefix, s_count, t_count, channels):
         """Per-edge FactorizedReduce (before BN) of every edge of the group: `[.., E*C]`."""
         parts = []
+        fa, fb = self._kernel(f"{prefix}_fa"), self._kernel(f"{prefix}_fb")
         for si in range(s_count):
             r = relu if s_count == 1 else relu[..., si * channels : (si + 1) * channels]
-            a = kernels.source_matmul(r[:, ::2, ::2, :], self._vars[f"{prefix}_fa"][si])
-            b = kernels.source_matmul(r[:, 1::2, 1::2, :], self._vars[f"{prefix}_fb"][si])
+            a = kernels.source_matmul(r[:, ::2, ::2, :], fa[si])
+            b = kernels.source_matmul(r[:, 1::2, 1::2, :], fb[si])
             parts.append(kernels.interleave_halves(a, b, t_count))
         return parts[0] if s_count == 1 else ops.concatenate(parts, axis=-1)
 

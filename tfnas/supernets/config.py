@@ -61,6 +61,8 @@ class SupernetConfig:
             `tfnas.algorithms.autospace`), one tuple of op names per edge in
             `tfnas.spaces.nb201.EDGES` order; ops outside an edge's subset get weight 0 and
             are never sampled or exported. None (default): the full space on every edge.
+        binarized: BNAS (arXiv 1911.10862): the cells' convolutions use 1-bit weights
+            (`SearchCell`'s `binarized`); stem and classifier stay float; `softmax` mixing only.
 
     Raises:
         ValueError: naming the argument and the value for anything out of range or an
@@ -86,6 +88,7 @@ class SupernetConfig:
     stem_multiplier: int = 3
     seed: int = 0
     edge_ops: tuple[tuple[str, ...], ...] | None = None
+    binarized: bool = False
 
     def __post_init__(self) -> None:
         if self.space not in SPACES:
@@ -135,7 +138,9 @@ class SupernetConfig:
                 "aux_skip (DARTS-) and partial_channels (PC-DARTS) cannot be combined. "
                 f"Received: aux_skip=True, partial_channels={self.partial_channels}"
             )
-        for name in ("edge_normalization", "aux_skip"):
+        if self.binarized and self.mixing != "softmax":
+            raise ValueError(f"binarized is supported with mixing='softmax' only. Received: mixing={self.mixing!r}")
+        for name in ("edge_normalization", "aux_skip", "binarized"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be a bool. Received: {name}={getattr(self, name)!r}")
         if self.space == "darts":

@@ -74,7 +74,7 @@ class DartsSupernet(Supernet):
                 reduction_prev=reduction_prev, prev_prev_channels=c_prev_prev,
                 prev_channels=c_prev, partial_channels=config.partial_channels,
                 aux_skip=config.aux_skip, steps=config.steps, seed=config.seed * 1000 + i,
-                name=f"cell_{i}",
+                binarized=config.binarized, name=f"cell_{i}",
             )
             cell.build()
             self.cells.append(cell)
@@ -92,8 +92,10 @@ class DartsSupernet(Supernet):
         self._make_arch_variables()
         self.built = True
 
-    def call(self, images, training=None):
-        arch = {kind: self.arch_inputs(kind) for kind in self.cell_kinds}
+    def call(self, images, training=None, arch=None):
+        """Logits; `arch` (per cell kind, e.g. `child_arch`'s) replaces the sampled architecture."""
+        if arch is None:
+            arch = {kind: self.arch_inputs(kind) for kind in self.cell_kinds}
         s0 = s1 = self.stem(images, training=training)
         for cell, reduction in zip(self.cells, self.reductions):
             s0, s1 = s1, cell((s0, s1), arch["reduce" if reduction else "normal"])

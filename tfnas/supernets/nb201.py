@@ -82,7 +82,7 @@ class NB201Supernet(Supernet):
                 cell = SearchCell(
                     "nb201", c_curr, self.op_names, mixing=config.mixing,
                     partial_channels=config.partial_channels, aux_skip=config.aux_skip,
-                    seed=config.seed * 1000 + index, name=f"cell_{index}",
+                    seed=config.seed * 1000 + index, binarized=config.binarized, name=f"cell_{index}",
                 )
                 cell.build()
                 self.blocks.append(cell)
@@ -141,8 +141,9 @@ class NB201Supernet(Supernet):
             state["cell/alpha"] = z / z.sum(axis=-1, keepdims=True)
         return state
 
-    def call(self, images, training=None):
-        return self.features(images, training=training)[0]
+    def call(self, images, training=None, arch=None):
+        """Logits; `arch` (`{"cell": ...}`, e.g. `child_arch`'s) replaces the sampled architecture."""
+        return self.features(images, training=training, arch=None if arch is None else arch["cell"])[0]
 
     def path_arch(self, path) -> dict[str, Any]:
         """The architecture tensors of the child `path` (one op index per edge, int tensor):
@@ -150,7 +151,7 @@ class NB201Supernet(Supernet):
         index = ops.cast(path, "int32")
         return {"hard": ops.one_hot(index, len(self.op_names), dtype=self.compute_dtype), "index": index}
 
-    def features(self, images, training=None, path=None) -> tuple[Any, list[Any]]:
+    def features(self, images, training=None, path=None, arch=None) -> tuple[Any, list[Any]]:
         """`(logits, cell outputs)`: the forward pass, with the output of every search cell.
 
         Args:
@@ -158,10 +159,12 @@ class NB201Supernet(Supernet):
             training: BatchNorm mode of the stem and reduction blocks.
             path: Optional op index per edge: run that child (single-path mixing only)
                 instead of the architecture `arch_inputs` gives.
+            arch: Optional architecture tensors of the cell (e.g. `child_arch("cell", ...)`).
         """
         if path is not None and self.config.mixing != "gumbel":
             raise ValueError(f"A fixed path needs single-path (gumbel) mixing. Received: {self.config.mixing!r}")
-        arch = self.arch_inputs("cell") if path is None else self.path_arch(path)
+        if arch is None:
+            arch = self.arch_inputs("cell") if path is None else self.path_arch(path)
         x = self.stem(images, training=training)
         cell_outputs = []
         for block in self.blocks:

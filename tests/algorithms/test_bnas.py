@@ -1,0 +1,148 @@
+"""BNAS (arXiv 1911.10862) at tiny size: binarized cells, the reduction rounds, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from tfnas.algorithms import build_search
+from tfnas.algorithms.bnas import ABANDONED, Bnas, candidates, worst_candidates
+from tfnas.supernets import SupernetConfig, build_supernet
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _search(space: str = "nb201", **changes):
+    base = dict(channels=4 if space == "nb201" else 8, layers=1 if space == "nb201" else 3, batch_size=8,
+                arch_warmup_epochs=1, reduce_every=1, child_every=1)
+    base["epochs"] = 1 + (4 if space == "nb201" else 6)
+    base.update(changes)
+    return build_search(Bnas.default_config().replace(**base), space, 10, (8, 8, 3), steps_per_epoch=2)
+
+
+def test_binarized_cells_compute_with_plus_minus_scale_weights_only():
+    config = SupernetConfig(space="nb201", channels=4, layers=1, input_shape=(8, 8, 3), partial_channels=2,
+                            edge_normalization=True, binarized=True)
+    binary = build_supernet(config)
+    plain = build_supernet(SupernetConfig(**{**config.to_dict(), "input_shape": (8, 8, 3), "binarized": False}))
+    x = np.random.default_rng(0).normal(size=(4, 8, 8, 3)).astype("float32")
+    binary(x), plain(x)
+    for cell_b, cell_p in zip(binary.blocks, plain.blocks):
+        if not hasattr(cell_b, "_kernel"):
+            continue
+        for name, var in cell_b._vars.items():
+            kernel = np.asarray(cell_b._kernel(name))
+            axes = tuple(a for a in range(kernel.ndim) if a not in cell_b._out_axes[name])
+            scale = np.mean(np.abs(var.numpy()), axis=axes, keepdims=True)
+            np.testing.assert_allclose(np.abs(kernel), np.broadcast_to(scale, kernel.shape), rtol=1e-6)
+            np.testing.assert_array_equal(np.sign(kernel), np.sign(var.numpy()))
+            cell_p._vars[name].assign(kernel)  # the float supernet given the 1-bit values
+    for b, p in zip(binary.weights, plain.weights):
+        if "cell" not in b.path:  # stem, reduction blocks, classifier, alphas: float in both
+            p.assign(b.numpy())
+    np.testing.assert_allclose(np.asarray(binary(x, training=True)), np.asarray(plain(x, training=True)),
+                               rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="binarized is supported with mixing='softmax' only"):
+        SupernetConfig(space="nb201", mixing="gumbel", binarized=True)
+
+
+def test_the_schedule_must_end_with_one_op_per_edge():
+    with pytest.raises(ValueError, match="epochs must be 5"):
+        _search(epochs=6)
+    search = _search("darts")
+    assert search.rounds == 6  # the DARTS space drops `none` first: 7 ops, 6 rounds
+    none = search.supernet.op_names.index("none")
+    assert all(np.all(v.numpy()[:, none] == ABANDONED) for v in search.logits)
+
+
+def test_candidates_are_the_lower_half_and_the_worst_rated_goes():
+    alpha = np.array([[0.4, 0.1, 0.3, 0.2, ABANDONED]])
+    assert candidates(alpha).tolist() == [[0, 1, 0, 1, 0]]  # 4 left: the 2 lowest
+    total, count = np.zeros((1, 5)), np.zeros((1, 5))
+    total[0, 1], count[0, 1] = 0.9, 1
+    total[0, 3], count[0, 3] = 0.5, 1
+    assert worst_candidates(alpha, total, count) == [3]  # mean child accuracy 0.5 < 0.9
+    count[0, 3] = 0
+    assert worst_candidates(alpha, total, count) == [3]  # never used by a child: goes first
+    count[0, 3], total[0, 3] = 1, 0.9
+    assert worst_candidates(alpha, total, count) == [1]  # a tie: the lower alpha goes
+
+
+def test_an_abandoned_op_has_no_weight_and_is_never_sampled_again():
+    search = _search()
+    kind = search.supernet.cell_kinds[0]
+    search.refresh_candidates()
+    before = search.logits[0].numpy()
+    total = np.full(before.shape, 0.5, np.float32)
+    count = np.ones(before.shape, np.float32)
+    cand = candidates(before)
+    doomed = [int(np.flatnonzero(cand[e])[0]) for e in range(before.shape[0])]
+    total[np.arange(len(doomed)), doomed] = 0.1  # the children that used these did worst
+    search.child_total[0].assign(total)
+    search.child_count[0].assign(count)
+    assert search.reduce_operations() == [doomed]
+    after = search.logits[0].numpy()
+    assert np.all(after[np.arange(len(doomed)), doomed] == ABANDONED) and search.ops_left() == 4
+    assert np.all(search.child_count[0].numpy() == 0)  # a new round starts from no statistics
+    weights = np.asarray(search.supernet.arch_inputs(kind)["weights"])
+    assert np.all(weights[np.arange(len(doomed)), doomed] == 0.0)
+    for step in range(200):
+        child = np.asarray(search._sample_child(step)[0])
+        assert np.all(child[np.arange(len(doomed)), doomed] == 0.0)
+        assert np.all(child.sum(axis=1) == 1.0) and np.all(child <= search.candidate_mask[0].numpy())
+
+
+_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import keras
+    from tfnas.algorithms import ALGORITHMS
+    from tfnas.algorithms.runner import search
+
+    class Killed(Exception):
+        pass
+
+    class KillMidRound(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:  # the first round runs epochs 1 and 2
+                raise Killed()
+
+    workdir, mode = sys.argv[1], sys.argv[2]
+    config = ALGORITHMS.get("bnas").default_config().replace(
+        epochs=9, batch_size=16, channels=4, layers=1, arch_warmup_epochs=1, reduce_every=2, child_every=1)
+    try:
+        report = search(config, workdir=workdir, callbacks=[KillMidRound()] if mode == "kill" else None,
+                        space="nb201", dataset="digits", image_size=8, max_train_examples=64, verbose=0)
+    except Killed:
+        print("KILLED")
+    else:
+        print(json.dumps(report))
+    """
+)
+
+
+def _run(workdir, mode: str) -> str:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
+    result = subprocess.run([sys.executable, "-c", _SCRIPT, str(workdir), mode], capture_output=True, text=True,
+                            env=env, check=False, cwd=ROOT, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_a_search_killed_mid_round_resumes_to_the_same_genotype(tmp_path):
+    straight = json.loads(_run(tmp_path / "straight", "run"))
+    assert _run(tmp_path / "killed", "kill") == "KILLED"
+    resumed = json.loads(_run(tmp_path / "killed", "run"))
+    assert resumed["resumed_from_epoch"] == 2 and resumed["genotype"] == straight["genotype"]
+    state = json.loads((tmp_path / "killed" / "genotype.json").read_text())["search"]["arch_state"]
+    alpha = np.array(state["cell/alpha"])
+    assert np.all(np.sum(alpha > 0, axis=1) == 1)  # one op left on every edge
+    a = json.loads((tmp_path / "straight" / "genotype.json").read_text())["search"]["arch_state"]
+    np.testing.assert_array_equal(np.array(a["cell/alpha"]), alpha)
