@@ -360,17 +360,20 @@ class SearchCell(keras.layers.Layer):
             else:
                 y = self._factorized(relu, f"g{g}_aux", s_count, t_count, cp)
                 edge_terms.append(kernels.batch_norm(y, scale=_per_channel(beta, cp)))
-        for y, w in source_terms:  # broadcast a source's tensor to its edges, weighted
-            edge_terms.append(_spread(y, w, s_count, t_count, cp))
-        if not edge_terms:  # only `none`: zeros of the output shape
+        parts = []
+        if edge_terms:  # per edge, then summed over each target's sources
+            total = _add_all(edge_terms)
+            dims = kernels.leading_dims(total)
+            if s_count == 1:
+                parts.append(ops.reshape(total, (*dims, t_count, cp)))
+            else:
+                parts.append(ops.sum(ops.reshape(total, (*dims, s_count, t_count, cp)), axis=3))
+        if source_terms:
+            parts.append(_mix_sources(source_terms, s_count, t_count, cp))
+        if not parts:  # only `none`: zeros of the output shape
             shape = ops.shape(x[:, ::stride, ::stride, :cp])
             return ops.zeros((shape[0], shape[1], shape[2], t_count, cp), dtype=x.dtype)
-        total = _add_all(edge_terms)
-        dims = kernels.leading_dims(total)
-        if s_count == 1:
-            return ops.reshape(total, (*dims, t_count, cp))
-        total = ops.reshape(total, (*dims, s_count, t_count, cp))
-        return ops.sum(total, axis=3)
+        return parts[0] if len(parts) == 1 else parts[0] + parts[1]
 
     def _factorized(self, relu, prefix, s_count, t_count, channels):
         """Per-edge FactorizedReduce (before BN) of every edge of the group: `[.., E*C]`."""
@@ -599,12 +602,23 @@ def _per_channel(edge_weights, channels: int):
     return kernels.repeat_each(edge_weights, channels)
 
 
-def _spread(y, weights, s_count: int, t_count: int, channels: int):
-    """A per-source tensor `[B, H, W, S*C]` weighted onto its edges: `[B, H, W, S*T*C]`."""
-    dims = kernels.leading_dims(y)
-    y = ops.reshape(y, (*dims, s_count, 1, channels))
-    w = ops.reshape(weights, (s_count, t_count, 1))
-    return ops.reshape(y * w, (*dims, s_count * t_count * channels))
+def _mix_sources(terms, s_count: int, t_count: int, channels: int):
+    """The parameter-free ops' share of each target, `[B, H, W, T, C]`: for terms `(y_k, w_k)`,
+    `y_k` a per-source tensor `[B, H, W, S*C]` and `w_k` its edge weights `[S*T]`,
+    `sum_k sum_s w_k[s, t] * y_k[:, :, :, s]`.
+
+    One batched matmul of the stacked sources `[P, K*S, C]` by the weights `[T, K*S]` (shared
+    by every pixel): its gradients are one matmul each plus a sum over pixels of `[P, T, K*S]`.
+    Spreading each source to its edges and summing there (`y * w` broadcast over targets)
+    did the same in reductions over a `[P, S, T, C]` product per op and its gradient: a
+    fifth of a DARTS step on this CPU, about 9x slower in a micro-benchmark of one group.
+    """
+    dims = kernels.leading_dims(terms[0][0])
+    stacked = terms[0][0] if len(terms) == 1 else ops.concatenate([y for y, _ in terms], axis=-1)
+    stacked = ops.reshape(stacked, (-1, len(terms) * s_count, channels))
+    weights = ops.concatenate([ops.reshape(w, (s_count, t_count)) for _, w in terms], axis=0)
+    mixed = ops.matmul(ops.transpose(weights)[None], stacked)  # [P, T, C]
+    return ops.reshape(mixed, (*dims, t_count, channels))
 
 
 def _add_all(tensors):
