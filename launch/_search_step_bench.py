@@ -25,6 +25,7 @@ MINIMAL_SUPERNETS: dict[str, dict[str, Any]] = {
     "pc_darts": {"mixing": "softmax", "partial_channels": 4, "edge_normalization": True},
     "gdas": {"mixing": "gumbel"},
     "rome": {"mixing": "rome"},
+    "bnas": {"mixing": "softmax", "partial_channels": 4, "edge_normalization": True, "binarized": True},
 }
 _CALL_OPS = ("PartitionedCall", "StatefulPartitionedCall")
 _CASE_OPS = ("Case", "StatelessCase", "If", "StatelessIf")

@@ -36,7 +36,7 @@ _CUTOUT = flags.DEFINE_integer("cutout", 16, "Cutout square side (0 disables).")
 _SEED = flags.DEFINE_integer("seed", 0, "Pipeline seed.")
 _SPACE = flags.DEFINE_enum("space", "darts", ["darts", "nb201"], "search_step: search space.")
 _ALGORITHM = flags.DEFINE_string(
-    "algorithm", "darts", "search_step: algorithm (darts, darts2, darts_minus, pc_darts, gdas, rome)."
+    "algorithm", "darts", "search_step: algorithm (darts, darts2, darts_minus, pc_darts, gdas, rome, bnas)."
 )
 _CHANNELS = flags.DEFINE_integer("channels", 16, "search_step: initial channels.")
 _LAYERS = flags.DEFINE_integer("layers", 8, "search_step: cells (DARTS) or cells per stage (NB201).")
