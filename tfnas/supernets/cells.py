@@ -610,8 +610,9 @@ def _mix_sources(terms, s_count: int, t_count: int, channels: int):
     One batched matmul of the stacked sources `[P, K*S, C]` by the weights `[T, K*S]` (shared
     by every pixel): its gradients are one matmul each plus a sum over pixels of `[P, T, K*S]`.
     Spreading each source to its edges and summing there (`y * w` broadcast over targets)
-    did the same in reductions over a `[P, S, T, C]` product per op and its gradient: a
-    fifth of a DARTS step on this CPU, about 9x slower in a micro-benchmark of one group.
+    did the same in reductions over a `[P, S, T, C]` product per op and its gradient (the
+    `Sum` ops were the largest kernel share of a DARTS step in a oneDNN profile); this form
+    took the DARTS step from 3.40 s to 3.08 s on the AVX-512 Xeon (WORKSPACE.md).
     """
     dims = kernels.leading_dims(terms[0][0])
     stacked = terms[0][0] if len(terms) == 1 else ops.concatenate([y for y, _ in terms], axis=-1)
