@@ -173,10 +173,11 @@ class Bnas(PCDarts):
         shape = [tuple(int(d) for d in v.shape) for v in self.logits]
         self.candidate_mask = [keras.Variable(np.zeros(s, np.float32), trainable=False, name=f"candidates_{i}")
                                for i, s in enumerate(shape)]
-        self.child_total = [keras.Variable(np.zeros(s, np.float32), trainable=False, name=f"child_total_{i}")
-                            for i, s in enumerate(shape)]
-        self.child_count = [keras.Variable(np.zeros(s, np.float32), trainable=False, name=f"child_count_{i}")
-                            for i, s in enumerate(shape)]
+        # summed over replicas: each evaluates the same child (same seed) on its own batch shard
+        self.child_total = [keras.Variable(np.zeros(s, np.float32), trainable=False, aggregation="sum",
+                                           name=f"child_total_{i}") for i, s in enumerate(shape)]
+        self.child_count = [keras.Variable(np.zeros(s, np.float32), trainable=False, aggregation="sum",
+                                           name=f"child_count_{i}") for i, s in enumerate(shape)]
         for variable in self.logits:  # `none` leaves before the first step (a no-op on a resume)
             value = variable.numpy()
             value[:, self._dropped_first] = ABANDONED
