@@ -87,7 +87,7 @@ def test_corrupt_checkpoint_exits_2(nb201_run, tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (("--algorithm=nope", "--space=nb201"), "Unknown algorithm 'nope'. Known algorithms: beta_darts, darts, darts2"),
+        (("--algorithm=nope", "--space=nb201"), "Unknown algorithm 'nope'. Known algorithms: beta_darts, bnas, darts, darts2"),
         (("--algorithm=rome", "--space=nb201"), "mixing='rome'"),
         (("--algorithm=darts", "--space=nb201", "--learning_rate=-1"), "learning_rate must be > 0"),
     ],
