@@ -28,6 +28,18 @@ def run_launch(module: str, *args: str, data_dir=None, timeout: int = 300) -> su
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 
+def run_script_last_line(script: str, *args: str, timeout: int = 900) -> str:
+    """Runs `python -c script *args` from the project root in a fresh process (TF logs quiet)
+    and returns the last line it printed; fails the test on a non-zero exit. A fresh process
+    per run, as the kill-and-resume tests need (TF's CPU kernels are bitwise reproducible
+    from a fresh process, not across repeated runs in one)."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
+    result = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, env=env,
+                            check=False, cwd=ROOT, timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout.strip().splitlines()[-1]
+
+
 def error_line(stderr: str) -> str:
     """The launch script's `error: ...` line in `stderr`. TensorFlow's own start-up lines may come
     before it (on AVX-512 CPUs it logs that oneDNN is on whatever TF_CPP_MIN_LOG_LEVEL says)."""

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
 
+from tests.helpers import run_script_last_line
 from tfnas.algorithms import build_search
 from tfnas.algorithms.bnas import ABANDONED, Bnas, candidates, worst_candidates
 from tfnas.supernets import SupernetConfig, build_supernet
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _search(space: str = "nb201", **changes):
@@ -128,11 +125,7 @@ _SCRIPT = textwrap.dedent(
 
 
 def _run(workdir, mode: str) -> str:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
-    result = subprocess.run([sys.executable, "-c", _SCRIPT, str(workdir), mode], capture_output=True, text=True,
-                            env=env, check=False, cwd=ROOT, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout.strip().splitlines()[-1]
+    return run_script_last_line(_SCRIPT, str(workdir), mode)
 
 
 @pytest.mark.slow

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import keras
@@ -20,11 +18,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.helpers import run_script_last_line
 from tfnas.algorithms import ALGORITHMS, build_search
 from tfnas.algorithms.runner import SamplerState, epoch_seed, load_history, search
 from tfnas.genotypes import codec
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = {"space": "nb201", "dataset": "digits", "image_size": 8, "max_train_examples": 64, "verbose": 0}
 
 
@@ -64,13 +62,7 @@ _SCRIPT = textwrap.dedent(
 
 
 def _run(workdir, mode: str) -> str:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
-    result = subprocess.run(
-        [sys.executable, "-c", _SCRIPT, str(workdir), mode], capture_output=True, text=True, env=env, check=False,
-        cwd=ROOT, timeout=900,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout.strip().splitlines()[-1]
+    return run_script_last_line(_SCRIPT, str(workdir), mode)
 
 
 @pytest.fixture(scope="module")
