@@ -17,6 +17,11 @@ per-op probabilities of each stage, the policy string), the Keras progress bar, 
 `history.json`, `cost.json`; DAAS also `arch_genotype.json`, `cells.png`,
 `arch_weights.png`.
 
+`--strategy` (auto, one_device, mirrored, multi_worker; `launch/_cluster.py`) places the search:
+these searches run on one device (one replica), so `one_device` and `auto` on a machine with
+at most one GPU work, and a strategy with several replicas (`mirrored` over two or more
+devices, `multi_worker`) is refused with the reason (`augment_runner.MULTI_REPLICA_REFUSAL`).
+
 Output: `policy: <policy string>` (DAAS also `genotype: <cell>`), then the report as JSON
 on the last line. Errors print `error: ...` on stderr and exit with status 2.
 
@@ -34,6 +39,8 @@ import json
 import sys
 
 from absl import app, flags
+
+from launch._cluster import strategy_from_flags
 
 _METHOD = flags.DEFINE_enum("method", "ddas", ["ddas", "pg", "daas"], "Search method.")
 _DATASET = flags.DEFINE_string("dataset", "cifar10", "Training data (its train split): cifar10, digits, a folder of images with one sub-folder per class, or tfds:NAME[:CONFIG].")
@@ -75,6 +82,7 @@ def main(argv: list[str]) -> None:
     from tfnas.runs import CorruptCheckpointError, NonFiniteLossError, check_workdir
 
     try:
+        strategy = strategy_from_flags()
         config = AugmentSearchConfig(
             method=_METHOD.value, epochs=_EPOCHS.value, batch_size=_BATCH_SIZE.value,
             train_portion=_TRAIN_PORTION.value, learning_rate=_LEARNING_RATE.value, weight_decay=_WEIGHT_DECAY.value,
@@ -87,7 +95,7 @@ def main(argv: list[str]) -> None:
         report = search_augment(
             config, dataset=_DATASET.value, workdir=_WORKDIR.value, data_dir=_DATA_DIR.value,
             max_train_examples=_MAX_TRAIN_EXAMPLES.value, image_size=_IMAGE_SIZE.value, verbose=_VERBOSE.value,
-            deterministic=_DETERMINISTIC.value,
+            deterministic=_DETERMINISTIC.value, strategy=strategy,
         )
     except (ValueError, KeyError, FileNotFoundError, CorruptCheckpointError, NonFiniteLossError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err

@@ -28,6 +28,27 @@ def run_launch(module: str, *args: str, data_dir=None, timeout: int = 300) -> su
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 
+# `python -c` bootstrap of `run_launch(..., logical_cpus=N)`: `launch` first (it picks the kernel
+# library before TensorFlow starts), then N logical CPU devices, then the module as `-m` would run it.
+_LOGICAL_CPUS = (
+    "import runpy, sys; import launch; import tensorflow as tf; "
+    "tf.config.set_logical_device_configuration(tf.config.list_physical_devices('CPU')[0], "
+    "[tf.config.LogicalDeviceConfiguration()] * int(sys.argv[1])); "
+    "module = sys.argv[2]; sys.argv = [module, *sys.argv[3:]]; runpy.run_module(module, run_name='__main__')"
+)
+
+
+def run_launch_on_logical_cpus(module: str, *args: str, cpus: int = 2, data_dir=None,
+                               timeout: int = 300) -> subprocess.CompletedProcess:
+    """`run_launch` with the CPU split into `cpus` logical devices first, so `--strategy=mirrored`
+    (or `auto`) runs a `MirroredStrategy` of `cpus` replicas on this machine; same environment."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    if data_dir is not None:
+        env["TFNAS_DATA_DIR"] = str(data_dir)
+    return subprocess.run([sys.executable, "-c", _LOGICAL_CPUS, str(cpus), f"launch.{module}", *args], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
 def run_script_last_line(script: str, *args: str, timeout: int = 900) -> str:
     """Runs `python -c script *args` from the project root in a fresh process (TF logs quiet)
     and returns the last line it printed; fails the test on a non-zero exit. A fresh process

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from tfnas.genotypes import codec
-from tests.helpers import run_launch
+from tests.helpers import error_line, run_launch, run_launch_on_logical_cpus
 
 _TINY = ("--dataset=digits", "--image_size=8", "--max_train_examples=64", "--batch_size=16", "--channels=4",
          "--epochs=1", "--verbose=0")
@@ -55,3 +55,28 @@ def test_bad_flags_fail_with_a_clear_error(tmp_path, args, message):
     proc = _run(*args, f"--workdir={tmp_path / 'w'}", *_TINY)
     assert proc.returncode == 2
     assert "error: " in proc.stderr and message in proc.stderr
+
+
+def test_one_device_strategy_runs_a_search(tmp_path):
+    workdir = tmp_path / "pg"
+    proc = _run("--method=pg", "--strategy=one_device", f"--workdir={workdir}", *_TINY)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["method"] == "pg" and (workdir / "genotype.json").exists()
+
+
+def test_several_replicas_are_refused_with_the_reason(tmp_path):
+    """A MirroredStrategy over two logical CPUs: refused before anything but the folder is written."""
+    workdir = tmp_path / "w"
+    proc = run_launch_on_logical_cpus("search_augment", "--method=ddas", "--strategy=mirrored",
+                                      f"--workdir={workdir}", *_TINY)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    line = error_line(proc.stderr)
+    assert "2 replicas" in line and "--strategy=one_device" in line and "REINFORCE" in line
+    assert not any(workdir.iterdir())
+
+
+def test_unknown_strategy_is_an_error(tmp_path):
+    proc = _run("--method=pg", "--strategy=tpu", f"--workdir={tmp_path / 'w'}", *_TINY)
+    assert proc.returncode == 2
+    assert "--strategy must be one of auto, one_device, mirrored, multi_worker" in error_line(proc.stderr)

@@ -44,6 +44,19 @@ from tfnas.algorithms import ddas as _ddas  # noqa: F401  isort: skip
 from tfnas.algorithms import policy_gradient as _pg  # noqa: F401  isort: skip
 
 
+#: Why `search_augment` refuses several replicas (`replicas` is filled in). Each train step reads
+#: statistics of its own batch that a data-parallel step would have to sum over the replicas
+#: first, and the step code does not yet: the REINFORCE reward and baseline (pg, daas), DDAS's
+#: inner weight step, its clean/augmented means of the per-image inner products and its
+#: training gradient, and the policy samples (each replica would draw the same ones for its rows).
+MULTI_REPLICA_REFUSAL = (
+    "Augmentation searches (ddas, pg, daas) run on one device; the strategy has {replicas} replicas. Their "
+    "policy steps use per-batch statistics (the REINFORCE reward and baseline, DDAS's inner weight step and "
+    "per-image inner products) that are not summed over replicas, so a data-parallel run would not be the "
+    "one-device search. Use --strategy=one_device (or auto on a machine with at most one GPU)."
+)
+
+
 def build_augment_search(
     config: AugmentSearchConfig,
     input_shape: tuple[int, int, int],
@@ -148,6 +161,7 @@ def search_augment(
     verbose: int | str = 1,
     deterministic: bool = True,
     callbacks: list[keras.callbacks.Callback] | None = None,
+    strategy: tf.distribute.Strategy | None = None,
 ) -> dict[str, Any]:
     """Runs (or resumes) one augmentation search in `workdir` and writes its results.
 
@@ -166,6 +180,9 @@ def search_augment(
         deterministic: TensorFlow op determinism (same seed -> same search, also across a
             kill and resume).
         callbacks: Extra Keras callbacks.
+        strategy: A one-replica distribution strategy (`tfnas.runs.make_strategy("one_device")`)
+            that places the search; default the strategy in scope. Several replicas are
+            refused (`MULTI_REPLICA_REFUSAL`).
 
     Returns:
         The report: policy string (and for DAAS the cell), epochs, resumed-from epoch,
@@ -183,9 +200,9 @@ def search_augment(
 
     if not isinstance(config, AugmentSearchConfig):
         raise ValueError(f"config must be an AugmentSearchConfig. Received: {type(config).__name__}")
-    if tf.distribute.get_strategy().num_replicas_in_sync > 1:
-        raise ValueError("Augmentation searches run on one device; call search_augment outside a multi-replica "
-                         "strategy scope.")
+    strategy = strategy or tf.distribute.get_strategy()
+    if strategy.num_replicas_in_sync > 1:
+        raise ValueError(MULTI_REPLICA_REFUSAL.format(replicas=strategy.num_replicas_in_sync))
     if max_train_examples is not None and (not isinstance(max_train_examples, int) or max_train_examples < 4):
         raise ValueError(f"max_train_examples must be an integer >= 4 or None. Received: {max_train_examples!r}")
     if image_size is not None and (not isinstance(image_size, int) or image_size < 8):
@@ -207,7 +224,9 @@ def search_augment(
             train_ds, config.batch_size, train_portion=config.train_portion, split_seed=config.seed,
             seed=epoch_seed(config.seed, epoch), padding=padding, dataset=dataset, cutout=0)
 
-    search = build_augment_search(config, input_shape, num_classes, steps_per_epoch=steps_per_epoch, dataset=dataset)
+    with strategy.scope():
+        search = build_augment_search(config, input_shape, num_classes, steps_per_epoch=steps_per_epoch,
+                                      dataset=dataset)
     SamplerState.attach(search)
     checkpoint = EpochCheckpoint(os.path.join(workdir, "checkpoints"))
     initial_epoch = checkpoint.restore(search)
