@@ -29,6 +29,15 @@ is the ImageNet setting (ProxylessNAS skeleton, 224x224, `--budget_madds=500e6`,
 `imagenet2012` prepared from `--imagenet_manual_dir`), for real accelerators.
 
 Both write `config.json`, `learned_space.json` and `report.json` in `--workdir`.
+
+`--strategy` (auto, one_device, mirrored, multi_worker; `launch/_cluster.py`) is the
+distribution, as in every launch script: the supernets, searches and child trainings are
+built in its scope, so Keras's `fit` spreads each batch over its replicas (the bilevel steps
+sum their gradients over replicas, `tfnas.algorithms.base`). Under `multi_worker` the chief
+writes into `--workdir` and every other worker its own copy into `<workdir>/worker-<index>`.
+The table look-ups and multi-trial strategies run on every worker. `--strategy=pnas` (or
+another multi-trial strategy's name), this script's spelling before `--search_strategy`, is
+still read as `--search_strategy` with a deprecation warning, for one release.
 Errors print `error: ...` on stderr and exit with status 2.
 
 Example (smoke size):
@@ -44,7 +53,7 @@ import sys
 
 from absl import app, flags
 
-from launch._aliases import define_deprecated, resolve
+from launch._cluster import legacy_value, strategy_from_flags, strategy_name
 
 _SPACE = flags.DEFINE_enum("space", "nb201", ["nb201", "mobile"], "The space to evolve.")
 _BUDGET_MADDS = flags.DEFINE_float(
@@ -71,8 +80,6 @@ _POPULATION_SIZE = flags.DEFINE_integer("population_size", None, "nb201: initial
 _MUTATION_RATE = flags.DEFINE_float("mutation_rate", None, "nb201: probability a tournament winner is mutated.")
 _SEARCH_STRATEGY = flags.DEFINE_string(
     "search_strategy", None, "nb201: multi-trial strategy run in the learned and the full space (default pnas).")
-#: `--strategy` names the distribution in the other launch scripts; here it was the multi-trial strategy.
-_STRATEGY = define_deprecated("string", "strategy", "search_strategy")
 _STRATEGY_EVALUATIONS = flags.DEFINE_integer("strategy_evaluations", None, "nb201: the strategy's evaluations per run.")
 _STRATEGY_SEEDS = flags.DEFINE_integer("strategy_seeds", None, "nb201: the strategy's runs per space.")
 _TABLE_COLUMN = flags.DEFINE_enum(
@@ -118,8 +125,18 @@ def main(argv: list[str]) -> None:
 
     runtime.configure()  # before any tf.function compiles: see tfnas/runtime.py
     from tfnas.algorithms import autospace
+    from tfnas.runs import STRATEGY_NAMES, task_workdir
+    from tfnas.strategies import STRATEGIES
 
     try:
+        old = legacy_value(STRATEGIES.names())  # --strategy=pnas: the multi-trial strategy, as before
+        search_strategy = _search_strategy(old)
+        if old is None and strategy_name() not in STRATEGY_NAMES:
+            raise ValueError(f"--strategy must be one of {', '.join(STRATEGY_NAMES)} (the distribution; the "
+                             f"multi-trial strategy is --search_strategy: {', '.join(STRATEGIES.names())}). "
+                             f"Received: --strategy={strategy_name()!r}")
+        strategy = strategy_from_flags("auto" if old else None)
+        workdir = task_workdir(_WORKDIR.value, strategy)  # the chief's results, another worker's own copy
         overrides: dict = {}
         for name, flag in (("generation_epochs", _GENERATION_EPOCHS), ("sample_size", _SAMPLE_SIZE),
                            ("keep", _KEEP), ("search_algorithm", _SEARCH_ALGORITHM),
@@ -137,9 +154,8 @@ def main(argv: list[str]) -> None:
                                ("strategy_evaluations", _STRATEGY_EVALUATIONS),
                                ("strategy_seeds", _STRATEGY_SEEDS), ("table_column", _TABLE_COLUMN)):
                 _set(overrides, name, flag)
-            strategy = resolve(_SEARCH_STRATEGY, _STRATEGY)
-            if strategy is not None:
-                overrides["strategy"] = strategy
+            if search_strategy is not None:
+                overrides["strategy"] = search_strategy
             if _DATASET.value not in (None, "cifar10", "digits"):
                 raise ValueError(f"--space=nb201 looks cells up in the CIFAR-10 table: --dataset must be cifar10 "
                                  f"(or digits for smoke runs). Received: {_DATASET.value!r}; use --space=mobile "
@@ -148,7 +164,8 @@ def main(argv: list[str]) -> None:
                 seeds=seeds, channels=_CHANNELS.value, layers=_LAYERS.value,
                 image_size=_IMAGE_SIZE.value, dataset=_DATASET.value or "cifar10", data_dir=_DATA_DIR.value, seed=_SEED.value,
                 **overrides)
-            summary = autospace.nb201_experiment(config, _WORKDIR.value, log=lambda m: print(m, flush=True))
+            with strategy.scope():
+                summary = autospace.nb201_experiment(config, workdir, log=lambda m: print(m, flush=True))
             _print_nb201_table(summary)
         else:
             from tfnas.algorithms import mobile_search as mobile_pipeline
@@ -160,12 +177,30 @@ def main(argv: list[str]) -> None:
                 _PRESET.value, dataset=_DATASET.value, data_dir=_DATA_DIR.value,
                 imagenet_manual_dir=_IMAGENET_MANUAL_DIR.value, latency_runs=_LATENCY_RUNS.value, seed=_SEED.value,
                 latency_form=_LATENCY_FORM.value, latency_target_ms=_LATENCY_TARGET_MS.value, **overrides)
-            summary = mobile_pipeline.mobile_experiment(config, _WORKDIR.value, log=lambda m: print(m, flush=True))
+            with strategy.scope():
+                summary = mobile_pipeline.mobile_experiment(config, workdir, log=lambda m: print(m, flush=True))
     except (ValueError, KeyError, FileNotFoundError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
     print(json.dumps(summary))
+
+
+def _search_strategy(old: str | None) -> str | None:
+    """`--search_strategy`, or `old`, the multi-trial strategy of the deprecated `--strategy=NAME`.
+
+    Raises:
+        ValueError: if both are given.
+    """
+    if old is None:
+        return _SEARCH_STRATEGY.value
+    if _SEARCH_STRATEGY.present:
+        raise ValueError(f"--strategy={old} is the deprecated spelling of --search_strategy: pass only "
+                         f"--search_strategy (--strategy is the distribution: auto, one_device, mirrored, multi_worker).")
+    print(f"warning: --strategy={old} naming the multi-trial strategy is deprecated and will be removed; use "
+          f"--search_strategy={old} (--strategy is the distribution: auto, one_device, mirrored, multi_worker).",
+          file=sys.stderr)
+    return old
 
 
 def _print_nb201_table(summary: dict) -> None:

@@ -26,7 +26,12 @@ def _run(data_dir, *args: str, timeout: int = 900) -> subprocess.CompletedProces
         (["--space=nb201", "--search_algorithm=rome"], "ROME keeps 2 inputs per node"),
         (["--space=nb201", "--evolve_algorithm=gdas"], "evolve_algorithm must train the motif weights by softmax"),
         (["--space=nb201", "--search_strategy=bayes"], "bayes"),
-        (["--space=nb201", "--strategy=bayes"], "--strategy is deprecated and will be removed; use --search_strategy"),
+        (["--space=nb201", "--strategy=bayes"], "--strategy must be one of auto, one_device, mirrored, multi_worker"),
+        (["--space=nb201", "--strategy=random", "--search_strategy=pnas"],
+         "--strategy=random is the deprecated spelling of --search_strategy"),
+        (["--space=nb201", "--strategy=pnas", "--seeds=a"],
+         "warning: --strategy=pnas naming the multi-trial strategy is deprecated and will be removed; use "
+         "--search_strategy=pnas"),
         (["--space=mobile", "--preset=imagenet"], "--imagenet_manual_dir"),
         (["--space=mobile", "--search_algorithm=darts"], "single-path"),
         (["--space=mobile", "--latency_form=proxyless"], "needs latency_target_ms"),
@@ -49,7 +54,7 @@ def test_nb201_smoke_run_reports_table_figures(data_dir, tmp_path):
     proc = _run(data_dir, "--space=nb201", "--generations=1", "--generation_epochs=1", "--search_epochs=1",
                 "--seeds=0", "--channels=4", "--image_size=8", "--max_train_examples=64", "--batch_size=16",
                 "--sample_size=2", "--population_size=4", "--strategy_seeds=2", "--strategy_evaluations=8",
-                f"--workdir={tmp_path}")
+                "--strategy=one_device", f"--workdir={tmp_path}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert {"members_cifar10", "full_space_cifar10", "search_in_learned", "search_in_full"} <= set(summary)
