@@ -30,6 +30,14 @@ cosine to 0, weight decay 5e-4, clip 5), tested on all 10,000 test images, seeds
 
 Every run writes `<workdir>/runs/<policy>_seed<k>.json` when it finishes; a rerun with the
 same flags skips finished runs (and resumes unfinished searches), other flags are refused.
+`--strategy` (auto, one_device, mirrored, multi_worker; `launch/_cluster.py`) distributes the
+trainings: each network is built in its scope and each replica trains on its rows of the
+one-device batch (`tfnas.data.distribute_global_batches`). The augmentation searches run on one
+device (they refuse several replicas: `augment_runner.MULTI_REPLICA_REFUSAL`), on every worker of
+a cluster alike. Under `multi_worker` the chief writes into `--workdir`; every other worker keeps
+its config, finished runs and searches in `<workdir>/worker-<index>` (so a restarted cluster
+skips the same finished runs on every worker) and writes no `results.json`.
+
 Output: one table line per policy, then one JSON object on the last line keyed `none,
 standard, randaugment, autoaugment, ddas, pg, daas`, each with `mean`, `std` (test accuracy,
 percent) and `search_cpu_hours`.
@@ -52,6 +60,7 @@ from typing import Any
 from absl import app, flags
 
 from launch._aliases import define_deprecated, resolve
+from launch._cluster import strategy_from_flags
 
 ALL_POLICIES = ("none", "standard", "randaugment", "autoaugment", "ddas", "pg", "daas")
 SEARCHED = ("ddas", "pg", "daas")
@@ -155,11 +164,12 @@ def _materialize(ds, limit: int | None):
     return tf.data.Dataset.from_tensor_slices((x, y)), len(y)
 
 
-def searched_policy(config: EvalConfig, method: str, workdir: str, verbose: int) -> tuple[Any, float, str | None, str]:
+def searched_policy(config: EvalConfig, method: str, workdir: str, verbose: int,
+                    strategy=None) -> tuple[Any, float, str | None, str]:
     """Returns `(policy genotype, search CPU hours, DAAS cell or None, search workdir)` for `method`.
 
     Reads a finished search from `config.search_workdirs` or runs (resumes) a small one in
-    `<workdir>/search_<method>`.
+    `<workdir>/search_<method>`, on `strategy` when it has one replica, else on one device.
     """
     from tfnas.algorithms.augment_runner import load_search_report, search_augment
     from tfnas.algorithms.augment_search import DEFAULT_NETWORK, AugmentSearchConfig
@@ -171,8 +181,9 @@ def searched_policy(config: EvalConfig, method: str, workdir: str, verbose: int)
         search_config = AugmentSearchConfig(
             method=method, epochs=config.search_epochs, batch_size=config.search_batch_size,
             network=config.network or DEFAULT_NETWORK, channels=config.channels, layers=config.layers, seed=0)
+        one_replica = strategy if strategy is not None and strategy.num_replicas_in_sync == 1 else None
         search_augment(search_config, dataset=config.dataset, workdir=given, data_dir=config.data_dir,
-                       max_train_examples=config.search_examples, verbose=verbose)
+                       max_train_examples=config.search_examples, verbose=verbose, strategy=one_replica)
     content = load_search_report(given)
     if content["search"].get("method") != method:
         raise ValueError(f"{given} holds a {content['search'].get('method')!r} search, not {method!r}.")
@@ -181,8 +192,9 @@ def searched_policy(config: EvalConfig, method: str, workdir: str, verbose: int)
 
 
 def train_once(config: EvalConfig, policy_name: str, policy: Any, seed: int, train_ds, num_train: int,
-               test_ds, verbose: int) -> dict[str, Any]:
-    """Trains the fixed network with one policy and seed; returns accuracy and timing."""
+               test_ds, verbose: int, strategy=None) -> dict[str, Any]:
+    """Trains the fixed network with one policy and seed (under `strategy`, default the one in
+    scope); returns accuracy and timing."""
     import keras
     import numpy as np
     import tensorflow as tf
@@ -190,23 +202,31 @@ def train_once(config: EvalConfig, policy_name: str, policy: Any, seed: int, tra
     from tfnas.algorithms.augment_search import DEFAULT_NETWORK
     from tfnas.children import build_child
     from tfnas.children.training import ChildTask, TrainConfig, make_optimizer
+    from tfnas.data import distribute_global_batches
     from tfnas.data.policies import make_policy_dataset
     from tfnas.genotypes.nb201 import NB201Genotype
 
+    strategy = strategy or tf.distribute.get_strategy()
     keras.utils.set_random_seed(seed)
     augment = policy_name != "none"
     batches = make_policy_dataset(
         train_ds, config.batch_size, policy, dataset=config.dataset, seed=seed, repeat=True,
         cutout=config.cutout if policy is not None else 0, padding=4 if augment else 0, flip=None if augment else False)
+    build_spec = batches.element_spec
+    if strategy.num_replicas_in_sync > 1:  # each replica trains on its rows of the one-device batch
+        one_device = batches
+        batches = distribute_global_batches(strategy, config.batch_size, lambda: one_device)
     steps = num_train // config.batch_size
     genotype = NB201Genotype.from_string(config.network or DEFAULT_NETWORK)
-    child = build_child(genotype, dataset="cifar10", channels=config.channels, layers=config.layers)
-    task = ChildTask(child, auxiliary_weight=0.0, weight_decay=config.weight_decay)
     train_config = TrainConfig(genotype=genotype.to_string(), dataset=config.dataset, epochs=config.epochs,
                                batch_size=config.batch_size, learning_rate=config.learning_rate,
                                weight_decay=config.weight_decay, auxiliary_weight=0.0, seed=seed)
-    task.compile(optimizer=make_optimizer(train_config, steps),
-                 metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+    with strategy.scope():
+        child = build_child(genotype, dataset="cifar10", channels=config.channels, layers=config.layers)
+        task = ChildTask(child, auxiliary_weight=0.0, weight_decay=config.weight_decay)
+        task.compile(optimizer=make_optimizer(train_config, steps),
+                     metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+        task.set_build_spec(build_spec)
     wall, cpu = time.perf_counter(), time.process_time()
     history = task.fit(batches, epochs=config.epochs, steps_per_epoch=steps, verbose=verbose)
     train_seconds, train_cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -221,11 +241,17 @@ def train_once(config: EvalConfig, policy_name: str, policy: Any, seed: int, tra
     return {"policy": policy_name, "seed": seed, "test_accuracy": 100.0 * correct / total, "test_examples": total,
             "train_seconds": train_seconds, "train_cpu_seconds": train_cpu, "final_train_loss": loss[-1],
             "final_train_accuracy": float(history.history["accuracy"][-1]),
-            "policy_string": policy.to_string() if policy is not None else None}
+            "policy_string": policy.to_string() if policy is not None else None,
+            "replicas": strategy.num_replicas_in_sync}
 
 
-def evaluate(config: EvalConfig, workdir: str, verbose: int = 0, log=print) -> dict[str, dict[str, Any]]:
+def evaluate(config: EvalConfig, workdir: str, verbose: int = 0, log=print,
+             strategy=None) -> dict[str, dict[str, Any]]:
     """Runs (or resumes) the evaluation; returns `{policy: {"mean", "std", "search_cpu_hours", ...}}`.
+
+    The trainings run under `strategy` (default `tfnas.runs.make_strategy()`); on a cluster only
+    the chief writes `results.json` into `workdir`, every worker keeps its config, finished runs
+    and searches in `tfnas.runs.task_workdir(workdir, strategy)` (`workdir` on the chief).
 
     Raises:
         ValueError: if `workdir` holds an evaluation with another config, or a search
@@ -235,8 +261,10 @@ def evaluate(config: EvalConfig, workdir: str, verbose: int = 0, log=print) -> d
 
     from tfnas import data
     from tfnas.data.policies import published_policy, randaugment
-    from tfnas.runs import check_run_config, write_json
+    from tfnas.runs import check_run_config, is_chief, make_strategy, task_workdir, write_json
 
+    strategy = strategy or make_strategy()
+    results_dir, workdir = workdir, task_workdir(workdir, strategy)  # this worker's state
     check_run_config(workdir, config.to_dict(), what="evaluation")
     os.makedirs(os.path.join(workdir, "runs"), exist_ok=True)
     train, test = data.load_splits(config.dataset, data_dir=config.data_dir)
@@ -254,7 +282,7 @@ def evaluate(config: EvalConfig, workdir: str, verbose: int = 0, log=print) -> d
     extra: dict[str, dict[str, Any]] = {}
     for method in SEARCHED:
         if method in config.policies:
-            policy, hours, cell, where = searched_policy(config, method, workdir, verbose)
+            policy, hours, cell, where = searched_policy(config, method, workdir, verbose, strategy)
             policies[method], cost[method] = policy, hours
             notes[method] = f"crop + flip + {method} policy + cutout {config.cutout}"
             extra[method] = {"search_workdir": os.path.abspath(where), "policy": policy.to_string(),
@@ -271,7 +299,8 @@ def evaluate(config: EvalConfig, workdir: str, verbose: int = 0, log=print) -> d
                 with open(run_path, encoding="utf-8") as f:
                     run = json.load(f)
             else:
-                run = train_once(config, name, policies[name], seed, train_ds, num_train, test_ds, verbose)
+                run = train_once(config, name, policies[name], seed, train_ds, num_train, test_ds, verbose,
+                                 strategy)
                 write_json(run_path, run)
             log(f"{name} seed {seed}: test accuracy {run['test_accuracy']:.2f}% ({run['train_seconds']:.0f} s)")
             accs.append(run["test_accuracy"])
@@ -280,7 +309,8 @@ def evaluate(config: EvalConfig, workdir: str, verbose: int = 0, log=print) -> d
                          "std": round(float(arr.std(ddof=1)) if len(arr) > 1 else 0.0, 3),
                          "search_cpu_hours": round(cost[name], 4), "seeds": len(arr),
                          "accuracies": [round(a, 3) for a in accs], "augmentation": notes[name], **extra.get(name, {})}
-    write_json(os.path.join(workdir, "results.json"), results)
+    if is_chief(strategy):  # the other workers of a cluster keep only their own state
+        write_json(os.path.join(results_dir, "results.json"), results)
     return results
 
 
@@ -293,6 +323,7 @@ def main(argv: list[str]) -> None:
     searches = tuple((m, w) for m, w in (("ddas", _DDAS_WORKDIR.value), ("pg", _PG_WORKDIR.value),
                                          ("daas", _DAAS_WORKDIR.value)) if w)
     try:
+        strategy = strategy_from_flags()
         config = EvalConfig(
             dataset=_DATASET.value, data_dir=_DATA_DIR.value, policies=tuple(_POLICIES.value), network=_NETWORK.value,
             channels=_CHANNELS.value, layers=_LAYERS.value, epochs=_EPOCHS.value, batch_size=_BATCH_SIZE.value,
@@ -301,7 +332,7 @@ def main(argv: list[str]) -> None:
             cutout=_CUTOUT.value, ra_n=_RA_N.value, ra_m=_RA_M.value, search_epochs=_SEARCH_EPOCHS.value,
             search_examples=_SEARCH_EXAMPLES.value, search_batch_size=_SEARCH_BATCH_SIZE.value,
             search_workdirs=searches)
-        results = evaluate(config, _WORKDIR.value, verbose=_VERBOSE.value)
+        results = evaluate(config, _WORKDIR.value, verbose=_VERBOSE.value, strategy=strategy)
     except (ValueError, KeyError, FileNotFoundError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"error: {message}", file=sys.stderr)

@@ -9,7 +9,7 @@ import json
 import subprocess
 
 import pytest
-from tests.helpers import run_launch
+from tests.helpers import run_launch, run_launch_on_logical_cpus
 
 _TINY = ("--dataset=digits", "--channels=4", "--epochs=1", "--train_examples=128", "--test_examples=64",
          "--batch_size=32", "--search_epochs=1", "--search_examples=64", "--search_batch_size=16")
@@ -54,3 +54,22 @@ def test_bad_flags_fail_with_a_clear_error(tmp_path, args, message):
     proc = _run(f"--workdir={tmp_path / 'w'}", *_TINY, *args)
     assert proc.returncode == 2
     assert "error: " in proc.stderr and message in proc.stderr
+
+
+@pytest.mark.slow
+def test_mirrored_over_two_logical_cpus_trains_like_one_device(tmp_path):
+    """The trainings under a 2-replica MirroredStrategy follow the one-device run (the same global
+    batches; BatchNorm statistics per replica); the pg search runs on one device beside them."""
+    tiny = (*_TINY, "--epochs=2", "--cutout=0", "--num_seeds=1")
+    one = _run(f"--workdir={tmp_path / 'one'}", "--policies=standard", "--strategy=one_device", *tiny)
+    assert one.returncode == 0, one.stderr[-3000:]
+    two = run_launch_on_logical_cpus("eval_policies", f"--workdir={tmp_path / 'two'}", "--policies=standard,pg",
+                                     "--strategy=mirrored", *tiny, timeout=1200)
+    assert two.returncode == 0, two.stderr[-3000:]
+    run_one = json.loads((tmp_path / "one" / "runs" / "standard_seed0.json").read_text())
+    run_two = json.loads((tmp_path / "two" / "runs" / "standard_seed0.json").read_text())
+    assert (run_one["replicas"], run_two["replicas"]) == (1, 2)
+    assert abs(run_two["final_train_loss"] - run_one["final_train_loss"]) < 0.05
+    assert set(json.loads(two.stdout.strip().splitlines()[-1])) == {"standard", "pg"}
+    assert (tmp_path / "two" / "search_pg" / "genotype.json").exists()
+    assert (tmp_path / "two" / "results.json").exists()
