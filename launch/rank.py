@@ -42,6 +42,15 @@ minibatches). `--reference` trains every cell standalone for `--epochs` on the f
 `--max_train_examples` training images and scores it on the next `--val_examples` (never
 the test split): slow at full sample size.
 
+`--strategy` (auto, one_device, mirrored, multi_worker; `launch/_cluster.py`) distributes the
+supernet searches of `spos` and `alpha` (`tfnas.algorithms.runner.search`: each replica on its
+rows of the one-device batch). The scoring itself, and DNA's teacher and students, run in this
+process on its default device (the first GPU if any), not in the strategy's scope: the scorers
+clear the Keras session between cells, which ends any scope. Under `multi_worker` every worker
+scores the same sample (the same seeds: the same scores); only the chief writes the scores JSON
+and the PNG into `--workdir`, and every other worker keeps its supernet checkpoints and DNA run in
+`<workdir>/worker-<index>`.
+
 Errors (unknown scorer, --num_cells out of range, missing table or data) print
 `error: ...` on stderr and exit with status 2.
 
@@ -57,6 +66,8 @@ import os
 import sys
 
 from absl import app, flags
+
+from launch._cluster import strategy_from_flags
 
 _SPACE = flags.DEFINE_enum("space", "nb201", ["nb201"], "Search space whose benchmark table ranks the cells.")
 _SCORER = flags.DEFINE_string(
@@ -118,10 +129,12 @@ _SUPERNET_TRAIN_EXAMPLES = flags.DEFINE_integer(
 )
 
 
-def _train_supernet(algorithm: str, **overrides) -> tuple[str, float]:
-    """Trains (or resumes) the `algorithm` search at the proxy in `<workdir>/<algorithm>_supernet`;
-    returns the folder and its training wall seconds."""
+def _train_supernet(algorithm: str, strategy, **overrides) -> tuple[str, float]:
+    """Trains (or resumes) the `algorithm` search at the proxy in `<workdir>/<algorithm>_supernet`
+    under `strategy`; returns the folder this process restores it from (`worker-<index>` inside it
+    on a cluster's other workers) and its training wall seconds."""
     from tfnas.algorithms.runner import make_search_config, search
+    from tfnas.runs import task_workdir
 
     workdir = os.path.join(_WORKDIR.value, f"{algorithm}_supernet")
     config = make_search_config(algorithm, "nb201", epochs=_SUPERNET_EPOCHS.value, batch_size=_BATCH_SIZE.value,
@@ -129,8 +142,9 @@ def _train_supernet(algorithm: str, **overrides) -> tuple[str, float]:
     print(f"== {algorithm} supernet: {config.epochs} epochs, batch {config.batch_size}, "
           f"{_SUPERNET_TRAIN_EXAMPLES.value} images (half for the weights), {workdir}", flush=True)
     report = search(config, space="nb201", dataset="cifar10", workdir=workdir, data_dir=_DATA_DIR.value,
-                    max_train_examples=_SUPERNET_TRAIN_EXAMPLES.value, image_size=_IMAGE_SIZE.value, verbose=2)
-    return workdir, float(report["search_seconds"])
+                    max_train_examples=_SUPERNET_TRAIN_EXAMPLES.value, image_size=_IMAGE_SIZE.value, verbose=2,
+                    strategy=strategy)
+    return task_workdir(workdir, strategy), float(report["search_seconds"])
 
 
 def _scorer_name() -> str:
@@ -171,9 +185,10 @@ def main(argv: list[str]) -> None:
     from tfnas.benchmarks import NB201Table
     from tfnas.ranking import SCORERS, ProxyConfig, ScoringContext, make_scorer, sample_indices
     from tfnas.ranking.benchmark import PUBLISHED_KENDALL_TAU, cpu_seconds, plot_ranking, run_ranking
-    from tfnas.runs import CorruptCheckpointError, NonFiniteLossError, write_json
+    from tfnas.runs import CorruptCheckpointError, NonFiniteLossError, is_chief, task_workdir, write_json
 
     try:
+        strategy = strategy_from_flags()
         name = _scorer_name()
         if name not in SCORERS:
             raise ValueError(f"Unknown --scorer={name!r}; known: {', '.join(SCORERS.names())}.")
@@ -196,7 +211,8 @@ def main(argv: list[str]) -> None:
             if _ANCHOR_WEIGHT.value is not None and algorithm not in ("magic_a", "magic_at"):
                 raise ValueError(f"--anchor_weight belongs to --supernet_algorithm=magic_a or magic_at; it conflicts "
                                  f"with --supernet_algorithm={algorithm}.")
-            supernet_workdir, supernet_seconds = _train_supernet(algorithm, anchor_weight=_ANCHOR_WEIGHT.value)
+            supernet_workdir, supernet_seconds = _train_supernet(algorithm, strategy,
+                                                                 anchor_weight=_ANCHOR_WEIGHT.value)
             options = {"supernet_workdir": supernet_workdir}
             if name == "spos":
                 options.update(val_examples=_VAL_EXAMPLES.value, data_dir=_DATA_DIR.value)
@@ -204,7 +220,8 @@ def main(argv: list[str]) -> None:
             raise ValueError(f"--supernet_algorithm belongs to --scorer=spos or alpha; it conflicts with "
                              f"--scorer={name}.")
         if name == "dna":
-            options = {"workdir": os.path.join(_WORKDIR.value, "dna"), "teacher_epochs": _TEACHER_EPOCHS.value,
+            options = {"workdir": os.path.join(task_workdir(_WORKDIR.value, strategy), "dna"),
+                       "teacher_epochs": _TEACHER_EPOCHS.value,
                        "teacher_layers": _TEACHER_LAYERS.value, "student_epochs": _SUPERNET_EPOCHS.value,
                        "batch_size": _BATCH_SIZE.value, "train_examples": _SUPERNET_TRAIN_EXAMPLES.value // 2,
                        "val_examples": _VAL_EXAMPLES.value, "seed": _SEED.value,
@@ -215,14 +232,16 @@ def main(argv: list[str]) -> None:
             options = {"members": _MEMBERS.value, "scores_dir": _WORKDIR.value}
         elif _MEMBERS.value:
             raise ValueError(f"--members belongs to --scorer=ensemble; it conflicts with --scorer={name}.")
+        if _DNA_SEARCH.value and name != "dna":
+            raise ValueError(f"--dna_search belongs to --scorer=dna; it conflicts with --scorer={name}.")
         scorer = make_scorer(name, **options)
         table = NB201Table(data_dir=_DATA_DIR.value)  # Fails early when the table is missing.
         context = ScoringContext(proxy, data_dir=_DATA_DIR.value, log=lambda line: print(line, flush=True))
         if scorer.minibatches:  # Load (and check) the data before the first cell.
             context.images(scorer.minibatches * proxy.batch_size)
+        # Outside the strategy's scope: the scorers clear the Keras session between cells, which
+        # would end a scope entered around them (TensorFlow: "pop from empty list" on its exit).
         scorer.prepare(context)  # training the scores depend on (DNA): upstream, not scoring time
-        if _DNA_SEARCH.value and name != "dna":
-            raise ValueError(f"--dna_search belongs to --scorer=dna; it conflicts with --scorer={name}.")
         report = run_ranking(scorer, indices, table, context)
         upstream = scorer.upstream_seconds()
         found = None
@@ -237,7 +256,6 @@ def main(argv: list[str]) -> None:
         print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
     _print_report(report, proxy, name, upstream)
-    os.makedirs(_WORKDIR.value, exist_ok=True)
     m = report.metrics
     summary = {
         "scorer": name,
@@ -266,10 +284,13 @@ def main(argv: list[str]) -> None:
               f"{found['budget']} params), rated in {found['rating_seconds']:.0f} s: {found['cell']}"
               + (f", table CIFAR-10 {found['cifar10']:.2f} (percentile {found['percentile']:.1f})"
                  if found["cell"] is not None else ": no cell fits"))
-    scores_path = os.path.join(_WORKDIR.value, f"{label}_scores.json")
-    write_json(scores_path, {**summary, "cells": report.per_cell()})
-    png = plot_ranking(report, os.path.join(_WORKDIR.value, f"{label}_scatter.png"))
-    print(f"wrote {scores_path} and {png}")
+    summary["replicas"] = strategy.num_replicas_in_sync
+    if is_chief(strategy):  # the other workers of a cluster write no results
+        os.makedirs(_WORKDIR.value, exist_ok=True)
+        scores_path = os.path.join(_WORKDIR.value, f"{label}_scores.json")
+        write_json(scores_path, {**summary, "cells": report.per_cell()})
+        png = plot_ranking(report, os.path.join(_WORKDIR.value, f"{label}_scatter.png"))
+        print(f"wrote {scores_path} and {png}")
     print(json.dumps(summary))
 
 

@@ -10,7 +10,7 @@ import pytest
 from tfnas.benchmarks import NB201Table
 from tfnas.ranking import rank_metrics, sample_indices
 from tfnas.ranking.ensemble import ranks
-from tests.helpers import error_line, run_launch
+from tests.helpers import error_line, run_launch, run_launch_on_logical_cpus
 
 _TINY = ("--num_cells=5", "--channels=4", "--layers=1", "--image_size=8", "--batch_size=8", "--seed=3")
 
@@ -148,3 +148,33 @@ def test_dna_scorer_trains_teacher_and_block_students_then_rates_cells(data_dir,
     assert 0.0 <= settings["teacher_heldout_accuracy"] <= 100.0
     assert all(c["score"] < 0 for c in json.loads((tmp_path / "dna_scores.json").read_text())["cells"])
     assert (tmp_path / "dna" / "teacher.weights.h5").exists() and (tmp_path / "dna" / "students").is_dir()
+
+
+def test_one_device_strategy_scores_like_the_default(data_dir, tmp_path):
+    runs = {}
+    for strategy in ("auto", "one_device"):
+        proc = _run(data_dir, "--scorer=params", *_TINY, f"--strategy={strategy}", f"--workdir={tmp_path / strategy}")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        runs[strategy] = json.loads((tmp_path / strategy / "params_scores.json").read_text())["cells"]
+    assert runs["one_device"] == runs["auto"]
+
+
+@pytest.mark.slow
+def test_spos_supernet_on_two_logical_cpus_rates_like_one_device(data_dir, tmp_path):
+    """The SPOS supernet searched under a 2-replica MirroredStrategy (the same global batches) rates
+    the sample as the one-device supernet does, up to per-replica BatchNorm statistics."""
+    args = ("--space=nb201", "--scorer=spos", "--num_cells=5", "--channels=4", "--layers=1", "--image_size=8",
+            "--batch_size=32", "--supernet_epochs=1", "--supernet_train_examples=128", "--val_examples=64")
+    one = _run(data_dir, *args[1:], "--strategy=one_device", f"--workdir={tmp_path / 'one'}")
+    assert one.returncode == 0, one.stderr[-3000:]
+    two = run_launch_on_logical_cpus("rank", *args, "--strategy=mirrored", f"--workdir={tmp_path / 'two'}",
+                                     data_dir=data_dir, timeout=600)
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert json.loads(two.stdout.strip().splitlines()[-1])["replicas"] == 2
+    logs = {k: json.loads((tmp_path / k / "spos_supernet" / "history.json").read_text())["epochs"][-1]["logs"]
+            for k in ("one", "two")}
+    assert abs(logs["two"]["loss"] - logs["one"]["loss"]) < 0.05
+    scores = {k: [c["score"] for c in json.loads((tmp_path / k / "spos_scores.json").read_text())["cells"]]
+              for k in ("one", "two")}
+    assert max(abs(a - b) for a, b in zip(scores["one"], scores["two"])) <= 10.0  # accuracy points, 64 images
+    assert (tmp_path / "two" / "spos_scores.json").exists() and (tmp_path / "two" / "spos_scatter.png").exists()
