@@ -18,6 +18,13 @@ The LAST line printed is one JSON object: `{"search": {"genotype", "madds", "par
 {"genotype", "test_accuracy", "madds", "params", "training_seconds"}} (with --compare),
 "config", "wall_seconds", "cpu", "cpu_vector_extensions", "kernel_library"}`.
 
+`--strategy` (auto, one_device, mirrored, multi_worker; `launch/_cluster.py`) is accepted as by
+every launch script, but DNA's training is custom loops (the teacher, the block students, the
+ratings; `tfnas.ranking.dna`) that run on this process's default device (the first GPU if any),
+so a strategy with several replicas does not split them (a line says so). Under `multi_worker`
+every worker runs the same search with the same seeds: the chief keeps its run in `--workdir`,
+every other worker in `<workdir>/worker-<index>`.
+
 Errors (missing data, a teacher that does not fit the skeleton, a workdir holding other
 settings) print `error: ...` on stderr and exit with status 2.
 
@@ -33,6 +40,8 @@ import sys
 import time
 
 from absl import app, flags
+
+from launch._cluster import strategy_from_flags, strategy_name
 
 _WORKDIR = flags.DEFINE_string("workdir", "runs/dna_mobile", "Where the run keeps its state (resumable).")
 _DATASET = flags.DEFINE_string("dataset", "cifar10", "Image data (`cifar10`; `digits` for smoke runs).")
@@ -86,8 +95,11 @@ def main(argv: list[str]) -> None:
     from tfnas.ranking import ProxyConfig, ScoringContext
     from tfnas.ranking.dna_mobile import MOBILENET_V2_CIFAR, TEACHER_CIFAR, MobileDna, MobileDnaConfig
 
+    from tfnas.runs import task_workdir
+
     start = time.perf_counter()
     try:
+        strategy = strategy_from_flags()
         config = MobileDnaConfig(
             teacher=_TEACHER.value or TEACHER_CIFAR, skeleton=_SKELETON.value or MOBILENET_V2_CIFAR,
             teacher_epochs=_TEACHER_EPOCHS.value, student_epochs=_STUDENT_EPOCHS.value, batch_size=_BATCH_SIZE.value,
@@ -97,7 +109,11 @@ def main(argv: list[str]) -> None:
         proxy = ProxyConfig(image_size=_IMAGE_SIZE.value, batch_size=_BATCH_SIZE.value, seed=_SEED.value,
                             dataset=_DATASET.value)
         context = ScoringContext(proxy, data_dir=_DATA_DIR.value, log=print)
-        run = MobileDna(_WORKDIR.value, config, context, log=print)
+        if strategy.num_replicas_in_sync > 1:
+            print(f"note: --strategy={strategy_name()} has {strategy.num_replicas_in_sync} replicas; DNA's "
+                  "training (custom loops) and rating run on this process's device, not split over them")
+        # This worker's run: the chief's in --workdir, another worker's in <workdir>/worker-<index>.
+        run = MobileDna(task_workdir(_WORKDIR.value, strategy), config, context, log=print)
         budget = _BUDGET.value
         if budget is None and not _NO_BUDGET.value:
             size = _IMAGE_SIZE.value

@@ -13,7 +13,7 @@ _TINY = ["--dataset=digits", "--image_size=8", "--teacher_epochs=1", "--student_
 
 
 def test_search_and_compare_print_the_contract_and_a_rerun_resumes(tmp_path):
-    args = [f"--workdir={tmp_path}", *_TINY, "--compare", "--test_examples=64"]
+    args = [f"--workdir={tmp_path}", *_TINY, "--compare", "--test_examples=64", "--strategy=one_device"]
     done = run_launch("dna", *args)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
