@@ -11,7 +11,7 @@ from tfnas.algorithms.autospace import LearnedNB201Space
 from tfnas.benchmarks import NB201Table
 from tfnas.genotypes.block import BlockGenotype
 from tfnas.genotypes.nb201 import NB201Genotype
-from tests.helpers import run_launch
+from tests.helpers import run_launch, run_launch_on_logical_cpus
 
 
 
@@ -76,6 +76,27 @@ def test_nb201_smoke_run_reports_table_figures(data_dir, tmp_path):
         space.validate(NB201Genotype.from_string(cell))
     assert strategy["cifar10_mean"] == pytest.approx(sum(table.accuracy(c) for c in strategy["cells"]) / 2)
     assert len(summary["motifs"]) == len(space.motifs) and "kept motif" in proc.stdout
+
+
+@pytest.mark.slow
+def test_nb201_on_two_logical_cpus_keeps_the_one_device_result(data_dir, tmp_path):
+    """Under a 2-replica MirroredStrategy the motif supernet and the search split each batch; at this
+    size the learned space and the found cell are the one-device run's (BatchNorm per replica moves
+    the fitness a little)."""
+    args = ("--space=nb201", "--generations=1", "--generation_epochs=1", "--search_epochs=1", "--seeds=0",
+            "--channels=4", "--image_size=8", "--max_train_examples=64", "--batch_size=16", "--sample_size=2",
+            "--population_size=4", "--strategy_seeds=2", "--strategy_evaluations=8")
+    one = _run(data_dir, *args, "--strategy=one_device", f"--workdir={tmp_path / 'one'}")
+    assert one.returncode == 0, one.stderr[-3000:]
+    two = run_launch_on_logical_cpus("evolve_space", *args, "--strategy=mirrored", f"--workdir={tmp_path / 'two'}",
+                                     data_dir=data_dir, timeout=900)
+    assert two.returncode == 0, two.stderr[-3000:]
+    a, b = (json.loads(p.stdout.strip().splitlines()[-1]) for p in (one, two))
+    assert b["learned_space"] == a["learned_space"]
+    assert b["search_in_learned"]["cells"] == a["search_in_learned"]["cells"]
+    for m, n in zip(a["motifs"], b["motifs"]):
+        assert m["cell"] == n["cell"] and m["fitness"] == pytest.approx(n["fitness"], abs=0.05)
+    assert (tmp_path / "two" / "report.json").exists()
 
 
 @pytest.mark.slow
