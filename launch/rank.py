@@ -48,8 +48,9 @@ rows of the one-device batch). The scoring itself, and DNA's teacher and student
 process on its default device (the first GPU if any), not in the strategy's scope: the scorers
 clear the Keras session between cells, which ends any scope. Under `multi_worker` every worker
 scores the same sample (the same seeds: the same scores); only the chief writes the scores JSON
-and the PNG into `--workdir`, and every other worker keeps its supernet checkpoints and DNA run in
-`<workdir>/worker-<index>`.
+and the PNG into `--workdir`; every other worker keeps its supernet checkpoints in
+`<workdir>/<algorithm>_supernet/worker-<index>` (the runner's rule) and its DNA run in
+`<workdir>/worker-<index>/dna`.
 
 Errors (unknown scorer, --num_cells out of range, missing table or data) print
 `error: ...` on stderr and exit with status 2.
