@@ -1,7 +1,7 @@
 """`--strategy`: where a launch script runs, one machine or a cluster (`tfnas.runs.make_strategy`).
 
-Every launch script that trains or searches takes it (search, train, nb201, search_augment,
-eval_policies, rank, dna, evolve_space). `auto` (the default) picks a
+Every launch script that trains or searches takes it (search, train, nb201, quickstart,
+search_augment, eval_policies, rank, dna, evolve_space). `auto` (the default) picks a
 `MultiWorkerMirroredStrategy` when `TF_CONFIG` names a cluster of two or more tasks, a
 `MirroredStrategy` over two or more local GPUs, else one device; `one_device`, `mirrored` and
 `multi_worker` force one. Under `multi_worker` every machine runs the same command with its

@@ -26,6 +26,14 @@ workdir:
    `random_cells`, `random_mean_accuracy` and `beats_random_mean`).
 
 Rerunning with the same workdir resumes (each stage checkpoints every epoch).
+
+`--strategy` (auto, one_device, mirrored, multi_worker; `launch/_cluster.py`) distributes the
+differentiable search and every child training (`tfnas.algorithms.runner.search`,
+`tfnas.children.training.train`: each replica on its rows of the one-device batch, only the
+chief writing results). A multi-trial search trains its cells on this process's device (its
+evaluator clears the Keras session between cells, which ends any strategy scope); on a cluster
+every worker runs it with the same seeds and a non-chief worker keeps its evaluations in
+`search/worker-<index>`.
 """
 
 from __future__ import annotations
@@ -38,6 +46,8 @@ import time
 
 import numpy as np
 from absl import app, flags
+
+from launch._cluster import strategy_from_flags
 
 _WORKDIR = flags.DEFINE_string("workdir", "runs/quickstart", "Where results are written.")
 _ALGORITHM = flags.DEFINE_string(
@@ -56,13 +66,16 @@ _SEED = flags.DEFINE_integer("seed", 0, "Random seed.")
 _RANDOM_CELLS = flags.DEFINE_integer("random_cells", 3, "Random cells trained as the baseline (0: none).")
 
 
-def _multi_trial_search(workdir: str) -> dict:
-    """Runs the multi-trial strategy with the training evaluator; writes genotype.json and cells.png."""
+def _multi_trial_search(workdir: str, strategy) -> dict:
+    """Runs the multi-trial strategy with the training evaluator; writes genotype.json and cells.png
+    (a cluster's other workers keep their evaluations in `workdir/worker-<index>` and write nothing else)."""
     from tfnas import strategies
     from tfnas.genotypes.nb201 import NB201Genotype
     from tfnas.genotypes.plot import plot_cell
-    from tfnas.runs import write_json
+    from tfnas.runs import is_chief, task_workdir, write_json
 
+    chief = is_chief(strategy)
+    results, workdir = workdir, task_workdir(workdir, strategy)
     os.makedirs(workdir, exist_ok=True)
     proxy = strategies.ProxyConfig(
         dataset="digits", channels=_SEARCH_CHANNELS.value, layers=_LAYERS.value, image_size=_IMAGE_SIZE.value,
@@ -76,14 +89,15 @@ def _multi_trial_search(workdir: str) -> dict:
         print(f"   evaluated {trial.cell}  held-out accuracy {trial.score:.2f}", flush=True)
     best = trace.best()
     genotype = NB201Genotype.from_string(best.cell)
-    write_json(os.path.join(workdir, "genotype.json"), {
-        **genotype.to_dict(),
-        "search": {"algorithm": _ALGORITHM.value, "evaluations": len(trace.trials), "score": best.score,
-                   "proxy": {k: v for k, v in vars(proxy).items() if k != "data_dir"},
-                   "trials": [{"cell": t.cell, "score": t.score} for t in trace.trials]},
-    })
-    plot_cell(genotype, os.path.join(workdir, "cells.png"),
-              title=f"{_ALGORITHM.value} on digits (nb201), seed {_SEED.value}")
+    if chief:
+        write_json(os.path.join(results, "genotype.json"), {
+            **genotype.to_dict(),
+            "search": {"algorithm": _ALGORITHM.value, "evaluations": len(trace.trials), "score": best.score,
+                       "proxy": {k: v for k, v in vars(proxy).items() if k != "data_dir"},
+                       "trials": [{"cell": t.cell, "score": t.score} for t in trace.trials]},
+        })
+        plot_cell(genotype, os.path.join(results, "cells.png"),
+                  title=f"{_ALGORITHM.value} on digits (nb201), seed {_SEED.value}")
     return {"genotype": best.cell,
             "how": f"{len(trace.trials)} cells trained {_SEARCH_EPOCHS.value} epochs each"}
 
@@ -101,8 +115,9 @@ def main(argv: list[str]) -> None:
     workdir = _WORKDIR.value
     start = time.perf_counter()
     try:
+        strategy = strategy_from_flags()
         if _ALGORITHM.value in strategies.STRATEGIES:
-            found = _multi_trial_search(os.path.join(workdir, "search"))
+            found = _multi_trial_search(os.path.join(workdir, "search"), strategy)
         else:
             search_config = make_search_config(
                 _ALGORITHM.value, "nb201", epochs=_SEARCH_EPOCHS.value, batch_size=64,
@@ -110,7 +125,7 @@ def main(argv: list[str]) -> None:
             )
             found = search(search_config, space="nb201", dataset="digits",
                            workdir=os.path.join(workdir, "search"), image_size=_IMAGE_SIZE.value,
-                           verbose=2)
+                           verbose=2, strategy=strategy)
             found = {**found, "how": f"{search_config.epochs} search epochs"}
         search_seconds = time.perf_counter() - start
         child_config = TrainConfig(
@@ -125,14 +140,14 @@ def main(argv: list[str]) -> None:
             layers=_LAYERS.value,
             seed=_SEED.value,
         )
-        report = train(child_config, os.path.join(workdir, "child"), verbose=2)
+        report = train(child_config, os.path.join(workdir, "child"), verbose=2, strategy=strategy)
         rng = np.random.default_rng(_SEED.value)
         randoms = []
         for k in range(_RANDOM_CELLS.value):
             cell = strategies.random_cell(rng).to_string()
             print(f"== random cell {k}: {cell}", flush=True)
             randoms.append(train(dataclasses.replace(child_config, genotype=cell),
-                                 os.path.join(workdir, "random", str(k)), verbose=0))
+                                 os.path.join(workdir, "random", str(k)), verbose=0, strategy=strategy))
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -22,7 +22,7 @@ def test_quickstart_searches_then_trains_the_found_cell(tmp_path, algorithm):
     proc = subprocess.run(
         [sys.executable, "-m", "launch.quickstart", f"--workdir={tmp_path}", "--search_epochs=1",
          "--epochs=1", "--search_channels=4", "--channels=4", "--image_size=8", "--random_cells=2",
-         f"--algorithm={algorithm}", "--search_evaluations=3"],
+         f"--algorithm={algorithm}", "--search_evaluations=3", "--strategy=one_device"],
         cwd=_ROOT, env=env, capture_output=True, text=True, timeout=900, check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
