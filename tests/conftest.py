@@ -12,6 +12,10 @@ os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
 # tests again on the other one); launch scripts started by tests inherit this and skip the
 # kernel-library probe (`tfnas.runtime.choose_kernel_library`), which has its own tests.
 os.environ.setdefault("TFNAS_KERNEL_LIBRARY", "default")
+# Kernels with several formulations run their first one (no timing, the same graph on every
+# run); the gradient checks run each formulation, tests/supernets/test_kernel_choice.py the
+# measurement (`tfnas.supernets.kernel_choice`).
+os.environ.setdefault("TFNAS_KERNEL_FORM", "first")
 
 import pathlib
 

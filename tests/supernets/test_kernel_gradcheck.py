@@ -32,6 +32,8 @@ from tests.helpers import reference_cell
 
 EPSILON = 1e-5  # PyTorch's BatchNorm epsilon
 TRACED = pytest.mark.parametrize("traced", [False, True], ids=["eager", "traced"])
+#: Each formulation of the kernels that have several (`tfnas.supernets.kernel_choice`).
+FORMS = pytest.mark.parametrize("form", ["first", "last"])
 
 
 # ---------------------------------------------------------------------------------------
@@ -170,14 +172,17 @@ def test_references_on_hand_computed_values():
 
 
 @TRACED
+@FORMS
 @pytest.mark.parametrize("repeat", [False, True], ids=["native_multiplier", "repeated"])
 @pytest.mark.parametrize("multiplier", [1, 3])
 @pytest.mark.parametrize("k", [3, 5])
 @pytest.mark.parametrize("stride, dilation", [(1, 1), (2, 1), (1, 2), (2, 2)])
-def test_depthwise(stride, dilation, k, multiplier, repeat, traced, monkeypatch):
+def test_depthwise(stride, dilation, k, multiplier, repeat, form, traced, monkeypatch):
     """Both multiplier paths whatever the kernel library (`_repeat_multiplier` picks one
-    by library; the repeated path's dilation needs oneDNN and falls back without it)."""
+    by library; the repeated path's dilation needs oneDNN and falls back without it), each
+    kernel-gradient formulation."""
     monkeypatch.setattr(kernels, "_repeat_multiplier", lambda: repeat)
+    monkeypatch.setenv("TFNAS_KERNEL_FORM", form)
     rng = np.random.default_rng([stride, dilation, k, multiplier])
     channels = int(rng.choice([1, 2, 4]))
     x = _image(rng, channels)
@@ -199,10 +204,12 @@ def test_dilated_depthwise(dilation, multiplier, traced):
 
 
 @TRACED
+@FORMS
 @pytest.mark.parametrize("multiplier", [1, 2, 4])
 @pytest.mark.parametrize("k", [3, 5])
 @pytest.mark.parametrize("stride, dilation", [(1, 1), (2, 1), (3, 1), (1, 2), (1, 3)])
-def test_repeated_depthwise(stride, dilation, k, multiplier, traced):
+def test_repeated_depthwise(stride, dilation, k, multiplier, form, traced, monkeypatch):
+    monkeypatch.setenv("TFNAS_KERNEL_FORM", form)
     rng = np.random.default_rng([20, stride, dilation, k, multiplier])
     channels = int(rng.choice([1, 2, 3]))
     x = _image(rng, channels)
@@ -222,14 +229,16 @@ def test_repeated_depthwise_refuses_stride_with_dilation():
 
 
 @TRACED
+@FORMS
 @pytest.mark.parametrize("k", [3, 5])
-@pytest.mark.parametrize("stride", [2, 3])
-def test_strided_depthwise(stride, k, traced):
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_undilated_depthwise(stride, k, form, traced, monkeypatch):
+    monkeypatch.setenv("TFNAS_KERNEL_FORM", form)
     rng = np.random.default_rng([12, stride, k])
     channels, multiplier = int(rng.choice([1, 3])), int(rng.choice([1, 2]))
     x = _image(rng, channels)
     kernel = rng.standard_normal((k, k, channels, multiplier))
-    _check(lambda a, b: kernels.strided_depthwise(a, b, stride),
+    _check(lambda a, b: kernels.undilated_depthwise(a, b, stride),
            lambda a, b: _ref_depthwise(a, b, stride), [x, kernel], traced=traced, rng=rng)
 
 

@@ -47,7 +47,7 @@ def test_strided_depthwise_matches_explicit_padding(k, multiplier):
     want = _value_and_grads(
         lambda a, b: tf.nn.depthwise_conv2d(tf.pad(a, [[0, 0], [p, p], [p, p], [0, 0]]), b, [1, 2, 2, 1], "VALID"),
         x, kernel, dy)
-    got = tf.function(lambda: _value_and_grads(lambda a, b: kernels.strided_depthwise(a, b, 2), x, kernel, dy))()
+    got = tf.function(lambda: _value_and_grads(lambda a, b: kernels.undilated_depthwise(a, b, 2), x, kernel, dy))()
     _close(got, want)
 
 

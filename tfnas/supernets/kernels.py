@@ -34,10 +34,14 @@ import keras
 from keras import ops
 import tensorflow as tf
 
+from tfnas.supernets import kernel_choice
+
 BN_EPSILON = 1e-5
 #: Per-edge pointwise convs of a group with at most this many input channels in all run as
 #: one block-diagonal matmul; wider groups as a batched matmul (see `edge_matmul`).
 BLOCK_DIAGONAL_MAX_CHANNELS = 64
+#: `kernel_choice` measures a depthwise call at its static batch, or at this one if smaller or unknown.
+PROBE_MIN_BATCH = 32
 
 
 def batch_norm(x, scale=None):
@@ -81,9 +85,7 @@ def depthwise(x, kernel, *, stride: int = 1, dilation: int = 1):
         return repeated_depthwise(x, kernel, stride=stride, dilation=dilation)
     if stride == 1 and dilation > 1:
         return dilated_depthwise(x, kernel, dilation)
-    if stride == 1:
-        return ops.depthwise_conv(x, kernel, strides=1, padding="same", dilation_rate=dilation)
-    return strided_depthwise(x, kernel, stride)
+    return undilated_depthwise(x, kernel, stride)
 
 
 @functools.cache
@@ -114,6 +116,94 @@ def _dilation_filter_grad(x, dy, kernel_shape, k: int, dilation: int):
         input=xb, filter_sizes=kernel_shape, out_backprop=dyb, strides=[1, 1, 1, 1], padding="VALID")
 
 
+# ---------------------------------------------------------------------------------------
+# undilated depthwise convs with symmetric padding `(k - 1) // 2`
+
+
+def _dw_strides(stride: int) -> list[int]:
+    return [1, stride, stride, 1]
+
+
+def _dw_padded(x, k: int):
+    pad = (k - 1) // 2
+    return tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
+
+
+def _dw_forward(x, kernel, stride: int):
+    """"SAME" at stride 1 (symmetric for odd `k`), else the padded input at "VALID"."""
+    if stride == 1:
+        return tf.raw_ops.DepthwiseConv2dNative(input=x, filter=kernel, strides=[1, 1, 1, 1], padding="SAME")
+    return tf.raw_ops.DepthwiseConv2dNative(input=_dw_padded(x, int(kernel.shape[0])), filter=kernel,
+                                            strides=_dw_strides(stride), padding="VALID")
+
+
+def _dw_input_grad(input_shape, kernel, dy, stride: int):
+    """The input gradient of `_dw_forward` (`input_shape` a `[4]` tensor): at stride 1 the
+    conv of `dy` with the spatially flipped kernel for multiplier 1 (no sum over copies),
+    else TensorFlow's backprop, at a larger stride for the padded size without the padding."""
+    k, multiplier = int(kernel.shape[0]), kernel.shape[3]
+    strides = _dw_strides(stride)
+    if stride == 1 and multiplier == 1:
+        return tf.raw_ops.DepthwiseConv2dNative(input=dy, filter=tf.reverse(kernel, [0, 1]), strides=strides,
+                                                padding="SAME")
+    if stride == 1:
+        return tf.raw_ops.DepthwiseConv2dNativeBackpropInput(
+            input_sizes=input_shape, filter=kernel, out_backprop=dy, strides=strides, padding="SAME")
+    pad = (k - 1) // 2
+    padded = input_shape + tf.constant([0, 2 * pad, 2 * pad, 0], input_shape.dtype)
+    dx = tf.raw_ops.DepthwiseConv2dNativeBackpropInput(
+        input_sizes=padded, filter=kernel, out_backprop=dy, strides=strides, padding="VALID")
+    return tf.slice(dx, [0, pad, pad, 0], input_shape)
+
+
+def _dw_filter_grad(x, dy, kernel, stride: int, form: str):
+    """The gradient of `_dw_forward` for its kernel (`[k, k, C, M]`, static `k`), in one of
+    `_filter_grad_form`'s formulations: "same" (stride 1) or the padded input at "VALID"
+    (`pad_valid`; the padded copy exists only in the backward pass, it waits for `dy`), or the
+    padding given as "EXPLICIT" (which TensorFlow runs outside oneDNN)."""
+    k = int(kernel.shape[0])
+    kernel_shape = kernel.shape.as_list() if kernel.shape.is_fully_defined() else tf.shape(kernel)
+    strides = _dw_strides(stride)
+    if form == "explicit":
+        pad = (k - 1) // 2
+        return tf.raw_ops.DepthwiseConv2dNativeBackpropFilter(
+            input=x, filter_sizes=kernel_shape, out_backprop=dy, strides=strides, padding="EXPLICIT",
+            explicit_paddings=[0, 0, pad, pad, pad, pad, 0, 0])
+    if form == "same":
+        return tf.raw_ops.DepthwiseConv2dNativeBackpropFilter(
+            input=x, filter_sizes=kernel_shape, out_backprop=dy, strides=strides, padding="SAME")
+    with tf.control_dependencies([dy]):  # else the executor runs the pad in the forward pass
+        padded = _dw_padded(x, k)
+    return tf.raw_ops.DepthwiseConv2dNativeBackpropFilter(
+        input=padded, filter_sizes=kernel_shape, out_backprop=dy, strides=strides, padding="VALID")
+
+
+def _filter_grad_form(x, kernel_shape, stride: int, *, measured: bool = True) -> str:
+    """The formulation of a depthwise kernel gradient for `x`'s static shape, measured by
+    `kernel_choice.choose` between the padding given the usual way ("SAME" at stride 1, else
+    the padded input at "VALID") and as "EXPLICIT". Under oneDNN the two run different
+    kernels: at a 5x5 kernel over `[32, 32, 32, 128]` 18.3 ms vs 7.0 ms, at 3x3 1.6 ms vs
+    3.0 ms (AVX-512 Xeon, 2 cores). Shapes unknown to the graph, or `measured=False`, keep
+    the usual form."""
+    first = "same" if stride == 1 else "pad_valid"
+    _, height, width, depth = x.shape
+    if not measured or None in (height, width, depth, kernel_shape[0], kernel_shape[2], kernel_shape[3]):
+        return first
+    k, channels, multiplier = int(kernel_shape[0]), int(kernel_shape[2]), int(kernel_shape[3])
+    # Measured at batch 32 below that (a model's build pass traces at batch 1).
+    batch = max(int(x.shape[0] or 0), PROBE_MIN_BATCH)
+    key = f"depthwise_filter_grad|{batch}x{height}x{width}x{channels}|k{k}|m{multiplier}|s{stride}"
+
+    def make_call(form: str):
+        rng = np.random.default_rng(0)
+        xs = tf.constant(rng.standard_normal((batch, height, width, channels)), tf.float32)
+        kernel = tf.constant(rng.standard_normal((k, k, channels, multiplier)), tf.float32)
+        dy = tf.random.stateless_normal(tf.shape(_dw_forward(xs, kernel, stride)), [0, 1])
+        return lambda: _dw_filter_grad(xs, dy, kernel, stride, form)
+
+    return kernel_choice.choose(key, (first, "explicit"), make_call)
+
+
 def repeated_depthwise(x, kernel, *, stride: int = 1, dilation: int = 1):
     """Depthwise conv with channel multiplier `M` as a multiplier-1 conv of the input repeated
     `M` times (channel `c * M + m` reads input channel `c`: the multiplier's output order).
@@ -123,7 +213,8 @@ def repeated_depthwise(x, kernel, *, stride: int = 1, dilation: int = 1):
     DARTS cell's shapes, measured). The repeated copy is made in each pass and not kept:
     the custom gradient saves only `x`. The input gradient is the multiplier-1 gradient
     summed over the `M` copies; the kernel gradient is the native multiplier filter
-    backprop of `x` (the fast one under oneDNN), in the space-to-batch form when dilated.
+    backprop of `x` (the fast one under oneDNN) in the formulation `_filter_grad_form`
+    measures, in the space-to-batch form when dilated.
     Same padding as `depthwise` (PyTorch's symmetric `dilation * (k - 1) // 2`); a stride
     and a dilation together are not supported (`depthwise` subsamples first), and a
     dilation needs a kernel that takes it natively (`_native_dilation_works`).
@@ -145,52 +236,51 @@ def repeated_depthwise(x, kernel, *, stride: int = 1, dilation: int = 1):
             "A dilated repeated depthwise conv needs a depthwise kernel that takes the dilation "
             f"(oneDNN); this process runs TensorFlow's Eigen kernels. Received: {dilation=}. "
             "Call `depthwise`, which falls back to the space-to-batch form.")
-    pad = dilation * (k - 1) // 2
-    paddings = [[0, 0], [pad, pad], [pad, pad], [0, 0]]
-    strides, dilations = [1, stride, stride, 1], [1, dilation, dilation, 1]
-
-    def _flat(kernel):
-        return tf.reshape(kernel, [k, k, channels * multiplier, 1])
-
-    def _forward(x, flat):
-        if stride == 1:  # "SAME" is symmetric for odd k at stride 1
-            return tf.raw_ops.DepthwiseConv2dNative(
-                input=x, filter=flat, strides=strides, padding="SAME", dilations=dilations)
-        return tf.raw_ops.DepthwiseConv2dNative(
-            input=tf.pad(x, paddings), filter=flat, strides=strides, padding="VALID")
+    x, kernel = tf.convert_to_tensor(x), tf.convert_to_tensor(kernel)
+    if dilation > 1:
+        return _repeated_dilated(x, kernel, dilation)
+    flat_shape = [k, k, channels * multiplier, 1]
+    filter_form = _filter_grad_form(x, kernel.shape, stride)
 
     @tf.custom_gradient
     def _conv(x, kernel):
-        y = _forward(repeat_each(x, multiplier), _flat(kernel))
+        flat = tf.reshape(kernel, flat_shape)
+        y = _dw_forward(repeat_each(x, multiplier), flat, stride)
 
         def grad(dy):
             shape = tf.shape(x)
-            if stride == 1:  # the flipped kernel's conv of dy: stride 1, symmetric padding
-                dx = _forward(dy, tf.reverse(_flat(kernel), [0, 1]))
-            else:
-                padded_size = tf.stack([shape[0], shape[1] + 2 * pad, shape[2] + 2 * pad,
-                                        channels * multiplier])
-                dx = tf.raw_ops.DepthwiseConv2dNativeBackpropInput(
-                    input_sizes=padded_size, filter=_flat(kernel), out_backprop=dy, strides=strides,
-                    padding="VALID")
-                dx = dx[:, pad : pad + shape[1], pad : pad + shape[2], :]
+            dx = _dw_input_grad(tf.concat([shape[:-1], [channels * multiplier]], axis=0), flat, dy, stride)
             dx = tf.reduce_sum(tf.reshape(dx, tf.concat([shape, [multiplier]], axis=0)), axis=-1)
-            if dilation > 1:
-                dk = _dilation_filter_grad(x, dy, tf.shape(kernel), k, dilation)
-            elif stride == 1:
-                dk = tf.raw_ops.DepthwiseConv2dNativeBackpropFilter(
-                    input=x, filter_sizes=tf.shape(kernel), out_backprop=dy, strides=strides, padding="SAME")
-            else:
-                with tf.control_dependencies([dy]):
-                    padded = tf.pad(x, paddings)
-                dk = tf.raw_ops.DepthwiseConv2dNativeBackpropFilter(
-                    input=padded, filter_sizes=tf.shape(kernel), out_backprop=dy, strides=strides,
-                    padding="VALID")
-            return dx, dk
+            return dx, _dw_filter_grad(x, dy, kernel, stride, filter_form)
 
         return y, grad
 
-    return _conv(tf.convert_to_tensor(x), tf.convert_to_tensor(kernel))
+    return _conv(x, kernel)
+
+
+def _repeated_dilated(x, kernel, dilation: int):
+    """`repeated_depthwise` at stride 1 with a dilation the kernel takes natively."""
+    k, channels, multiplier = int(kernel.shape[0]), int(kernel.shape[2]), int(kernel.shape[3])
+    dilations = [1, dilation, dilation, 1]
+
+    def _forward(x, flat):  # "SAME" is symmetric for odd k at stride 1
+        return tf.raw_ops.DepthwiseConv2dNative(input=x, filter=flat, strides=[1, 1, 1, 1], padding="SAME",
+                                                dilations=dilations)
+
+    @tf.custom_gradient
+    def _conv(x, kernel):
+        flat = tf.reshape(kernel, [k, k, channels * multiplier, 1])
+        y = _forward(repeat_each(x, multiplier), flat)
+
+        def grad(dy):
+            shape = tf.shape(x)
+            dx = _forward(dy, tf.reverse(flat, [0, 1]))
+            dx = tf.reduce_sum(tf.reshape(dx, tf.concat([shape, [multiplier]], axis=0)), axis=-1)
+            return dx, _dilation_filter_grad(x, dy, tf.shape(kernel), k, dilation)
+
+        return y, grad
+
+    return _conv(x, kernel)
 
 
 def _native_dilated(x, kernel, dilation: int):
@@ -258,47 +348,41 @@ def dilated_depthwise(x, kernel, dilation: int):
     return _conv(tf.convert_to_tensor(x), tf.convert_to_tensor(kernel))
 
 
-def strided_depthwise(x, kernel, stride: int):
-    """Undilated depthwise conv with stride `stride` and PyTorch's symmetric padding `(k - 1) // 2`.
+def undilated_depthwise(x, kernel, stride: int = 1, *, measured: bool = True):
+    """Undilated depthwise conv with PyTorch's symmetric padding `(k - 1) // 2`, any stride.
 
-    TensorFlow's "SAME" padding is asymmetric at stride 2, so the input is padded
-    explicitly; done naively, the padded copy is kept from the forward pass to the
-    backward one (a fifth of a GDAS step's tensor memory at its peak). Here it lives only
-    inside each pass: the backward pass pads the input again (after the output gradient
-    exists, so the executor cannot hoist it into the forward pass) and drops the padding
-    from the input gradient.
+    TensorFlow's "SAME" at stride 1; at a larger stride (where "SAME" is asymmetric) the
+    padded input at "VALID", the padded copy living only inside each pass (kept from the
+    forward pass to the backward one, it was a fifth of a GDAS step's tensor memory at its
+    peak): the backward pass pads the input again after the output gradient exists, and
+    takes the input gradient of the padded size without the padding. The kernel gradient
+    runs the formulation `_filter_grad_form` measured fastest for the shape.
 
     Args:
-        x: `[B, H, W, C]` (`C` may be dynamic).
-        kernel: `[k, k, C, M]`.
+        x: `[B, H, W, C]` (`C` may be dynamic: then the usual formulation, unmeasured).
+        kernel: `[k, k, C, M]`, `k` odd.
         stride: Spatial stride.
+        measured: False keeps the usual kernel-gradient formulation, as the single-path
+            blocks need: their empty block is a zero batch, for which TensorFlow's strided
+            forward returns the input's height and width, a gradient shape the "EXPLICIT"
+            backprop refuses.
 
     Returns:
         `[B, H', W', C * M]`.
     """
-    k = int(kernel.shape[0])
-    pad = (k - 1) // 2
-    paddings = [[0, 0], [pad, pad], [pad, pad], [0, 0]]
-    strides = [1, stride, stride, 1]
+    x, kernel = tf.convert_to_tensor(x), tf.convert_to_tensor(kernel)
+    filter_form = _filter_grad_form(x, kernel.shape, stride, measured=measured)
 
     @tf.custom_gradient
     def _conv(x, kernel):
-        y = tf.raw_ops.DepthwiseConv2dNative(input=tf.pad(x, paddings), filter=kernel, strides=strides,
-                                             padding="VALID")
+        y = _dw_forward(x, kernel, stride)
 
         def grad(dy):
-            with tf.control_dependencies([dy]):
-                padded = tf.pad(x, paddings)
-            dx = tf.raw_ops.DepthwiseConv2dNativeBackpropInput(
-                input_sizes=tf.shape(padded), filter=kernel, out_backprop=dy, strides=strides, padding="VALID")
-            dk = tf.raw_ops.DepthwiseConv2dNativeBackpropFilter(
-                input=padded, filter_sizes=tf.shape(kernel), out_backprop=dy, strides=strides, padding="VALID")
-            size = tf.shape(x)
-            return tf.slice(dx, [0, pad, pad, 0], size), dk
+            return _dw_input_grad(tf.shape(x), kernel, dy, stride), _dw_filter_grad(x, dy, kernel, stride, filter_form)
 
         return y, grad
 
-    return _conv(tf.convert_to_tensor(x), tf.convert_to_tensor(kernel))
+    return _conv(x, kernel)
 
 
 def edge_matmul(x, kernel, *, sources: int, targets: int, channels: int, multiplier_layout: bool):
@@ -678,7 +762,7 @@ def block_depthwise(x, kernels_, *, stride: int = 1, dilation: int = 1):
         return tf.batch_to_space(y, [dilation, dilation], [[0, extra[0]], [0, extra[1]]])
     if stride == 1:
         return tf.nn.depthwise_conv2d(x, kernel, [1, 1, 1, 1], "SAME")
-    return strided_depthwise(x, kernel, stride)
+    return undilated_depthwise(x, kernel, stride, measured=False)
 
 
 def block_pool(x, mode: str, stride: int, *, channels: int):
