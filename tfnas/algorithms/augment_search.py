@@ -10,10 +10,19 @@
   normalised batch in the train step (denormalise, apply the sampled ops grouped by op,
   renormalise, cutout), so the searches see exactly the ops `tfnas.data.policies` applies
   in the final training.
-- `reinforce_update`: REINFORCE with a moving-average baseline on the policy, shared by
+- `PolicyLearner`: REINFORCE with a moving-average baseline on the policy, shared by
   the policy-gradient search and DAAS.
 - `AugmentSearch`: the Keras model base of DDAS and the policy-gradient search (a fixed
   network plus the policy; `train_step` in the subclasses).
+
+Distribution. Under a `tf.distribute` strategy with R replicas each replica holds its rows of
+the one-device global batch (`tfnas.data.distribute_global_batches`), and a step equals the
+one-device step on that global batch, as the architecture searches' do (`tfnas.algorithms.base`):
+the sampler draws every random number of the policy (apply, picks, op signs and op randomness,
+cutout) for the global batch and keeps this replica's rows; losses are local means divided by
+R and gradients are summed over the replicas (`sum_over_replicas`) before clipping, decay and
+the optimizers (`apply_global_gradients`); the REINFORCE reward is the global mean and the
+baseline is assigned through `assign_variables`. BatchNorm batch statistics are per replica.
 
 References:
     - Liu et al., Direct Differentiable Augmentation Search (DDAS), arXiv 2104.04282.
@@ -33,8 +42,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfnas.algorithms.base import (
+    apply_global_gradients,
+    assign_variables,
+    num_replicas,
+    sum_over_replicas,
+)
 from tfnas.algorithms.config import SearchConfig
 from tfnas.registry import Registry
+from tfnas.runs import reducible_logs
 
 #: Method name -> search class ("ddas", "pg", "daas"); filled by the method modules.
 AUGMENT_SEARCHES: Registry[type] = Registry("augmentation search")
@@ -310,8 +326,37 @@ class AugmentPolicy(keras.layers.Layer):
         return config
 
 
+def replica_rows() -> tuple[Any, int]:
+    """`(replica index, replica count)` of the current replica context; `(0, 1)` outside one.
+
+    Replica `r` of `R` holds rows `[r * b, (r + 1) * b)` of the global batch of `R * b` rows
+    (`tfnas.data.distribute_global_batches`); across the workers of a cluster the index is the
+    global one (`replica_id_in_sync_group`).
+    """
+    replicas = num_replicas()
+    if replicas == 1 or not tf.distribute.has_strategy() or tf.distribute.in_cross_replica_context():
+        return 0, 1
+    return tf.distribute.get_replica_context().replica_id_in_sync_group, replicas
+
+
+def global_mean(values: tf.Tensor) -> tf.Tensor:
+    """The mean of per-example `values` over the global batch (this replica's mean without a strategy).
+
+    Each replica's mean divided by the replica count, summed over the replicas (the replicas
+    hold equal shares of the global batch), so every replica gets the same value.
+    """
+    return sum_over_replicas([tf.reduce_mean(values) / float(num_replicas())])[0]
+
+
 class PolicySampler:
     """Draws a policy's per-image sample and augments a normalised batch with it (in the train step).
+
+    In a replica context of a strategy with R replicas, the sample and every random draw of
+    the ops are those of the global batch (the one-device step's), and this replica keeps its
+    rows: the replica's images are tiled R times to stand in for the global batch (the ops act
+    per image, and their random draws depend only on the seed and the sizes of the op groups,
+    which all replicas know), augmented, and its own rows kept. The price: each replica
+    augments R times its rows.
 
     Args:
         policy: The `AugmentPolicy`.
@@ -350,6 +395,10 @@ class PolicySampler:
         from tfnas.ops.augment_ops import apply_op_slots
 
         sample_seed, op_seed, cutout_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
+        replica, replicas = replica_rows()
+        local = tf.shape(images)[0]
+        if replicas > 1:  # the global batch, this replica's rows in their place
+            images = tf.tile(images, [replicas] + [1] * (images.shape.rank - 1))
         batch = tf.shape(images)[0]
         apply, picks = self.sample(batch, sample_seed)
         mean = tf.constant(self.mean, tf.float32)
@@ -360,6 +409,9 @@ class PolicySampler:
         out = apply_op_slots(pixels, ops, mags, op_seed)
         out = augment_lib.normalize(out / 255.0, self.mean, self.std)
         out = augment_lib.cutout(out, cutout_seed, self.cutout)
+        if replicas > 1:
+            start = tf.cast(replica, tf.int32) * local
+            out, apply, picks = (t[start:start + local] for t in (out, apply, picks))
         return out, apply, picks
 
 
@@ -384,13 +436,17 @@ class PolicyLearner:
         self.sampler = PolicySampler(policy, mean, std, config.cutout)
 
     def apply_gradients(self, logits_grad: tf.Tensor, apply_grad: tf.Tensor) -> None:
-        self.model.policy_optimizer.apply([logits_grad], [self.policy.logits])
-        self.model.apply_optimizer.apply([apply_grad], [self.policy.apply_logit])
+        """Applies the policy gradients (global ones: already summed over replicas)."""
+        apply_global_gradients(self.model.policy_optimizer, [logits_grad], [self.policy.logits])
+        apply_global_gradients(self.model.apply_optimizer, [apply_grad], [self.policy.apply_logit])
 
     def reinforce(self, apply: tf.Tensor, picks: tf.Tensor, reward: tf.Tensor) -> tf.Tensor:
         """One REINFORCE step: `grad = -(R - b) * mean_i grad log pi(a_i)`, then `b <- d b + (1 - d) R`.
 
-        The baseline starts at the first reward (so the first advantage is 0).
+        The baseline starts at the first reward (so the first advantage is 0). Under a
+        strategy, `reward` must be the global one (`global_mean`), the same on every replica;
+        the mean over `i` runs over the global batch (each replica's rows' gradient summed over
+        the replicas) and the baseline is assigned identically on every replica.
 
         Returns:
             The advantage `R - b`.
@@ -401,15 +457,15 @@ class PolicyLearner:
         baseline = tf.where(started, tf.convert_to_tensor(model.baseline), reward)
         advantage = reward - baseline
         with tf.GradientTape() as tape:
-            log_prob = tf.reduce_mean(self.policy.log_prob(apply, picks))
+            log_prob = tf.reduce_mean(self.policy.log_prob(apply, picks)) / float(num_replicas())
             surrogate = -advantage * log_prob
-        logits_grad, apply_grad = tape.gradient(
-            surrogate, [self.policy.logits, self.policy.apply_logit],
-            unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        grads = tape.gradient(surrogate, [self.policy.logits, self.policy.apply_logit],
+                              unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        logits_grad, apply_grad = sum_over_replicas(grads)
         self.apply_gradients(logits_grad, apply_grad)
         decay = self.config.baseline_decay
-        model.baseline.assign(decay * baseline + (1.0 - decay) * reward)
-        model.baseline_started.assign(1.0)
+        assign_variables([model.baseline, model.baseline_started],
+                         [decay * baseline + (1.0 - decay) * reward, tf.constant(1.0)])
         return advantage
 
 
@@ -438,8 +494,8 @@ class AugmentSearch(keras.Model):
     applied in the step).
 
     The real weight update is the architecture searches' (`BilevelSearch`): gradients
-    clipped to `grad_clip` global norm, coupled L2 `weight_decay * w`, then SGD. Single
-    device only (`tf.distribute` strategies with several replicas are refused by the runner).
+    (summed over replicas under a strategy) clipped to `grad_clip` global norm, coupled L2
+    `weight_decay * w`, then SGD.
 
     Args:
         network: The fixed network (functional Keras model returning logits).
@@ -517,14 +573,30 @@ class AugmentSearch(keras.Model):
         correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32)
         return ce, correct
 
+    def weight_gradients(self, images, labels) -> tuple[list[tf.Tensor], tf.Tensor, tf.Tensor]:
+        """Gradients of the global batch's mean training-mode cross-entropy, summed over replicas.
+
+        Returns:
+            `(gradients, cross_entropy [B], correct [B])` (this replica's rows).
+        """
+        variables = self.weight_variables
+        with tf.GradientTape() as tape:
+            ce, correct = self.per_example_loss(images, labels)
+            loss = tf.reduce_mean(ce) / float(num_replicas())
+        grads = tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return sum_over_replicas(grads), ce, correct
+
     def apply_weight_gradients(self, grads: list[tf.Tensor]) -> None:
-        """Clips (global norm), adds coupled weight decay, applies the weight optimizer."""
+        """Clips (global norm), adds coupled weight decay, applies the weight optimizer.
+
+        `grads` are the global gradients (summed over replicas under a strategy).
+        """
         variables = self.weight_variables
         if self.config.grad_clip > 0:
             grads, _ = tf.clip_by_global_norm(grads, self.config.grad_clip)
         if self.config.weight_decay > 0:
             grads = [g + self.config.weight_decay * tf.convert_to_tensor(v) for g, v in zip(grads, variables)]
-        self.weight_optimizer.apply(grads, variables)
+        apply_global_gradients(self.weight_optimizer, grads, variables)
 
     def seed(self) -> tf.Tensor:
         return step_seed(self.config, self.weight_optimizer.iterations)
@@ -534,14 +606,14 @@ class AugmentSearch(keras.Model):
         self.entropy_tracker.update_state(self.policy.entropy())
 
     def logs(self) -> dict[str, tf.Tensor]:
-        return {m.name: m.result() for m in self.metrics}
+        return reducible_logs({m.name: m.result() for m in self.metrics})
 
     def test_step(self, data):
         x, y = data[0], data[1]
         ce, correct = self._eval(x, y)
         self.loss_tracker.update_state(ce)
         self.accuracy_tracker.update_state(correct)
-        return {"loss": self.loss_tracker.result(), "accuracy": self.accuracy_tracker.result()}
+        return reducible_logs({"loss": self.loss_tracker.result(), "accuracy": self.accuracy_tracker.result()})
 
     def _eval(self, x, y):
         labels = tf.reshape(tf.cast(y, tf.int32), [-1])

@@ -58,6 +58,21 @@ def sum_over_replicas(tensors: Sequence[tf.Tensor]) -> list[tf.Tensor]:
     return list(tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, tensors))
 
 
+def apply_global_gradients(optimizer: keras.optimizers.Optimizer, grads: Sequence[tf.Tensor],
+                           variables: Sequence[keras.Variable]) -> None:
+    """Applies gradients that are already the global ones (summed over replicas) with `optimizer`.
+
+    In a replica context of a multi-replica strategy Keras's optimizer sums the gradients over
+    the replicas once more, so they are handed to it divided by the replica count (exactly the
+    identity for a power-of-two replica count). Elsewhere they are applied as they are.
+    """
+    grads = list(grads)
+    replicas = num_replicas()
+    if replicas > 1 and _in_replica_context_of_strategy():
+        grads = [g / float(replicas) for g in grads]
+    optimizer.apply(grads, list(variables))
+
+
 def _tf_variable(variable):
     return variable.value if isinstance(variable, keras.Variable) else variable
 
@@ -384,11 +399,8 @@ class BilevelSearch(keras.Model):
 
     # ------------------------------------------------------------------ updates
     def _apply(self, optimizer: keras.optimizers.Optimizer, grads, variables) -> None:
-        replicas = num_replicas()
-        if replicas > 1 and _in_replica_context_of_strategy():
-            # Keras sums over replicas again; the gradients are already the global ones.
-            grads = [g / float(replicas) for g in grads]
-        optimizer.apply(grads, variables)
+        # Keras sums over replicas again; the gradients are already the global ones.
+        apply_global_gradients(optimizer, grads, variables)
 
     def apply_weight_gradients(self, grads) -> None:
         """Clips (global norm), adds coupled weight decay, applies `weight_optimizer`."""

@@ -16,6 +16,9 @@ parameterisation or the reward; tfnas chooses:
   sample: `R = -L_val`, advantage `R - b`, moving-average baseline `b <- 0.9 b + 0.1 R`.
   Each step of one search uses the current state of the other, and the reward costs no
   extra pass (the architecture step's forward gives it).
+- **Distribution**: under a `tf.distribute` strategy the step is the one-device step on the
+  global batch: GDAS's steps as the architecture searches distribute them, the policy sample
+  drawn for the global batch (`PolicySampler`), the reward the global mean validation loss.
 - **Export**: the NB201 cell (`supernet.export()`) and the policy (`PolicyGenotype`).
 
 Published: CIFAR-10 97.91% (DARTS space, 600-epoch evaluation), ImageNet 76.6% top-1.
@@ -28,12 +31,12 @@ References:
 
 from __future__ import annotations
 
+import threading
 from typing import Any, ClassVar
 from collections.abc import Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from tfnas.algorithms.augment_search import (
     AUGMENT_SEARCHES,
@@ -41,6 +44,7 @@ from tfnas.algorithms.augment_search import (
     AugmentSearchConfig,
     PolicyLearner,
     add_policy_state,
+    global_mean,
     step_seed,
 )
 from tfnas.algorithms.gdas import Gdas
@@ -79,7 +83,10 @@ class DaasSearch(Gdas):
         self.augment_config = augment_config
         self.learner = PolicyLearner(self, augment_config, policy, mean, std)
         add_policy_state(self, augment_config)
-        self._sample = None
+        # The weight step's policy sample, read by the architecture step of the same replica. Per
+        # thread: MirroredStrategy traces its replicas' steps in concurrent threads, so one
+        # attribute would hand a replica the other's sample.
+        self._sample = threading.local()
 
     @property
     def metrics(self) -> list[keras.metrics.Metric]:
@@ -96,7 +103,7 @@ class DaasSearch(Gdas):
         """Weight step on the training batch augmented by the current policy."""
         seed = step_seed(self.augment_config, self.weight_optimizer.iterations)
         x_aug, apply, picks = self.learner.sampler.augment(x_train, seed)
-        self._sample = (apply, picks)
+        self._sample.value = (apply, picks)
         super().weight_step(x_aug, y_train)
 
     def arch_step(self, x_train, y_train, x_val, y_val) -> None:
@@ -105,8 +112,8 @@ class DaasSearch(Gdas):
         self.val_loss_tracker.update_state(cross_entropy)
         self.val_accuracy_tracker.update_state(correct)
         self.apply_arch_gradients(grads)
-        reward = -tf.reduce_mean(cross_entropy)
-        apply, picks = self._sample
+        reward = -global_mean(cross_entropy)  # the global batch's, the same on every replica
+        apply, picks = self._sample.value
         self.learner.reinforce(apply, picks, reward)
         self.reward_tracker.update_state(reward)
         self.apply_tracker.update_state(self.policy.apply_probability())

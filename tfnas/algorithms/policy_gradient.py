@@ -6,7 +6,8 @@ grouped by op, take one weight step of the shared model on it, then evaluate the
 validation batch with the updated weights: the reward is `R = -L_val`. The policy takes
 the REINFORCE step `grad J = (R - b) mean_i grad log pi(a_i)` (Adam), with the moving
 average baseline `b <- 0.9 b + 0.1 R`. One forward/backward pass plus one forward pass
-per step.
+per step. Under a `tf.distribute` strategy the step is the one-device step on the global
+batch (`tfnas.algorithms.augment_search`: global sample, summed gradients, global reward).
 
 This is the augmentation half of DAAS (arXiv 2109.15273) on a fixed network; the policy
 space is DDAS's (arXiv 2104.04282), so the three searches are comparable.
@@ -22,9 +23,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import tensorflow as tf
-
-from tfnas.algorithms.augment_search import AUGMENT_SEARCHES, AugmentSearch
+from tfnas.algorithms.augment_search import AUGMENT_SEARCHES, AugmentSearch, global_mean
 
 
 @AUGMENT_SEARCHES.register("pg")
@@ -42,16 +41,18 @@ class PolicyGradientSearch(AugmentSearch):
     method: ClassVar[str] = "pg"
 
     def train_step(self, data):
+        """One step on `((x_train, y_train), (x_val, y_val))` (this replica's rows under a strategy).
+
+        Under a strategy the training loss is each replica's mean divided by the replica
+        count, its gradients summed over the replicas, and the reward is the global mean
+        validation loss, so the step is the one-device step on the global batch.
+        """
         (x_train, y_train), (x_val, y_val) = data
-        variables = self.weight_variables
         x_aug, apply, picks = self.learner.sampler.augment(x_train, self.seed())
-        with tf.GradientTape() as tape:
-            ce, correct = self.per_example_loss(x_aug, y_train)
-            loss = tf.reduce_mean(ce)
-        grads = tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        grads, ce, correct = self.weight_gradients(x_aug, y_train)
         self.apply_weight_gradients(grads)
         val_ce, val_correct = self.per_example_loss(x_val, y_val)
-        reward = -tf.reduce_mean(val_ce)
+        reward = -global_mean(val_ce)
         self.learner.reinforce(apply, picks, reward)
         self.loss_tracker.update_state(ce)
         self.accuracy_tracker.update_state(correct)
