@@ -33,8 +33,8 @@ same flags skips finished runs (and resumes unfinished searches), other flags ar
 `--strategy` (auto, one_device, mirrored, multi_worker; `launch/_cluster.py`) distributes the
 trainings: each network is built in its scope and each replica trains on its rows of the
 one-device batch (`tfnas.data.distribute_global_batches`). The augmentation searches run on one
-device (they refuse several replicas: `augment_runner.MULTI_REPLICA_REFUSAL`), on every worker of
-a cluster alike. Under `multi_worker` the chief writes into `--workdir`; every other worker keeps
+device, on every worker of a cluster alike (each worker reads its own search's results; run
+`launch.search_augment --strategy=...` and pass its workdir to distribute a search). Under `multi_worker` the chief writes into `--workdir`; every other worker keeps
 its config, finished runs and searches in `<workdir>/worker-<index>` (so a restarted cluster
 skips the same finished runs on every worker) and writes no `results.json`.
 

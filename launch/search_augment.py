@@ -17,10 +17,13 @@ per-op probabilities of each stage, the policy string), the Keras progress bar, 
 `history.json`, `cost.json`; DAAS also `arch_genotype.json`, `cells.png`,
 `arch_weights.png`.
 
-`--strategy` (auto, one_device, mirrored, multi_worker; `launch/_cluster.py`) places the search:
-these searches run on one device (one replica), so `one_device` and `auto` on a machine with
-at most one GPU work, and a strategy with several replicas (`mirrored` over two or more
-devices, `multi_worker`) is refused with the reason (`augment_runner.MULTI_REPLICA_REFUSAL`).
+`--strategy` (auto, one_device, mirrored, multi_worker; `launch/_cluster.py`) distributes the
+search: `--batch_size` is global, each replica takes its rows of the one-device batch and the
+train steps sum over the replicas what the one-device step computes on the whole batch (the
+policy sample, gradients, DDAS's inner step and inner-product means, the REINFORCE reward), so
+the search is the one-device search up to per-replica BatchNorm statistics and float order.
+On a cluster the chief writes the results into `--workdir`, the other workers their state
+into `<workdir>/worker-<index>`.
 
 Output: `policy: <policy string>` (DAAS also `genotype: <cell>`), then the report as JSON
 on the last line. Errors print `error: ...` on stderr and exit with status 2.

@@ -65,15 +65,18 @@ def test_one_device_strategy_runs_a_search(tmp_path):
     assert report["method"] == "pg" and (workdir / "genotype.json").exists()
 
 
-def test_several_replicas_are_refused_with_the_reason(tmp_path):
-    """A MirroredStrategy over two logical CPUs: refused before anything but the folder is written."""
-    workdir = tmp_path / "w"
+def test_mirrored_strategy_runs_a_search_on_two_replicas(tmp_path):
+    """A MirroredStrategy over two logical CPUs: each replica takes half of the global batch of 16
+    (the steps' equality with the one-device step is tests/augment/test_distributed.py)."""
+    workdir = tmp_path / "ddas"
     proc = run_launch_on_logical_cpus("search_augment", "--method=ddas", "--strategy=mirrored",
-                                      f"--workdir={workdir}", *_TINY)
-    assert proc.returncode == 2, proc.stderr[-3000:]
-    line = error_line(proc.stderr)
-    assert "2 replicas" in line and "--strategy=one_device" in line and "REINFORCE" in line
-    assert not any(workdir.iterdir())
+                                      f"--workdir={workdir}", *_TINY, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["replicas"] == 2 and report["chief"] and report["steps_per_epoch"] == 2
+    policy = codec.from_dict(json.loads((workdir / "genotype.json").read_text()))
+    assert policy.to_string() == report["policy"]
+    assert json.loads((workdir / "config.json").read_text())["augment_search"]["batch_size"] == 16
 
 
 def test_unknown_strategy_is_an_error(tmp_path):

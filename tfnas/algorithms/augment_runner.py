@@ -18,6 +18,14 @@ each epoch) and `SearchTensorBoard`, and the Keras progress bar. It writes
 `cost.json` (wall and process CPU seconds per epoch) and, for DAAS, `arch_genotype.json`,
 `cells.png` and `arch_weights.png`.
 
+Under a `tf.distribute` strategy with several replicas (`MirroredStrategy`,
+`MultiWorkerMirroredStrategy`) each replica takes its rows of the one-device global batches
+(`tfnas.data.distribute_global_batches`) and the train steps sum over the replicas what the
+one-device step computes on the whole batch (`tfnas.algorithms.augment_search`), so the search
+is the one-device search up to per-replica BatchNorm statistics and the order of float sums.
+On a cluster the chief writes the results into `workdir`; every other worker keeps its
+config, checkpoints, history and cost in `workdir/<type>-<index>` (`tfnas.runs.task_workdir`).
+
 References:
     - Liu et al., DDAS, arXiv 2104.04282; Wang et al., DAAS, arXiv 2109.15273.
 """
@@ -36,25 +44,20 @@ import tensorflow as tf
 
 from tfnas.algorithms.augment_search import AUGMENT_SEARCHES, AugmentPolicy, AugmentSearchConfig
 from tfnas.algorithms.runner import ArchHistory, SamplerState, SearchTensorBoard, epoch_seed, load_training_set
-from tfnas.runs import EpochCheckpoint, NonFiniteLossGuard, StopAfterEpoch, check_run_config, write_json
+from tfnas.runs import (
+    EpochCheckpoint,
+    NonFiniteLossGuard,
+    StopAfterEpoch,
+    check_run_config,
+    is_chief,
+    task_workdir,
+    write_json,
+)
 
 # Register the three methods.
 from tfnas.algorithms import daas as _daas  # noqa: F401  isort: skip
 from tfnas.algorithms import ddas as _ddas  # noqa: F401  isort: skip
 from tfnas.algorithms import policy_gradient as _pg  # noqa: F401  isort: skip
-
-
-#: Why `search_augment` refuses several replicas (`replicas` is filled in). Each train step reads
-#: statistics of its own batch that a data-parallel step would have to sum over the replicas
-#: first, and the step code does not yet: the REINFORCE reward and baseline (pg, daas), DDAS's
-#: inner weight step, its clean/augmented means of the per-image inner products and its
-#: training gradient, and the policy samples (each replica would draw the same ones for its rows).
-MULTI_REPLICA_REFUSAL = (
-    "Augmentation searches (ddas, pg, daas) run on one device; the strategy has {replicas} replicas. Their "
-    "policy steps use per-batch statistics (the REINFORCE reward and baseline, DDAS's inner weight step and "
-    "per-image inner products) that are not summed over replicas, so a data-parallel run would not be the "
-    "one-device search. Use --strategy=one_device (or auto on a machine with at most one GPU)."
-)
 
 
 def build_augment_search(
@@ -180,36 +183,39 @@ def search_augment(
         deterministic: TensorFlow op determinism (same seed -> same search, also across a
             kill and resume).
         callbacks: Extra Keras callbacks.
-        strategy: A one-replica distribution strategy (`tfnas.runs.make_strategy("one_device")`)
-            that places the search; default the strategy in scope. Several replicas are
-            refused (`MULTI_REPLICA_REFUSAL`).
+        strategy: The distribution strategy (`tfnas.runs.make_strategy`); default the
+            strategy in scope. With several replicas `config.batch_size` is the global batch
+            (a multiple of the replica count) and each replica takes its rows of it.
 
     Returns:
         The report: policy string (and for DAAS the cell), epochs, resumed-from epoch,
-        final logs, wall and CPU seconds (all epochs), seconds per epoch, files, workdir.
+        final logs, wall and CPU seconds (all epochs), seconds per epoch, files, workdir,
+        whether this process is the chief, and the replica count.
 
     Raises:
-        ValueError: for a bad argument, a workdir holding another config, or a
-            multi-replica distribution strategy in scope.
+        ValueError: for a bad argument, a workdir holding another config, or a batch size
+            that is not a multiple of the replica count.
         CorruptCheckpointError: if the last checkpoint fails its hash check.
         NonFiniteLossError: if a loss becomes NaN or infinite.
     """
     from tfnas import data
-    from tfnas.genotypes.plot import plot_arch_history, plot_cell
-    from tfnas.ops.augment_ops import OP_NAMES
 
     if not isinstance(config, AugmentSearchConfig):
         raise ValueError(f"config must be an AugmentSearchConfig. Received: {type(config).__name__}")
     strategy = strategy or tf.distribute.get_strategy()
-    if strategy.num_replicas_in_sync > 1:
-        raise ValueError(MULTI_REPLICA_REFUSAL.format(replicas=strategy.num_replicas_in_sync))
+    replicas = strategy.num_replicas_in_sync
+    if config.batch_size % replicas:
+        raise ValueError(f"batch_size must be a multiple of the number of replicas ({replicas}). "
+                         f"Received: batch_size={config.batch_size}")
     if max_train_examples is not None and (not isinstance(max_train_examples, int) or max_train_examples < 4):
         raise ValueError(f"max_train_examples must be an integer >= 4 or None. Received: {max_train_examples!r}")
     if image_size is not None and (not isinstance(image_size, int) or image_size < 8):
         raise ValueError(f"image_size must be an integer >= 8 or None. Received: {image_size!r}")
     run_config = {"augment_search": config.to_dict(), "dataset": dataset, "max_train_examples": max_train_examples,
                   "image_size": image_size, "deterministic": bool(deterministic)}
-    check_run_config(workdir, run_config, what="search")
+    chief = is_chief(strategy)
+    run_dir = task_workdir(workdir, strategy)  # a non-chief worker's own state, beside the chief's
+    check_run_config(run_dir, run_config, what="search")
     if deterministic:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)
@@ -219,24 +225,30 @@ def search_augment(
     steps_per_epoch = data.bilevel_steps_per_epoch(num_examples, config.batch_size, config.train_portion)
     padding = max(1, round(4 * input_shape[0] / 32))
 
-    def epoch_dataset(epoch: int) -> tf.data.Dataset:
+    def epoch_batches(epoch: int) -> tf.data.Dataset:
         return data.make_bilevel_dataset(
             train_ds, config.batch_size, train_portion=config.train_portion, split_seed=config.seed,
             seed=epoch_seed(config.seed, epoch), padding=padding, dataset=dataset, cutout=0)
+
+    def epoch_dataset(epoch: int):
+        if replicas == 1:
+            return epoch_batches(epoch)
+        return data.distribute_global_batches(strategy, config.batch_size, lambda: epoch_batches(epoch))
 
     with strategy.scope():
         search = build_augment_search(config, input_shape, num_classes, steps_per_epoch=steps_per_epoch,
                                       dataset=dataset)
     SamplerState.attach(search)
-    checkpoint = EpochCheckpoint(os.path.join(workdir, "checkpoints"))
+    checkpoint = EpochCheckpoint(os.path.join(run_dir, "checkpoints"))
     initial_epoch = checkpoint.restore(search)
     view = _StateView(search)
-    history = ArchHistory(view, os.path.join(workdir, "history.json"))
+    history = ArchHistory(view, os.path.join(run_dir, "history.json"))
     history.truncate(initial_epoch)
-    board = SearchTensorBoard(view, os.path.join(workdir, "tensorboard"))
-    cost = _CostLog(os.path.join(workdir, "cost.json"), initial_epoch)
+    board = SearchTensorBoard(view, os.path.join(workdir, "tensorboard")) if chief else None
+    cost = _CostLog(os.path.join(run_dir, "cost.json"), initial_epoch)
     extra = search.callbacks() if config.method == "daas" else []
-    all_callbacks = [*extra, NonFiniteLossGuard(), history, board, checkpoint, *(callbacks or []), StopAfterEpoch()]
+    all_callbacks = [*extra, NonFiniteLossGuard(), history, *([board] if board is not None else []), checkpoint,
+                     *(callbacks or []), StopAfterEpoch()]
     last_logs: dict[str, float] = {}
     try:
         for epoch in range(initial_epoch, config.epochs):
@@ -247,7 +259,8 @@ def search_augment(
             cost.add(epoch + 1, time.perf_counter() - wall, time.process_time() - cpu)
             last_logs = {k: float(v[-1]) for k, v in result.history.items() if v}
     finally:
-        board.close()
+        if board is not None:
+            board.close()
     if not last_logs and history.epochs:
         last_logs = dict(history.epochs[-1]["logs"])
 
@@ -273,6 +286,29 @@ def search_augment(
         report["genotype"] = cell.to_string()
         files.update(arch_genotype=os.path.join(workdir, "arch_genotype.json"),
                      cells=os.path.join(workdir, "cells.png"), arch_weights=os.path.join(workdir, "arch_weights.png"))
+    if chief:  # the other workers of a cluster hold the same state and write nothing here
+        _write_results(search, config, policy, metadata, files, history, view, dataset)
+    seconds = [e["wall_seconds"] for e in cost.epochs]
+    report.update({
+        "dataset": dataset, "epochs": config.epochs, "seed": config.seed, "resumed_from_epoch": initial_epoch,
+        "steps_per_epoch": steps_per_epoch, "train_examples": num_examples, "input_shape": list(input_shape),
+        **{k: v for k, v in last_logs.items() if isinstance(v, float) and math.isfinite(v)},
+        "search_seconds": cost.total("wall_seconds"), "search_cpu_seconds": cost.total("cpu_seconds"),
+        "seconds_per_epoch": float(np.median(seconds)) if seconds else None,
+        "files": {k: os.path.abspath(v) for k, v in files.items()}, "workdir": os.path.abspath(workdir),
+        "chief": chief, "replicas": replicas,
+    })
+    return report
+
+
+def _write_results(search: keras.Model, config: AugmentSearchConfig, policy, metadata: dict[str, Any],
+                   files: dict[str, str], history: ArchHistory, view: _StateView, dataset: str) -> None:
+    """Writes the chief's result files: genotypes, plots and history."""
+    from tfnas.genotypes.plot import plot_arch_history, plot_cell
+    from tfnas.ops.augment_ops import OP_NAMES
+
+    if config.method == "daas":
+        cell = search.export_architecture()
         write_json(files["arch_genotype"], {**cell.to_dict(), "search": metadata})
         plot_cell(cell, files["cells"], title=f"DAAS on {dataset}, seed {config.seed}")
     write_json(files["genotype"], {**policy.to_dict(), "search": metadata})
@@ -285,16 +321,6 @@ def search_augment(
         arch_states = [{k[5:]: v for k, v in s.items() if k.startswith("arch/")} for s in states]
         plot_arch_history(arch_states, files["arch_weights"], title="DAAS: architecture weights")
     write_json(files["history"], {"epochs": history.epochs})
-    seconds = [e["wall_seconds"] for e in cost.epochs]
-    report.update({
-        "dataset": dataset, "epochs": config.epochs, "seed": config.seed, "resumed_from_epoch": initial_epoch,
-        "steps_per_epoch": steps_per_epoch, "train_examples": num_examples, "input_shape": list(input_shape),
-        **{k: v for k, v in last_logs.items() if isinstance(v, float) and math.isfinite(v)},
-        "search_seconds": cost.total("wall_seconds"), "search_cpu_seconds": cost.total("cpu_seconds"),
-        "seconds_per_epoch": float(np.median(seconds)) if seconds else None,
-        "files": {k: os.path.abspath(v) for k, v in files.items()}, "workdir": os.path.abspath(workdir),
-    })
-    return report
 
 
 def load_search_report(workdir: str) -> dict[str, Any]:
