@@ -139,3 +139,53 @@ def test_a_search_killed_mid_round_resumes_to_the_same_genotype(tmp_path):
     assert np.all(np.sum(alpha > 0, axis=1) == 1)  # one op left on every edge
     a = json.loads((tmp_path / "straight" / "genotype.json").read_text())["search"]["arch_state"]
     np.testing.assert_array_equal(np.array(a["cell/alpha"]), alpha)
+
+
+_MIRRORED_SCRIPT = textwrap.dedent(
+    """
+    import json
+    import numpy as np
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras
+    from tfnas.algorithms import build_search
+    from tfnas.algorithms.bnas import Bnas
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 8, 8, 3)).astype("float32")
+    y = rng.integers(0, 10, 8).astype("int32")
+    data = tf.data.Dataset.from_tensors(((x, y), (x, y))).repeat()
+    config = Bnas.default_config().replace(channels=4, layers=1, batch_size=8, arch_warmup_epochs=0,
+                                           reduce_every=1, child_every=1, epochs=4)
+    out = {}
+    for name, strategy in (("one", tf.distribute.OneDeviceStrategy("/cpu:0")),
+                           ("two", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))):
+        keras.utils.set_random_seed(0)
+        with strategy.scope():
+            search = build_search(config, "nb201", 10, (8, 8, 3), steps_per_epoch=2)
+        search.refresh_candidates()
+        search.fit(data, epochs=1, steps_per_epoch=2, verbose=0)
+        out[name] = {"count": search.child_count[0].numpy().tolist(), "total": search.child_total[0].numpy().tolist(),
+                     "mask": search.candidate_mask[0].numpy().tolist(),
+                     "replicas": strategy.num_replicas_in_sync}
+    print(json.dumps(out))
+    """
+)
+
+
+@pytest.mark.slow
+def test_round_statistics_sum_over_replicas():
+    """Under a 2-replica `MirroredStrategy` every replica evaluates the same child (same seed,
+    same step) on its half of the validation batch, and the statistics are summed: each
+    evaluated op is counted once per replica and its total is the sum of the replicas'
+    accuracies, so a rating (total / count) is their mean, as on one device."""
+    out = json.loads(run_script_last_line(_MIRRORED_SCRIPT))
+    one, two = out["one"], out["two"]
+    assert two["replicas"] == 2 and one["replicas"] == 1
+    count_one, count_two = np.array(one["count"]), np.array(two["count"])
+    assert count_one.sum() > 0  # two steps, a child evaluated at each
+    np.testing.assert_array_equal(count_two, 2 * count_one)  # same children, counted by both replicas
+    np.testing.assert_array_equal(np.array(two["mask"]), np.array(one["mask"]))
+    total_two = np.array(two["total"])
+    assert np.all(total_two <= count_two) and np.all(total_two >= 0)

@@ -40,7 +40,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfnas.algorithms.base import ALGORITHMS
+from tfnas.algorithms.base import ALGORITHMS, assign_variables, read_variables, sum_over_replicas
 from tfnas.algorithms.config import SearchConfig
 from tfnas.algorithms.pc_darts import PCDarts
 
@@ -173,11 +173,11 @@ class Bnas(PCDarts):
         shape = [tuple(int(d) for d in v.shape) for v in self.logits]
         self.candidate_mask = [keras.Variable(np.zeros(s, np.float32), trainable=False, name=f"candidates_{i}")
                                for i, s in enumerate(shape)]
-        # summed over replicas: each evaluates the same child (same seed) on its own batch shard
-        self.child_total = [keras.Variable(np.zeros(s, np.float32), trainable=False, aggregation="sum",
-                                           name=f"child_total_{i}") for i, s in enumerate(shape)]
-        self.child_count = [keras.Variable(np.zeros(s, np.float32), trainable=False, aggregation="sum",
-                                           name=f"child_count_{i}") for i, s in enumerate(shape)]
+        # summed over replicas in `train_step`: each evaluates the same child (same seed) on its shard
+        self.child_total = [keras.Variable(np.zeros(s, np.float32), trainable=False, name=f"child_total_{i}")
+                            for i, s in enumerate(shape)]
+        self.child_count = [keras.Variable(np.zeros(s, np.float32), trainable=False, name=f"child_count_{i}")
+                            for i, s in enumerate(shape)]
         for variable in self.logits:  # `none` leaves before the first step (a no-op on a resume)
             value = variable.numpy()
             value[:, self._dropped_first] = ABANDONED
@@ -225,29 +225,30 @@ class Bnas(PCDarts):
             children.append(tf.one_hot(index, int(mask.shape[1]), dtype="float32"))
         return children
 
-    def evaluate_child(self, x_val, y_val, step) -> None:
-        """Adds one sampled child's validation accuracy to the likelihood statistics."""
-        children = self._sample_child(step)
+    def child_accuracy(self, x_val, y_val, children):
+        """One sampled child's accuracy on the validation batch (this replica's shard)."""
         arch = {kind: self.supernet.child_arch(kind, child)
                 for kind, child in zip(self.supernet.cell_kinds, children)}
         logits = self.supernet(x_val, training=True, arch=arch)
         labels = tf.reshape(tf.cast(y_val, "int32"), [-1])
-        accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), labels),
-                                          "float32"))
-        for child, total, count in zip(children, self.child_total, self.child_count):
-            total.assign_add(accuracy * child)
-            count.assign_add(child)
+        return tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), labels),
+                                      "float32"))
 
     def train_step(self, data):
         logs = super().train_step(data)
         if self._arch_step_traced:  # rounds run once the architecture warm-up is over
             (_, _), (x_val, y_val) = data
             step = tf.cast(self.weight_optimizer.iterations, "int32")
-            every = int(self.config.child_every)
-            tf.cond(tf.equal(step % every, 0), lambda: self._evaluate_and_true(x_val, y_val, step),
-                    lambda: tf.constant(False))
+            children = self._sample_child(step)
+            evaluated = tf.equal(step % int(self.config.child_every), 0)
+            accuracy = tf.cond(evaluated, lambda: self.child_accuracy(x_val, y_val, children),
+                               lambda: tf.constant(0.0))
+            # Added at every step (zeros when no child was evaluated), outside the `tf.cond`:
+            # under a multi-replica strategy the sum over replicas is a synchronisation,
+            # which TensorFlow refuses inside control flow. The sum is explicit (each replica
+            # rated the same child on its shard) and every replica assigns the same result.
+            deltas = sum_over_replicas([accuracy * child for child in children]
+                                       + [tf.cast(evaluated, "float32") * child for child in children])
+            statistics = self.child_total + self.child_count
+            assign_variables(statistics, [v + d for v, d in zip(read_variables(statistics), deltas)])
         return logs
-
-    def _evaluate_and_true(self, x_val, y_val, step):
-        self.evaluate_child(x_val, y_val, step)
-        return tf.constant(True)
