@@ -50,7 +50,7 @@ _DATASET = flags.DEFINE_string("dataset", "cifar10", "Training data (its train s
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run folder; rerunning with it resumes the search.", required=True)
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Folder holding cifar10/cifar10_jpg.tar.gz; default $TFNAS_DATA_DIR.")
 _EPOCHS = flags.DEFINE_integer("epochs", 20, "Search epochs (DDAS: 20).")
-_BATCH_SIZE = flags.DEFINE_integer("batch_size", 64, "Batch size of each part (train, validation) per step.")
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", 64, "Global batch size of each part (train, validation) per step, over all replicas.")
 _TRAIN_PORTION = flags.DEFINE_float("train_portion", 0.5, "Fraction of the examples for the weights.")
 _LEARNING_RATE = flags.DEFINE_float("learning_rate", 0.05, "Weight SGD learning rate (cosine); DDAS inner step size.")
 _WEIGHT_DECAY = flags.DEFINE_float("weight_decay", 5e-4, "Coupled L2 on the weights.")
