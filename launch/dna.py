@@ -64,11 +64,8 @@ _TEST_EXAMPLES = flags.DEFINE_integer("test_examples", None, "With --compare: th
 
 def _test_split(dataset: str, data_dir: str | None, image_size: int, count: int | None):
     """The test split as normalised float32 arrays (the normalisation of the rating images)."""
-    import numpy as np
-    import tensorflow as tf
-
     from tfnas import data
-    from tfnas.data.pipeline import resolve_stats
+    from tfnas.data.pipeline import normalized_arrays, resize_examples
 
     kwargs = {"image_size": image_size} if dataset == "digits" else {}
     _, test = data.load_splits(dataset, data_dir=data_dir, **kwargs)
@@ -76,11 +73,8 @@ def _test_split(dataset: str, data_dir: str | None, image_size: int, count: int 
         test = test.take(count)
     native = data.get_dataset_spec(dataset).image_shape[0]
     if image_size != native and dataset != "digits":
-        test = test.map(lambda x, y: (tf.cast(tf.image.resize(x, (image_size, image_size), "area"), tf.uint8), y))
-    x, y = (np.concatenate(p) for p in zip(*((a.numpy(), b.numpy()) for a, b in test.batch(8192))))
-    mean, std = resolve_stats(dataset)
-    x = (x.astype(np.float32) / 255.0 - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
-    return x, y.astype(np.int64)
+        test = test.map(resize_examples(image_size))
+    return normalized_arrays(test, dataset)
 
 
 def main(argv: list[str]) -> None:

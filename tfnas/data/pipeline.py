@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import tensorflow as tf
 
 from tfnas.data import augment as augment_lib
@@ -252,3 +253,18 @@ def resize_examples(image_size: int):
         return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8), label
 
     return _fn
+
+
+def normalized_arrays(ds: tf.data.Dataset, dataset: str = "cifar10",
+                      stats: Stats | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A finite `(uint8 image, label)` dataset as in-memory arrays, normalised as the training
+    pipeline normalises (`resolve_stats`): `(x [N, H, W, C] float32, y [N] int64)`. For the
+    small rating and test sets that are scored many times; training streams through `tf.data`.
+    """
+    mean, std = resolve_stats(dataset, stats)
+    parts = [(a.numpy(), b.numpy()) for a, b in ds.batch(8192)]
+    if not parts:
+        raise ValueError(f"normalized_arrays got an empty dataset ({dataset!r}): check the split and its size.")
+    x, y = (np.concatenate(p) for p in zip(*parts))
+    x = (x.astype(np.float32) / 255.0 - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    return x, y.astype(np.int64)

@@ -187,15 +187,12 @@ class ScoringContext:
 def _load_images(proxy: ProxyConfig, data_dir: str | None, count: int) -> tuple[np.ndarray, np.ndarray]:
     from tfnas import data
     from tfnas.algorithms.runner import load_training_set
-    from tfnas.data.pipeline import resolve_stats
+    from tfnas.data.pipeline import normalized_arrays
 
     native = data.get_dataset_spec(proxy.dataset).image_shape[0]
     size = None if proxy.image_size == native else proxy.image_size
     ds, _, _, _ = load_training_set(proxy.dataset, data_dir, count, size)
-    x, y = (np.concatenate(parts) for parts in zip(*((a.numpy(), b.numpy()) for a, b in ds.batch(8192))))
-    mean, std = resolve_stats(proxy.dataset)
-    x = (x.astype(np.float32) / 255.0 - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
-    return x, y.astype(np.int64)
+    return normalized_arrays(ds, proxy.dataset)
 
 
 def build_proxy_child(cell: NB201Genotype, context: ScoringContext) -> keras.Model:
