@@ -207,6 +207,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
     import tensorflow as tf
 
     from tfnas import runtime
+    from tfnas.supernets import kernel_choice
 
     # a no-op returning the first call's settings when launch.bench's main (or the caller)
     # ran it first
@@ -290,5 +291,6 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         "cpu": runtime.cpu_model(),
         "cpu_vector_extensions": runtime.cpu_vector_extensions(),
         "kernel_library": runtime.kernel_library(),
+        "kernel_form": kernel_choice.mode(),
     }
 

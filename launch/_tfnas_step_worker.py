@@ -46,6 +46,7 @@ def main(argv: list[str]) -> None:
     # As launch.bench: the allocator must be chosen before TensorFlow creates its CPU device.
     os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
     from tfnas import runtime
+    from tfnas.supernets import kernel_choice
 
     compile_settings = runtime.configure()  # before any tf.function compiles
     import numpy as np
@@ -85,7 +86,7 @@ def main(argv: list[str]) -> None:
     params = int(sum(int(np.prod(v.shape)) for v in supernet.weight_variables))
 
     def info() -> dict:
-        return {"tf_version": tf.__version__, "kernel_library": library,
+        return {"tf_version": tf.__version__, "kernel_library": library, "kernel_form": kernel_choice.mode(),
                 "peak_rss_mb": round(_search_step_bench._peak_rss_mb(), 1)}
 
     out.write("ready " + json.dumps(info() | {

@@ -151,7 +151,7 @@ def search_step(config: dict[str, Any]) -> dict[str, Any]:
         "step", "grappler", "compile_settings", "first_step_seconds", "step_seconds",
         "step_seconds_all", "peak_rss_mb", "step_peak_rss_mb", "step_peak_tensor_mb",
         "num_samples", "step_seconds_per_sample", "forward_mflops_per_image",
-        "gflops_per_s", "cpu", "cpu_vector_extensions", "kernel_library"}`: every figure says
+        "gflops_per_s", "cpu", "cpu_vector_extensions", "kernel_library", "kernel_form"}`: every figure says
         where it was measured (the CPU model, its AVX / FMA / AMX extensions and whether
         TensorFlow ran its oneDNN or its Eigen kernels). The two FLOP figures are null for single-path mixings (GDAS, ROME):
         the profiler cannot count ops whose channel count depends on the sample.

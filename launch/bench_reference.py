@@ -217,6 +217,7 @@ def _report(times: dict[str, list[float]], ready: dict[str, dict], info: dict[st
             "build_s": ready[name].get("build_s"),
             "peak_rss_mb": info[name].get("peak_rss_mb"),
             "kernel_library": ready[name].get("kernel_library"),
+            "kernel_form": ready[name].get("kernel_form"),
         }
     return result
 

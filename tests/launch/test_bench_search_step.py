@@ -36,6 +36,7 @@ def test_search_step_prints_one_json_line(capsys, algorithm):
     assert result["batch_size"] == 4 and result["channels"] == 4 and result["layers"] == 1
     # conftest applied tfnas.runtime's settings before TensorFlow started, as bench's main does.
     assert result["compile_settings"]["graph_config"] is True
+    assert result["kernel_form"] == "first"  # conftest's TFNAS_KERNEL_FORM, reported with the figures
 
 
 @pytest.mark.slow

@@ -37,7 +37,8 @@ PROBE_CALLS = 5
 _chosen: dict[str, str] = {}
 
 
-def _mode() -> str:
+def mode() -> str:
+    """`TFNAS_KERNEL_FORM`: how kernels with several formulations pick one (`probe` by default)."""
     mode = os.environ.get(FORM_ENV, "probe") or "probe"
     if mode not in FORM_MODES:
         raise ValueError(f"{FORM_ENV} must be one of {FORM_MODES}. Received: {mode!r}")
@@ -115,10 +116,10 @@ def choose(key: str, candidates: Sequence[str], make_call: Callable[[str], Calla
     Returns:
         One of `candidates`.
     """
-    mode = _mode()
-    if mode == "first" or len(candidates) == 1:
+    how = mode()
+    if how == "first" or len(candidates) == 1:
         return candidates[0]
-    if mode == "last":
+    if how == "last":
         return candidates[-1]
     form = _chosen.get(key)
     if form in candidates:
