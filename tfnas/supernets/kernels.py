@@ -178,18 +178,20 @@ def _dw_filter_grad(x, dy, kernel, stride: int, form: str):
         input=padded, filter_sizes=kernel_shape, out_backprop=dy, strides=strides, padding="VALID")
 
 
-def _filter_grad_form(x, kernel_shape, stride: int, *, measured: bool = True) -> str:
+def _filter_grad_form(x, kernel_shape, stride: int, *, measured: bool = True, channels: int | None = None) -> str:
     """The formulation of a depthwise kernel gradient for `x`'s static shape, measured by
     `kernel_choice.choose` between the padding given the usual way ("SAME" at stride 1, else
     the padded input at "VALID") and as "EXPLICIT". Under oneDNN the two run different
     kernels: at a 5x5 kernel over `[32, 32, 32, 128]` 18.3 ms vs 7.0 ms, at 3x3 1.6 ms vs
-    3.0 ms (AVX-512 Xeon, 2 cores). Shapes unknown to the graph, or `measured=False`, keep
-    the usual form."""
+    3.0 ms (AVX-512 Xeon, 2 cores). `channels` stands in for a channel count unknown to the
+    graph (a single-path block's). Other unknown sizes, or `measured=False`, keep the usual
+    form."""
     first = "same" if stride == 1 else "pad_valid"
     _, height, width, depth = x.shape
-    if not measured or None in (height, width, depth, kernel_shape[0], kernel_shape[2], kernel_shape[3]):
+    depth = depth if depth is not None else channels
+    if not measured or None in (height, width, depth, kernel_shape[0], kernel_shape[3]):
         return first
-    k, channels, multiplier = int(kernel_shape[0]), int(kernel_shape[2]), int(kernel_shape[3])
+    k, channels, multiplier = int(kernel_shape[0]), int(depth), int(kernel_shape[3])
     # Measured at batch 32 below that (a model's build pass traces at batch 1).
     batch = max(int(x.shape[0] or 0), PROBE_MIN_BATCH)
     key = f"depthwise_filter_grad|{batch}x{height}x{width}x{channels}|k{k}|m{multiplier}|s{stride}"
@@ -348,7 +350,7 @@ def dilated_depthwise(x, kernel, dilation: int):
     return _conv(tf.convert_to_tensor(x), tf.convert_to_tensor(kernel))
 
 
-def undilated_depthwise(x, kernel, stride: int = 1, *, measured: bool = True):
+def undilated_depthwise(x, kernel, stride: int = 1, *, measured: bool = True, probe_channels: int | None = None):
     """Undilated depthwise conv with PyTorch's symmetric padding `(k - 1) // 2`, any stride.
 
     TensorFlow's "SAME" at stride 1; at a larger stride (where "SAME" is asymmetric) the
@@ -366,12 +368,14 @@ def undilated_depthwise(x, kernel, stride: int = 1, *, measured: bool = True):
             blocks need: their empty block is a zero batch, for which TensorFlow's strided
             forward returns the input's height and width, a gradient shape the "EXPLICIT"
             backprop refuses.
+        probe_channels: The channel count the kernel-gradient formulation is measured at
+            when `C` is dynamic.
 
     Returns:
         `[B, H', W', C * M]`.
     """
     x, kernel = tf.convert_to_tensor(x), tf.convert_to_tensor(kernel)
-    filter_form = _filter_grad_form(x, kernel.shape, stride, measured=measured)
+    filter_form = _filter_grad_form(x, kernel.shape, stride, measured=measured, channels=probe_channels)
 
     @tf.custom_gradient
     def _conv(x, kernel):
@@ -760,8 +764,8 @@ def block_depthwise(x, kernels_, *, stride: int = 1, dilation: int = 1):
         blocks = tf.space_to_batch(x, [dilation, dilation], [[0, extra[0]], [0, extra[1]]])
         y = tf.nn.depthwise_conv2d(blocks, kernel, [1, 1, 1, 1], "VALID")
         return tf.batch_to_space(y, [dilation, dilation], [[0, extra[0]], [0, extra[1]]])
-    if stride == 1:
-        return tf.nn.depthwise_conv2d(x, kernel, [1, 1, 1, 1], "SAME")
+    if stride == 1:  # measured at two edges' channels (the block's count is known only at run time)
+        return undilated_depthwise(x, kernel, 1, probe_channels=2 * int(kernels_.shape[3]))
     return undilated_depthwise(x, kernel, stride, measured=False)
 
 
