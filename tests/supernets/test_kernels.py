@@ -38,7 +38,7 @@ def test_dilated_depthwise_matches_space_to_batch(multiplier, height, traced):
 
 
 @pytest.mark.parametrize("k, multiplier", [(3, 1), (5, 2)])
-def test_strided_depthwise_matches_explicit_padding(k, multiplier):
+def test_undilated_depthwise_at_stride_2_matches_explicit_padding(k, multiplier):
     rng = np.random.default_rng(1)
     x = tf.constant(rng.standard_normal((2, 8, 8, 3)), tf.float32)
     kernel = tf.constant(rng.standard_normal((k, k, 3, multiplier)), tf.float32)
