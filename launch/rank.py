@@ -28,9 +28,13 @@ compares the scores with the table's 200-epoch CIFAR-10 test accuracy. It prints
 - as its LAST line one JSON object: `{"scorer", "label", "kendall_tau", "spearman_rho",
   "top10_precision", "cpu_seconds", "wall_seconds", "process_cpu_seconds", "num_cells",
   "seed", "degenerate", "proxy": {...}, "scorer_settings": {...}, "cpu",
-  "cpu_vector_extensions", "kernel_library", "published_kendall_tau"}`.
+  "cpu_vector_extensions", "kernel_library", "published_kendall_tau", "resumed_cells"}`.
 
-It writes `<workdir>/<label>_scores.json` (per cell: index, arch, score, cifar10; a
+The per-cell scorers (the training-free ones and `standalone`) append each cell's score and
+seconds to `<workdir>/<label>_scores.partial.jsonl` as they go: a rerun of an interrupted run
+with the same flags reads those cells back instead of scoring them again (their recorded
+seconds are added to the cost; `resumed_cells` in the JSON), and the file is removed when the
+run completes. It writes `<workdir>/<label>_scores.json` (per cell: index, arch, score, cifar10; a
 degenerate `-inf` score is null) and `<workdir>/<label>_scatter.png`, where the label (also
 in the JSON) is the scorer's name, suffixed with `_<supernet_algorithm>` when that is not the
 scorer's default (e.g. `spos_magic_t`, `alpha_gdas`): the name an ensemble member goes by.
@@ -148,6 +152,11 @@ def _train_supernet(algorithm: str, strategy, **overrides) -> tuple[str, float]:
     return task_workdir(workdir, strategy), float(report["search_seconds"])
 
 
+def _partial_path(workdir: str, label: str) -> str:
+    """Where a per-cell scorer keeps each cell's score until the run completes."""
+    return os.path.join(workdir, f"{label}_scores.partial.jsonl")
+
+
 def _scorer_name() -> str:
     name = _SCORER.value.strip()
     if _REFERENCE.value:
@@ -184,9 +193,10 @@ def main(argv: list[str]) -> None:
 
     runtime.configure()  # before any tf.function compiles: see tfnas/runtime.py
     from tfnas.benchmarks import NB201Table
-    from tfnas.ranking import SCORERS, ProxyConfig, ScoringContext, make_scorer, sample_indices
+    from tfnas.ranking import SCORERS, PerCellScorer, ProxyConfig, ScoringContext, make_scorer, sample_indices
     from tfnas.ranking.benchmark import PUBLISHED_KENDALL_TAU, cpu_seconds, plot_ranking, run_ranking
-    from tfnas.runs import CorruptCheckpointError, NonFiniteLossError, is_chief, task_workdir, write_json
+    from tfnas.runs import (CorruptCheckpointError, NonFiniteLossError, ResultLog, is_chief, task_workdir,
+                            write_json)
 
     try:
         strategy = strategy_from_flags()
@@ -237,7 +247,13 @@ def main(argv: list[str]) -> None:
             raise ValueError(f"--dna_search belongs to --scorer=dna; it conflicts with --scorer={name}.")
         scorer = make_scorer(name, **options)
         table = NB201Table(data_dir=_DATA_DIR.value)  # Fails early when the table is missing.
-        context = ScoringContext(proxy, data_dir=_DATA_DIR.value, log=lambda line: print(line, flush=True))
+        results = None
+        if isinstance(scorer, PerCellScorer):  # each cell kept as it is scored: a rerun resumes
+            results = ResultLog(_partial_path(task_workdir(_WORKDIR.value, strategy), label),
+                                {"scorer": name, "scorer_settings": scorer.settings(), "proxy": proxy.to_dict(),
+                                 "space": _SPACE.value})
+        context = ScoringContext(proxy, data_dir=_DATA_DIR.value, log=lambda line: print(line, flush=True),
+                                 results=results)
         if scorer.minibatches:  # Load (and check) the data before the first cell.
             context.images(scorer.minibatches * proxy.batch_size)
         # Outside the strategy's scope: the scorers clear the Keras session between cells, which
@@ -278,6 +294,7 @@ def main(argv: list[str]) -> None:
         "cpu_vector_extensions": runtime.cpu_vector_extensions(),
         "kernel_library": runtime.kernel_library(),
         "published_kendall_tau": PUBLISHED_KENDALL_TAU.get(name),
+        "resumed_cells": scorer.resumed[0],
     }
     if found is not None:
         summary["dna_search"] = found
@@ -292,6 +309,8 @@ def main(argv: list[str]) -> None:
         write_json(scores_path, {**summary, "cells": report.per_cell()})
         png = plot_ranking(report, os.path.join(_WORKDIR.value, f"{label}_scatter.png"))
         print(f"wrote {scores_path} and {png}")
+    if results is not None and os.path.exists(results.path):
+        os.remove(results.path)  # the run is complete: a rerun measures again
     print(json.dumps(summary))
 
 

@@ -81,3 +81,22 @@ def test_make_strategy_refuses_unknown_names_and_bad_tf_config(monkeypatch):
     with pytest.raises(ValueError, match="lacks them"):
         make_strategy("multi_worker")
     assert make_strategy("one_device").num_replicas_in_sync == 1
+
+
+def test_result_log_keeps_each_line_and_reads_back_only_its_settings(tmp_path):
+    from tfnas.runs import ResultLog
+
+    path = str(tmp_path / "sub" / "results.jsonl")
+    log = ResultLog(path, {"seed": np.int64(0)})
+    assert log.read() == {}  # no file yet
+    log.append("a", score=np.float32(1.5), seconds=2.0)
+    log.append("b", score=float("-inf"), seconds=1.0)  # a degenerate score survives the round trip
+    log.append("a", score=3.0, seconds=4.0)  # the last line of a cell wins
+    ResultLog(path, {"seed": 1}).append("c", score=5.0, seconds=6.0)
+    read = ResultLog(path, {"seed": 0}).read()
+    assert set(read) == {"a", "b"} and read["a"]["score"] == 3.0 and read["b"]["score"] == float("-inf")
+    assert set(ResultLog(path, {"seed": 1}).read()) == {"c"}
+    with open(path, "a", encoding="utf-8") as f:
+        f.write('{"cell": "d", "score": 1.0')  # a line cut short
+    with pytest.raises(ValueError, match="line 5, is not a result line"):
+        log.read()

@@ -320,6 +320,63 @@ def write_json(path: str, data: Any) -> None:
     os.replace(tmp, path)
 
 
+class ResultLog:
+    """Per-cell results appended one JSON line each, so an interrupted run resumes.
+
+    Each line is `{"cell": ..., <settings_key>: settings, **values}`; `read` returns the
+    lines measured at the same settings (others are kept in the file and ignored), keyed by
+    cell. A line is appended (and flushed) as soon as its cell is done, so a kill loses at
+    most the cell in progress. A line that does not parse is reported, not skipped: fix or
+    delete it (that cell is then measured again).
+
+    Args:
+        path: The JSON-lines file (created on the first `append`).
+        settings: What the results depend on, JSON-ready (e.g. the proxy, the scorer's
+            settings, the seed).
+        settings_key: The line's field holding `settings`.
+    """
+
+    def __init__(self, path: str, settings: dict[str, Any], settings_key: str = "settings") -> None:
+        self.path = path
+        self.settings = jsonable(settings)
+        self.settings_key = settings_key
+
+    def read(self) -> dict[str, dict[str, Any]]:
+        """`{cell: line}` of the lines measured at these settings (the last one wins).
+
+        Raises:
+            ValueError: for a line that is not JSON or lacks `cell` or the settings field.
+        """
+        results: dict[str, dict[str, Any]] = {}
+        if not os.path.exists(self.path):
+            return results
+        with open(self.path, encoding="utf-8") as f:
+            for number, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                    cell, settings = str(row["cell"]), row[self.settings_key]
+                except (ValueError, KeyError, TypeError) as err:
+                    raise ValueError(
+                        f"{self.path}, line {number}, is not a result line ({err}); fix or delete the line "
+                        "(that cell is then measured again)."
+                    ) from None
+                if settings == self.settings:
+                    results[cell] = row
+        return results
+
+    def append(self, cell: str, **values: Any) -> None:
+        """Appends one cell's result (numpy values allowed)."""
+        directory = os.path.dirname(self.path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        row = {"cell": cell, **jsonable(values), self.settings_key: self.settings}
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+            f.flush()
+
+
 def check_run_config(workdir: str, config: dict[str, Any], what: str = "run") -> None:
     """Writes a run's `config.json`, or checks that the one already in `workdir` equals `config`.
 

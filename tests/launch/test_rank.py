@@ -83,6 +83,33 @@ def test_two_scorers_rate_the_same_sample_and_report_json(data_dir, tmp_path):
     assert [c["score"] for c in saved] == pytest.approx(expected_scores)
 
 
+def test_an_interrupted_per_cell_run_resumes_from_its_partial_scores(data_dir, tmp_path):
+    from tfnas.ranking import ProxyConfig
+
+    table = NB201Table(data_dir=data_dir)
+    cells = [table.genotype(i).to_string() for i in sample_indices(5, seed=3)]
+    proxy = ProxyConfig(channels=4, layers=1, image_size=8, batch_size=8, seed=3).to_dict()
+    settings = {"scorer": "params", "scorer_settings": {}, "proxy": proxy, "space": "nb201"}
+    partial = tmp_path / "params_scores.partial.jsonl"
+    lines = [  # what a killed run left: cell 0 scored; a line of another seed's proxy is ignored
+        {"cell": cells[0], "score": 1e9, "cpu_seconds": 100.0, "wall_seconds": 50.0, "settings": settings},
+        {"cell": cells[1], "score": 2e9, "cpu_seconds": 1.0, "wall_seconds": 1.0,
+         "settings": {**settings, "proxy": {**proxy, "seed": 4}}},
+    ]
+    partial.write_text("".join(json.dumps(line) + "\n" for line in lines) + "{not json\n")
+    proc = _run(data_dir, "--scorer=params", *_TINY, f"--workdir={tmp_path}")
+    assert proc.returncode == 2 and "params_scores.partial.jsonl, line 3, is not a result line" in error_line(proc.stderr)
+    partial.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    proc = _run(data_dir, "--scorer=params", *_TINY, f"--workdir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["resumed_cells"] == 1 and summary["cpu_seconds"] >= 100.0 and summary["wall_seconds"] >= 50.0
+    scores = [c["score"] for c in json.loads((tmp_path / "params_scores.json").read_text())["cells"]]
+    assert scores[0] == 1e9  # read back, not scored again
+    assert all(0 < s < 1e9 for s in scores[1:])  # parameter counts, the other seed's line unused
+    assert not partial.exists()  # the run completed: a rerun measures again
+
+
 @pytest.mark.slow
 def test_spos_scorer_trains_a_supernet_then_rates_cells_with_inherited_weights(data_dir, tmp_path):
     args = ("--scorer=spos", "--num_cells=5", "--channels=4", "--layers=1", "--image_size=8", "--batch_size=32",

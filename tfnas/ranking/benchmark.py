@@ -53,8 +53,9 @@ class RankingReport:
         scores: One score per cell (`-inf`: degenerate).
         accuracies: Their 200-epoch CIFAR-10 test accuracy (%) from the table.
         metrics: Rank agreement of `scores` with `accuracies`.
-        cpu_seconds: Process CPU seconds spent scoring (all threads, children included).
-        wall_seconds: Wall seconds spent scoring.
+        cpu_seconds: Process CPU seconds spent scoring (all threads, children included;
+            cells read back from an interrupted run at what they cost then).
+        wall_seconds: Wall seconds spent scoring (likewise).
     """
 
     scorer: str
@@ -97,6 +98,9 @@ def run_ranking(scorer: Scorer, indices: Sequence[int] | np.ndarray, table: Any,
     cpu0, wall0 = cpu_seconds(), time.perf_counter()
     scores = np.asarray(scorer.score(cells, context), dtype=np.float64).reshape(-1)
     cpu, wall = cpu_seconds() - cpu0, time.perf_counter() - wall0
+    # cells an interrupted run scored (read back from `context.results`) cost what they cost then
+    _, resumed_cpu, resumed_wall = scorer.resumed
+    cpu, wall = cpu + resumed_cpu, wall + resumed_wall
     if scores.size != len(cells):
         raise ValueError(f"Scorer {scorer.name!r} returned {scores.size} scores for {len(cells)} cells.")
     accuracies = np.array([table.accuracy(int(i), dataset) for i in indices], dtype=np.float64)

@@ -113,6 +113,10 @@ class ScoringContext:
         state: Trained state for scorers that need it (e.g. `{"supernet": ...}`); the
             training-free scorers ignore it.
         log: Called with progress lines (None: silent).
+        results: A `tfnas.runs.ResultLog` where a `PerCellScorer` appends each cell's score
+            and seconds as it goes and finds the cells an interrupted run already scored
+            (None: nothing kept). Its settings must identify the run (scorer, its settings,
+            the proxy).
 
     Example:
     >>> import numpy as np
@@ -132,8 +136,10 @@ class ScoringContext:
         num_classes: int | None = None,
         state: Mapping[str, Any] | None = None,
         log: Callable[[str], None] | None = None,
+        results: Any = None,
     ) -> None:
         self.proxy = proxy or ProxyConfig()
+        self.results = results
         self.data_dir = data_dir
         if (images is None) != (labels is None):
             raise ValueError("images and labels must be given together.")
@@ -231,6 +237,9 @@ class Scorer(abc.ABC):
 
     name: ClassVar[str] = ""
     minibatches: ClassVar[int] = 0
+    #: `(cells, cpu_seconds, wall_seconds)` of the last `score` call's cells read back from
+    #: `ScoringContext.results` (scored by an earlier, interrupted run) instead of scored again.
+    resumed: tuple[int, float, float] = (0, 0.0, 0.0)
 
     def settings(self) -> dict[str, Any]:
         """The scorer's own settings, JSON-able (reported next to its results)."""
@@ -255,7 +264,10 @@ class PerCellScorer(Scorer):
     """A scorer that rates each cell on its own network: `score_cell(cell, context)`.
 
     `score` clears the Keras session before each cell (so 200 networks do not pile up in
-    memory, and layer names restart) and logs progress about ten times.
+    memory, and layer names restart) and logs progress about ten times. With
+    `context.results`, each cell's score and its CPU and wall seconds are appended there as
+    soon as it is scored, and a cell already there is read back, not scored again (its
+    seconds in `resumed`).
     """
 
     @abc.abstractmethod
@@ -263,15 +275,38 @@ class PerCellScorer(Scorer):
         """Returns the score of one cell."""
 
     def score(self, cells: Sequence[NB201Genotype], context: ScoringContext) -> np.ndarray:
+        from tfnas.ranking.benchmark import cpu_seconds
+
         values = np.empty(len(cells), dtype=np.float64)
         start = time.perf_counter()
         every = max(1, math.ceil(len(cells) / 10))
+        done = context.results.read() if context.results is not None else {}
+        resumed = [0, 0.0, 0.0]
         for i, cell in enumerate(cells):
+            key = cell.to_string()
+            if key in done:
+                row = done[key]
+                try:
+                    values[i] = float(row["score"])
+                    resumed[1] += float(row["cpu_seconds"])
+                    resumed[2] += float(row["wall_seconds"])
+                except (KeyError, TypeError, ValueError) as err:
+                    raise ValueError(f"{context.results.path}: the line of {key} has no score, cpu_seconds and "
+                                     f"wall_seconds ({err}); fix or delete the line (that cell is then scored "
+                                     "again).") from None
+                resumed[0] += 1
+                continue
             keras.backend.clear_session()
+            cpu0, wall0 = cpu_seconds(), time.perf_counter()
             values[i] = float(self.score_cell(cell, context))
+            if context.results is not None:
+                context.results.append(key, score=values[i], cpu_seconds=cpu_seconds() - cpu0,
+                                       wall_seconds=time.perf_counter() - wall0)
             if context.log is not None and ((i + 1) % every == 0 or i + 1 == len(cells)):
-                context.log(f"  {self.name}: {i + 1}/{len(cells)} cells, {time.perf_counter() - start:.0f} s")
+                context.log(f"  {self.name}: {i + 1}/{len(cells)} cells, {time.perf_counter() - start:.0f} s"
+                            + (f" ({resumed[0]} read back from {context.results.path})" if resumed[0] else ""))
         keras.backend.clear_session()
+        self.resumed = (resumed[0], resumed[1], resumed[2])
         return values
 
 

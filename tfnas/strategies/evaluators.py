@@ -156,34 +156,21 @@ class TrainEvaluator:
         self.name = "train"
         self.cache_path = cache_path
         self._data: tuple[np.ndarray, ...] | None = None
-        self._cache: dict[str, tuple[float, float]] = self._read_cache() if cache_path else {}
+        self._log = None
+        self._cache: dict[str, tuple[float, float]] = {}
+        if cache_path:
+            from tfnas.runs import ResultLog
+
+            self._log = ResultLog(cache_path, self._proxy_key(), settings_key="proxy")
+            for cell, row in self._log.read().items():
+                try:
+                    self._cache[cell] = (float(row["score"]), float(row["seconds"]))
+                except (KeyError, TypeError, ValueError) as err:
+                    raise ValueError(f"{cache_path}: the line of {cell} has no score and seconds ({err}); fix or "
+                                     "delete the line (that cell is then trained again).") from None
 
     def _proxy_key(self) -> dict[str, Any]:
         return {k: v for k, v in dataclasses.asdict(self.proxy).items() if k != "data_dir"}
-
-    def _read_cache(self) -> dict[str, tuple[float, float]]:
-        import json
-        import os
-
-        cache: dict[str, tuple[float, float]] = {}
-        if not os.path.exists(self.cache_path):
-            return cache
-        key = self._proxy_key()
-        with open(self.cache_path, encoding="utf-8") as f:
-            for number, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                    cell, score, seconds, proxy = row["cell"], float(row["score"]), float(row["seconds"]), row["proxy"]
-                except (ValueError, KeyError, TypeError) as err:
-                    raise ValueError(
-                        f"{self.cache_path}, line {number}, is not a result line ({err}); fix or delete the line "
-                        "(that cell is then trained again)."
-                    ) from None
-                if proxy == key:
-                    cache[cell] = (score, seconds)
-        return cache
 
     def _load(self) -> tuple[np.ndarray, ...]:
         if self._data is None:
@@ -212,11 +199,8 @@ class TrainEvaluator:
             return self._cache[key]
         score, seconds = self._train(cell)
         self._cache[key] = (score, seconds)
-        if self.cache_path:
-            import json
-
-            with open(self.cache_path, "a", encoding="utf-8") as f:
-                f.write(json.dumps({"cell": key, "score": score, "seconds": seconds, "proxy": self._proxy_key()}) + "\n")
+        if self._log:
+            self._log.append(key, score=score, seconds=seconds)
         return score, seconds
 
     def _train(self, cell: NB201Genotype) -> tuple[float, float]:
