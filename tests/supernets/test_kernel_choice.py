@@ -17,6 +17,7 @@ def probing(monkeypatch, tmp_path):
     monkeypatch.setenv("TFNAS_KERNEL_FORM", "probe")
     monkeypatch.setenv("TFNAS_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(kernel_choice, "_chosen", {})
+    monkeypatch.setattr(kernel_choice, "_disk", {})
     return tmp_path / "kernel_forms.json"
 
 
@@ -33,7 +34,7 @@ def _sleeper(seconds: dict[str, float], calls: list[str]):
     return make_call
 
 
-def test_choose_takes_the_faster_formulation_and_caches_it_on_disk(probing):
+def test_choose_takes_the_faster_formulation_and_caches_it_on_disk(probing, monkeypatch):
     calls: list[str] = []
     form = kernel_choice.choose("k|1", ("slow", "fast"), _sleeper({"slow": 0.02, "fast": 0.0}, calls))
     assert form == "fast"
@@ -42,9 +43,14 @@ def test_choose_takes_the_faster_formulation_and_caches_it_on_disk(probing):
     cache = json.loads(probing.read_text())
     assert [entry["k|1"] for entry in cache.values()] == ["fast"]
     kernel_choice._chosen.clear()  # a new process: read from disk, nothing timed
+    kernel_choice._disk.clear()
     calls.clear()
     assert kernel_choice.choose("k|1", ("slow", "fast"), _sleeper({"slow": 0.0, "fast": 0.02}, calls)) == "fast"
     assert calls == []
+    # the file is read once per process: later shapes look in memory
+    kernel_choice._chosen.clear()
+    monkeypatch.setattr(kernel_choice, "_read_cache", lambda: pytest.fail("the cache file was read again"))
+    assert kernel_choice.choose("k|1", ("slow", "fast"), _sleeper({"slow": 0.0, "fast": 0.02}, calls)) == "fast"
 
 
 def test_a_corrupt_cache_is_measured_again_and_rewritten(probing):

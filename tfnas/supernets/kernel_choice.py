@@ -35,6 +35,8 @@ FORM_MODES = ("probe", "first", "last")
 PROBE_CALLS = 5
 
 _chosen: dict[str, str] = {}
+#: This machine's entries of the disk cache, read once per process and cache file.
+_disk: dict[tuple[str, str], dict[str, str]] = {}
 
 
 def mode() -> str:
@@ -65,9 +67,19 @@ def _read_cache() -> dict:
     return cache if isinstance(cache, dict) else {}
 
 
+def _disk_forms() -> dict[str, str]:
+    """This machine's choices saved on disk, read on the first call of a process."""
+    where = (str(_cache_path()), _machine())
+    if where not in _disk:
+        machine = _read_cache().get(where[1])
+        _disk[where] = dict(machine) if isinstance(machine, dict) else {}
+    return _disk[where]
+
+
 def _write_cache(key: str, form: str) -> None:
+    _disk_forms()[key] = form
     path = _cache_path()
-    cache = _read_cache()
+    cache = _read_cache()  # read again: another process may have added its own choices
     machine = cache.get(_machine())
     machine = machine if isinstance(machine, dict) else {}
     machine[key] = form
@@ -124,8 +136,7 @@ def choose(key: str, candidates: Sequence[str], make_call: Callable[[str], Calla
     form = _chosen.get(key)
     if form in candidates:
         return form
-    machine = _read_cache().get(_machine())
-    form = machine.get(key) if isinstance(machine, dict) else None
+    form = _disk_forms().get(key)
     if form not in candidates:
         seconds = measure(candidates, make_call)
         form = min(seconds, key=seconds.get)

@@ -252,12 +252,21 @@ def repeated_depthwise(x, kernel, *, stride: int = 1, dilation: int = 1):
         def grad(dy):
             shape = tf.shape(x)
             dx = _dw_input_grad(tf.concat([shape[:-1], [channels * multiplier]], axis=0), flat, dy, stride)
-            dx = tf.reduce_sum(tf.reshape(dx, tf.concat([shape, [multiplier]], axis=0)), axis=-1)
+            dx = _sum_copies(dx, shape, multiplier)
             return dx, _dw_filter_grad(x, dy, kernel, stride, filter_form)
 
         return y, grad
 
     return _conv(x, kernel)
+
+
+def _sum_copies(dx, shape, multiplier: int):
+    """The input gradient of a channel-multiplier depthwise conv from the one of its
+    multiplier-1 form (`[..., C * M]`, channel `c * M + m` from input channel `c`): the sum
+    over the `M` copies of each channel, shaped `shape` (`[B, H, W, C]`)."""
+    if multiplier == 1:
+        return dx
+    return tf.reduce_sum(tf.reshape(dx, tf.concat([shape, [multiplier]], axis=0)), axis=-1)
 
 
 def _repeated_dilated(x, kernel, dilation: int):
@@ -276,8 +285,7 @@ def _repeated_dilated(x, kernel, dilation: int):
 
         def grad(dy):
             shape = tf.shape(x)
-            dx = _forward(dy, tf.reverse(flat, [0, 1]))
-            dx = tf.reduce_sum(tf.reshape(dx, tf.concat([shape, [multiplier]], axis=0)), axis=-1)
+            dx = _sum_copies(_forward(dy, tf.reverse(flat, [0, 1])), shape, multiplier)
             return dx, _dilation_filter_grad(x, dy, tf.shape(kernel), k, dilation)
 
         return y, grad
@@ -339,10 +347,7 @@ def dilated_depthwise(x, kernel, dilation: int):
 
         def grad(dy):
             flipped = tf.reshape(tf.reverse(kernel, [0, 1]), [k, k, -1, 1])
-            dx = _native_dilated(dy, flipped, dilation)
-            shape = tf.shape(x)
-            if multiplier > 1:
-                dx = tf.reduce_sum(tf.reshape(dx, [shape[0], shape[1], shape[2], -1, multiplier]), axis=-1)
+            dx = _sum_copies(_native_dilated(dy, flipped, dilation), tf.shape(x), multiplier)
             return dx, _dilation_filter_grad(x, dy, tf.shape(kernel), k, dilation)
 
         return y, grad
