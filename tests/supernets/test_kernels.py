@@ -171,3 +171,26 @@ def test_repeat_each_needs_a_static_last_axis():
     fn = tf.function(lambda x: kernels.repeat_each(x, 2), input_signature=[tf.TensorSpec((3, None))])
     with pytest.raises(ValueError, match="static last axis"):
         fn.get_concrete_function()
+
+
+@pytest.mark.parametrize("shape", [(2, 8, 6, 3), (2, 7, 6, 3), (3, 4, 4, 0), (0, 4, 4, 2)])
+@pytest.mark.parametrize("traced", [False, True])
+def test_diagonal_phases_match_strided_slices_with_their_gradient(shape, traced):
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.standard_normal(shape), tf.float32)
+    half = (shape[0], -(-shape[1] // 2), -(-shape[2] // 2), shape[3])
+    da = tf.constant(rng.standard_normal(half), tf.float32)
+    db = tf.constant(rng.standard_normal((shape[0], shape[1] // 2, shape[2] // 2, shape[3])), tf.float32)
+
+    def run(fn):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            a, b = fn(x)
+            loss = tf.reduce_sum(a * da) + tf.reduce_sum(b * db)
+        return [a, b, tape.gradient(loss, x)]
+
+    ours = (tf.function(lambda: run(kernels.diagonal_phases)) if traced else lambda: run(kernels.diagonal_phases))()
+    want = run(lambda t: (t[:, ::2, ::2, :], t[:, 1::2, 1::2, :]))
+    for got, expected in zip(ours, want):
+        assert got.shape == expected.shape
+        np.testing.assert_array_equal(got.numpy(), expected.numpy())  # copies only: exact

@@ -267,8 +267,9 @@ class SearchCell(keras.layers.Layer):
     def _preprocess0(self, x):
         x = ops.relu(x)
         if self.reduction_prev:
-            a = kernels.source_matmul(x[:, ::2, ::2, :], self._kernel("pre0_fr_a"))
-            b = kernels.source_matmul(x[:, 1::2, 1::2, :], self._kernel("pre0_fr_b"))
+            even, odd = kernels.diagonal_phases(x)
+            a = kernels.source_matmul(even, self._kernel("pre0_fr_a"))
+            b = kernels.source_matmul(odd, self._kernel("pre0_fr_b"))
             return kernels.batch_norm(ops.concatenate([a, b], axis=-1))
         return kernels.batch_norm(kernels.source_matmul(x, self._kernel("pre0_conv")))
 
@@ -381,8 +382,9 @@ class SearchCell(keras.layers.Layer):
         fa, fb = self._kernel(f"{prefix}_fa"), self._kernel(f"{prefix}_fb")
         for si in range(s_count):
             r = relu if s_count == 1 else relu[..., si * channels : (si + 1) * channels]
-            a = kernels.source_matmul(r[:, ::2, ::2, :], fa[si])
-            b = kernels.source_matmul(r[:, 1::2, 1::2, :], fb[si])
+            even, odd = kernels.diagonal_phases(r)
+            a = kernels.source_matmul(even, fa[si])
+            b = kernels.source_matmul(odd, fb[si])
             parts.append(kernels.interleave_halves(a, b, t_count))
         return parts[0] if s_count == 1 else ops.concatenate(parts, axis=-1)
 
@@ -476,8 +478,9 @@ class SearchCell(keras.layers.Layer):
             if stride == 1:
                 return x * per_channel
             r = tf.nn.relu(x)
-            a = kernels.block_matmul(r[:, ::2, ::2, :], table("fa", "factorized", sel))
-            b = kernels.block_matmul(r[:, 1::2, 1::2, :], table("fb", "factorized", sel))
+            even, odd = kernels.diagonal_phases(r)
+            a = kernels.block_matmul(even, table("fa", "factorized", sel))
+            b = kernels.block_matmul(odd, table("fb", "factorized", sel))
             half = cp // 2  # per edge: its `a` half, then its `b` half
             rows = tf.concat([tf.reshape(a, [-1, half]), tf.reshape(b, [-1, half])], axis=-1)
             y = tf.reshape(rows, kernels.image_shape(a, 2 * tf.shape(a)[-1]))
