@@ -467,8 +467,11 @@ class SearchCell(keras.layers.Layer):
             return kernels.gather_rows(
                 self._edge_table(f"g{g}_{op}_{suffix}", layout, s_count, t_count), rows)
 
-        if kind == "none":
-            return tf.zeros_like(x[:, ::stride, ::stride, :])
+        if kind == "none":  # zeros of the strided size (no strided copy of x to take the shape of)
+            spatial = kernels.strided_size(x, stride)
+            if stride == 1 or spatial is None:
+                return tf.zeros_like(x[:, ::stride, ::stride, :])
+            return tf.zeros(tf.stack([kernels.batch_size(x), *spatial, tf.shape(x)[-1]]), x.dtype)
         if kind == "pool":
             y = kernels.block_pool(x, k, stride, channels=cp)
             if self.space == "darts":
