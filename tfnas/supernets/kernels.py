@@ -702,6 +702,18 @@ def _eye(n, dtype):
     return tf.one_hot(tf.range(n), n, dtype=dtype)
 
 
+def _block_diagonal(kernels_, batch_axis: int = 0):
+    """`[..., n, C, D]` per-edge kernels (`n` at `batch_axis`, the last two axes C and D) ->
+    `[..., n, C, n, D]`, edge `i`'s kernel at `[..., i, :, i, :]` and zeros elsewhere: the
+    block-diagonal kernel once the last four axes are merged. One broadcast multiply by the
+    identity (an einsum did the same at about twice the cost per call under oneDNN)."""
+    n = tf.shape(kernels_)[batch_axis]
+    eye = _eye(n, kernels_.dtype)  # [n, n]
+    lead = batch_axis  # axes before n
+    eye = tf.reshape(eye, [1] * lead + [n, 1, n, 1])
+    return tf.expand_dims(kernels_, -2) * eye
+
+
 def gather_edges(x, sources_of, inverse, *, sources: int, targets: int, channels: int):
     """Copies each source's channels to the edges that read it, in a given edge order.
 
@@ -770,8 +782,7 @@ def block_matmul(x, kernels_, *, padded: bool = False):
     """
     n = tf.shape(kernels_)[0]
     c, d = int(kernels_.shape[1]), int(kernels_.shape[2])
-    full = tf.einsum("ncd,nm->ncmd", kernels_, _eye(n, kernels_.dtype))
-    full = tf.reshape(full, [n * c, n * d])
+    full = tf.reshape(_block_diagonal(kernels_), [n * c, n * d])
     y = tf.matmul(tf.reshape(x, [-1, n * c]), full)
     if padded and x.shape[1] is not None and x.shape[2] is not None:
         return tf.reshape(y, [-1, int(x.shape[1]), int(x.shape[2]), n * d])
@@ -828,7 +839,7 @@ def block_conv(x, kernels_, *, stride: int = 1):
     k = int(kernels_.shape[1])
     n = tf.shape(kernels_)[0]
     c, d = int(kernels_.shape[3]), int(kernels_.shape[4])
-    full = tf.einsum("nijcd,nm->ijncmd", kernels_, _eye(n, kernels_.dtype))
+    full = _block_diagonal(tf.transpose(kernels_, [1, 2, 0, 3, 4]), batch_axis=2)
     full = tf.reshape(full, [k, k, n * c, n * d])
     if stride == 1:
         return tf.nn.conv2d(x, full, 1, "SAME")
