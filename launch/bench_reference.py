@@ -197,7 +197,7 @@ def _report(times: dict[str, list[float]], ready: dict[str, dict], info: dict[st
         "reference_build_s": ready["reference"].get("build_s"),
         "reference_peak_rss_mb": info["reference"].get("peak_rss_mb"),
         "reference_threads": ready["reference"].get("threads"),
-        "cpu": runtime.cpu_model(),
+        "cpu": runtime.cpu_signature(),
         "vector_extensions": runtime.cpu_vector_extensions(),
         "torch_version": ready["reference"].get("torch_version"),
         "tf_version": next((ready[name].get("tf_version") for name in times if name != "reference"), None),

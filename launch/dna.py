@@ -130,7 +130,7 @@ def main(argv: list[str]) -> None:
         sys.exit(2)
     summary = {"search": found, "teacher_heldout_accuracy": run.teacher_accuracy,
                "training_seconds": run.training_seconds, "config": config.to_dict(),
-               "wall_seconds": round(time.perf_counter() - start, 1), "cpu": runtime.cpu_model(),
+               "wall_seconds": round(time.perf_counter() - start, 1), "cpu": runtime.cpu_signature(),
                "cpu_vector_extensions": runtime.cpu_vector_extensions(), "kernel_library": runtime.kernel_library()}
     if compare is not None:
         summary["compare"] = compare

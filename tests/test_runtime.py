@@ -80,6 +80,18 @@ def test_cpu_vector_extensions_reads_the_flags_line():
     assert "avx2" in extensions  # every CPU this project runs on has AVX2 (x86-64-v3)
 
 
+def test_cpu_signature_names_the_model_numbers_beside_the_name():
+    signature = runtime.cpu_signature()
+    with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+        fields = {}
+        for line in f:
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+    assert signature.startswith(fields["model name"] + ", ")
+    for name in ("cpu family", "model", "stepping", "cache size"):
+        assert f"{name} {fields[name]}" in signature
+
+
 _CHOOSE = (
     "import json, os, sys\n"
     "from tfnas import runtime\n"

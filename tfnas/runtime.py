@@ -118,6 +118,18 @@ def cpu_model() -> str | None:
     return _cpuinfo_field("model name")
 
 
+def cpu_signature() -> str:
+    """The CPU's model name with its family, model and stepping numbers and cache size from
+    `/proc/cpuinfo`: in virtual machines the name is often only "Intel(R) Xeon(R) Processor"
+    whatever the generation, which the numbers tell apart (machines measured here under
+    that one name differed by 2x in the reference PyTorch step). "unknown" parts where a
+    field cannot be read."""
+    fields = [cpu_model() or "unknown"]
+    for name in ("cpu family", "model", "stepping", "cache size"):
+        fields.append(f"{name} {_cpuinfo_field(name) or 'unknown'}")
+    return ", ".join(fields)
+
+
 def cpu_vector_extensions() -> list[str]:
     """The CPU's x86 vector extensions (`avx`, `avx2`, `fma`, `avx512f`, ...) from
     `/proc/cpuinfo`; empty where it cannot be read (not Linux, not x86)."""
@@ -248,7 +260,7 @@ def choose_kernel_library() -> dict[str, object]:
     if choice in _ONEDNN_SWITCH:
         os.environ["TF_ENABLE_ONEDNN_OPTS"] = _ONEDNN_SWITCH[choice]
         return {"kernel_library": choice, "chosen_by": "TFNAS_KERNEL_LIBRARY"}
-    key = "|".join([cpu_model() or "unknown", ",".join(cpu_vector_extensions()), _tensorflow_version()])
+    key = "|".join([cpu_signature(), ",".join(cpu_vector_extensions()), _tensorflow_version()])
     path = _probe_cache()
     try:
         cache = json.loads(path.read_text())

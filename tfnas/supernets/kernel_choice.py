@@ -8,7 +8,7 @@ while at 3x3, or at `[8, 8, 512]`, "SAME" is the faster one; the forward conv an
 gradient flip the other way at other shapes. No fixed rule fits every machine, so each
 kernel that has several formulations names them, and `choose` times them on the call's own
 shape (in a traced function, the way the search step runs them) the first time that shape
-is seen in a process, then keeps the faster: in memory, and on disk per CPU model, vector
+is seen in a process, then keeps the faster: in memory, and on disk per CPU (`runtime.cpu_signature`), vector
 extensions, TensorFlow version and kernel library (`$TFNAS_CACHE_DIR/kernel_forms.json`), so
 a later process pays nothing. Every formulation computes the same values; the gradient
 checks in `tests/supernets/test_kernel_gradcheck.py` run each one.
@@ -55,7 +55,7 @@ def _cache_path() -> pathlib.Path:
 def _machine() -> str:
     from tfnas import runtime
 
-    return "|".join([runtime.cpu_model() or "unknown", ",".join(runtime.cpu_vector_extensions()),
+    return "|".join([runtime.cpu_signature(), ",".join(runtime.cpu_vector_extensions()),
                      tf.__version__, runtime.kernel_library()])
 
 
