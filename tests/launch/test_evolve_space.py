@@ -94,8 +94,12 @@ def test_nb201_on_two_logical_cpus_keeps_the_one_device_result(data_dir, tmp_pat
     a, b = (json.loads(p.stdout.strip().splitlines()[-1]) for p in (one, two))
     assert b["learned_space"] == a["learned_space"]
     assert b["search_in_learned"]["cells"] == a["search_in_learned"]["cells"]
-    for m, n in zip(a["motifs"], b["motifs"]):
-        assert m["cell"] == n["cell"] and m["fitness"] == pytest.approx(n["fitness"], abs=0.05)
+    # the kept motifs, by cell: their order follows fitness, which replica BatchNorm moves a little
+    kept_one = {m["cell"]: m["fitness"] for m in a["motifs"]}
+    kept_two = {m["cell"]: m["fitness"] for m in b["motifs"]}
+    assert kept_two.keys() == kept_one.keys()
+    for cell, fitness in kept_one.items():
+        assert kept_two[cell] == pytest.approx(fitness, abs=0.05)
     assert (tmp_path / "two" / "report.json").exists()
 
 
