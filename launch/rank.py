@@ -251,7 +251,7 @@ def main(argv: list[str]) -> None:
         if isinstance(scorer, PerCellScorer):  # each cell kept as it is scored: a rerun resumes
             results = ResultLog(_partial_path(task_workdir(_WORKDIR.value, strategy), label),
                                 {"scorer": name, "scorer_settings": scorer.settings(), "proxy": proxy.to_dict(),
-                                 "space": _SPACE.value})
+                                 "space": _SPACE.value}, fields=("score", "cpu_seconds", "wall_seconds"))
         context = ScoringContext(proxy, data_dir=_DATA_DIR.value, log=lambda line: print(line, flush=True),
                                  results=results)
         if scorer.minibatches:  # Load (and check) the data before the first cell.

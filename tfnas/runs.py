@@ -334,18 +334,22 @@ class ResultLog:
         settings: What the results depend on, JSON-ready (e.g. the proxy, the scorer's
             settings, the seed).
         settings_key: The line's field holding `settings`.
+        fields: The numeric values every line must hold (read back as floats).
     """
 
-    def __init__(self, path: str, settings: dict[str, Any], settings_key: str = "settings") -> None:
+    def __init__(self, path: str, settings: dict[str, Any], settings_key: str = "settings",
+                 fields: tuple[str, ...] = ()) -> None:
         self.path = path
         self.settings = jsonable(settings)
         self.settings_key = settings_key
+        self.fields = fields
 
     def read(self) -> dict[str, dict[str, Any]]:
         """`{cell: line}` of the lines measured at these settings (the last one wins).
 
         Raises:
-            ValueError: for a line that is not JSON or lacks `cell` or the settings field.
+            ValueError: for a line that is not JSON or lacks `cell`, the settings field or a
+                numeric value of `fields`.
         """
         results: dict[str, dict[str, Any]] = {}
         if not os.path.exists(self.path):
@@ -357,6 +361,7 @@ class ResultLog:
                 try:
                     row = json.loads(line)
                     cell, settings = str(row["cell"]), row[self.settings_key]
+                    row.update({name: float(row[name]) for name in self.fields})
                 except (ValueError, KeyError, TypeError) as err:
                     raise ValueError(
                         f"{self.path}, line {number}, is not a result line ({err}); fix or delete the line "

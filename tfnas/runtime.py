@@ -27,6 +27,7 @@ their settings: call it at program start. The launch scripts and the test suite 
 from __future__ import annotations
 
 import ctypes
+import functools
 import importlib.metadata
 import json
 import logging
@@ -118,6 +119,7 @@ def cpu_model() -> str | None:
     return _cpuinfo_field("model name")
 
 
+@functools.cache
 def cpu_signature() -> str:
     """The CPU's model name with its family, model and stepping numbers and cache size from
     `/proc/cpuinfo`: in virtual machines the name is often only "Intel(R) Xeon(R) Processor"

@@ -286,15 +286,8 @@ class PerCellScorer(Scorer):
             key = cell.to_string()
             if key in done:
                 row = done[key]
-                try:
-                    values[i] = float(row["score"])
-                    resumed[1] += float(row["cpu_seconds"])
-                    resumed[2] += float(row["wall_seconds"])
-                except (KeyError, TypeError, ValueError) as err:
-                    raise ValueError(f"{context.results.path}: the line of {key} has no score, cpu_seconds and "
-                                     f"wall_seconds ({err}); fix or delete the line (that cell is then scored "
-                                     "again).") from None
-                resumed[0] += 1
+                values[i] = row["score"]
+                resumed = [resumed[0] + 1, resumed[1] + row["cpu_seconds"], resumed[2] + row["wall_seconds"]]
                 continue
             keras.backend.clear_session()
             cpu0, wall0 = cpu_seconds(), time.perf_counter()

@@ -161,13 +161,8 @@ class TrainEvaluator:
         if cache_path:
             from tfnas.runs import ResultLog
 
-            self._log = ResultLog(cache_path, self._proxy_key(), settings_key="proxy")
-            for cell, row in self._log.read().items():
-                try:
-                    self._cache[cell] = (float(row["score"]), float(row["seconds"]))
-                except (KeyError, TypeError, ValueError) as err:
-                    raise ValueError(f"{cache_path}: the line of {cell} has no score and seconds ({err}); fix or "
-                                     "delete the line (that cell is then trained again).") from None
+            self._log = ResultLog(cache_path, self._proxy_key(), settings_key="proxy", fields=("score", "seconds"))
+            self._cache = {cell: (row["score"], row["seconds"]) for cell, row in self._log.read().items()}
 
     def _proxy_key(self) -> dict[str, Any]:
         return {k: v for k, v in dataclasses.asdict(self.proxy).items() if k != "data_dir"}
