@@ -26,6 +26,7 @@ their settings: call it at program start. The launch scripts and the test suite 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import importlib.metadata
@@ -283,3 +284,40 @@ def choose_kernel_library() -> dict[str, object]:
         logging.getLogger(__name__).info("tfnas kernel probe: %s -> %s", seconds, entry["kernel_library"])
     os.environ["TF_ENABLE_ONEDNN_OPTS"] = _ONEDNN_SWITCH[entry["kernel_library"]]
     return {"kernel_library": entry["kernel_library"], "chosen_by": how}
+
+
+@contextlib.contextmanager
+def released_custom_gradients():
+    """Forgets, on exit, the graph-mode custom gradients registered inside the block.
+
+    A `tf.custom_gradient` traced into a graph registers its gradient function in
+    TensorFlow's process-wide gradient registry under a fresh name, and nothing ever removes
+    it; the function closes over the traced graph's tensors, so the whole graph stays alive
+    for the life of the process. Every Keras `fit` traces one: the optimizer sums the
+    gradients with `ReplicaContext.all_reduce` (under any strategy, the default one
+    included), which is such a custom gradient. A loop that builds and trains one network
+    after another (the ranking benchmark's standalone reference, the multi-trial trainings)
+    so kept every network's training graph: about 12 MB a cell at the NB201 proxy
+    (`tests/tf_bugs/test_tf_graph_bugs.py` asserts the leak in plain TensorFlow).
+
+    The registry is read only while a gradient is being built, i.e. while a function is
+    traced, so forgetting an entry after the block cannot change a function already traced
+    (calling it again reuses its graph). Use it around work whose traced functions are done
+    with by the end of the block. Without the private registry (a TensorFlow that renamed
+    it), the block runs and nothing is forgotten.
+
+    Example:
+        >>> from tfnas import runtime
+        >>> with runtime.released_custom_gradients():
+        ...     pass  # build, fit and score one network
+    """
+    from tensorflow.python.framework import ops
+
+    registry = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
+    before = set(registry) if isinstance(registry, dict) else None
+    try:
+        yield
+    finally:
+        if before is not None:
+            for name in [k for k in registry if k not in before and k.startswith("CustomGradient-")]:
+                del registry[name]

@@ -133,3 +133,31 @@ def test_config_round_trip():
     assert training.TrainConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ValueError, match="Unknown TrainConfig fields"):
         training.TrainConfig.from_dict({**config.to_dict(), "lr": 1})
+
+
+def test_train_and_score_leaves_nothing_behind_in_tensorflow():
+    """Network after network (the standalone ranking reference, the multi-trial trainings):
+    no traced function stays registered in the eager context and no gradient function in
+    TensorFlow's registry (each kept a training graph alive for the life of the process)."""
+    import keras
+    import numpy as np
+    from tensorflow.python.eager import context
+    from tensorflow.python.framework import ops
+
+    from tfnas.children.training import train_and_score
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((24, 8, 8, 3), dtype=np.float32), rng.integers(0, 10, 24)
+
+    def once():
+        keras.backend.clear_session()
+        model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3), keras.layers.BatchNormalization(),
+                                  keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10)])
+        train_and_score(model, x[:16], y[:16], x[16:], y[16:], epochs=1, batch_size=8)
+
+    once()
+    functions, gradients = len(context.context().list_function_names()), len(ops._gradient_registry._registry)
+    for _ in range(2):
+        once()
+    assert len(context.context().list_function_names()) == functions
+    assert len(ops._gradient_registry._registry) == gradients

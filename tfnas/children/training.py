@@ -28,6 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfnas import runtime
 from tfnas.ops.binary import MODES as BINARY_MODES
 from tfnas.ops.drop_path import DropPath
 from tfnas.runs import (  # noqa: F401  (re-exported for callers of the recipe)
@@ -279,8 +280,13 @@ def train_and_score(child: keras.Model, x_train: np.ndarray, y_train: np.ndarray
     steps = epochs * int(np.ceil(len(x_train) / batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
     task.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True))
-    task.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=verbose)
-    logits = child.predict(x_val, batch_size=256, verbose=0)
+    # Built here, not inside the first traced step: variables made inside a `tf.function`
+    # leave their initialisation `cond` branches in the eager context for good (about 90
+    # functions a network), which a loop over hundreds of networks piles up.
+    task.optimizer.build(task.trainable_variables)
+    with runtime.released_custom_gradients():
+        task.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=verbose)
+        logits = child.predict(x_val, batch_size=256, verbose=0)
     return 100.0 * float(np.mean(np.argmax(logits, axis=-1) == np.asarray(y_val).reshape(-1)))
 
 

@@ -54,6 +54,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfnas import runtime
 from tfnas.genotypes.nb201 import NB201Genotype
 from tfnas.registry import Registry
 
@@ -291,7 +292,8 @@ class PerCellScorer(Scorer):
                 continue
             keras.backend.clear_session()
             cpu0, wall0 = cpu_seconds(), time.perf_counter()
-            values[i] = float(self.score_cell(cell, context))
+            with runtime.released_custom_gradients():  # a traced gradient would keep each cell's graph
+                values[i] = float(self.score_cell(cell, context))
             if context.results is not None:
                 context.results.append(key, score=values[i], cpu_seconds=cpu_seconds() - cpu0,
                                        wall_seconds=time.perf_counter() - wall0)
