@@ -29,7 +29,9 @@ cell per stage (3 cells, 2 residual reduction blocks; about 80k parameters), tra
 cosine to 0, weight decay 5e-4, clip 5), tested on all 10,000 test images, seeds 0 and 1.
 
 Every run writes `<workdir>/runs/<policy>_seed<k>.json` when it finishes; a rerun with the
-same flags skips finished runs (and resumes unfinished searches), other flags are refused.
+same flags skips finished runs (and resumes unfinished searches). `--policies` and
+`--num_seeds` only choose runs, so a rerun may change them (more seeds train only the new
+ones); any other flag that differs is refused.
 `--strategy` (auto, one_device, mirrored, multi_worker; `launch/_cluster.py`) distributes the
 trainings: each network is built in its scope and each replica trains on its rows of the
 one-device batch (`tfnas.data.distribute_global_batches`). The augmentation searches run on one
@@ -265,7 +267,7 @@ def evaluate(config: EvalConfig, workdir: str, verbose: int = 0, log=print,
 
     strategy = strategy or make_strategy()
     results_dir, workdir = workdir, task_workdir(workdir, strategy)  # this worker's state
-    check_run_config(workdir, config.to_dict(), what="evaluation")
+    check_run_config(workdir, config.to_dict(), what="evaluation", selection=("seeds", "policies"))
     os.makedirs(os.path.join(workdir, "runs"), exist_ok=True)
     train, test = data.load_splits(config.dataset, data_dir=config.data_dir)
     train_ds, num_train = _materialize(train, config.train_examples)

@@ -382,7 +382,8 @@ class ResultLog:
             f.flush()
 
 
-def check_run_config(workdir: str, config: dict[str, Any], what: str = "run") -> None:
+def check_run_config(workdir: str, config: dict[str, Any], what: str = "run",
+                     selection: tuple[str, ...] = ()) -> None:
     """Writes a run's `config.json`, or checks that the one already in `workdir` equals `config`.
 
     A rerun with the same workdir resumes, so it must be the same run: any field that
@@ -392,12 +393,15 @@ def check_run_config(workdir: str, config: dict[str, Any], what: str = "run") ->
         workdir: The run folder (created if needed).
         config: The run's configuration, JSON-ready (see `jsonable`).
         what: How the message names the run ("search", "evaluation", ...).
+        selection: Keys of `config` that only choose which of the workdir's runs to do (an
+            evaluation's seeds and policies: each run has its own file), so a rerun may
+            change them to add runs: they are neither written nor compared.
 
     Raises:
         ValueError: if the saved config is unreadable or differs.
     """
     path = os.path.join(workdir, "config.json")
-    config = jsonable(config)
+    config = {k: v for k, v in jsonable(config).items() if k not in selection}
     if not os.path.exists(path):
         os.makedirs(workdir, exist_ok=True)
         write_json(path, config)
@@ -409,6 +413,8 @@ def check_run_config(workdir: str, config: dict[str, Any], what: str = "run") ->
         raise ValueError(
             f"Workdir {workdir} has an unreadable config.json ({err}); delete the workdir or pick another."
         ) from None
+    if isinstance(saved, dict):  # a workdir written before these keys were a selection
+        saved = {k: v for k, v in saved.items() if k not in selection}
     if saved == config:
         return
     diff = []

@@ -41,8 +41,13 @@ def test_eval_trains_each_policy_and_prints_the_json_table(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert "--seeds is deprecated and will be removed; use --num_seeds" in again.stderr
     assert json.loads(again.stdout.strip().splitlines()[-1]) == table
-    other = _run(f"--workdir={workdir}", "--policies=standard,pg", "--num_seeds=1", *_TINY)
-    assert other.returncode == 2 and "different config" in other.stderr
+    # Seeds and policies only choose runs: fewer of them read the finished ones back, trains nothing.
+    fewer = _run(f"--workdir={workdir}", "--policies=standard", "--num_seeds=1", *_TINY)
+    assert fewer.returncode == 0, fewer.stderr[-3000:]
+    assert json.loads(fewer.stdout.strip().splitlines()[-1])["standard"]["mean"] == results["standard"]["accuracies"][0]
+    assert not {"seeds", "policies"} & set(json.loads((workdir / "config.json").read_text()))
+    other = _run(f"--workdir={workdir}", "--policies=standard", "--num_seeds=1", *_TINY, "--epochs=3")
+    assert other.returncode == 2 and "different config (epochs:" in other.stderr
 
 
 @pytest.mark.parametrize("args, message", [
