@@ -45,7 +45,9 @@ def test_a_traced_custom_gradient_is_registered_for_good_and_keeps_its_graph_ali
     function closes over the traced graph: the graph outlives the `tf.function` that traced
     it. `ReplicaContext.all_reduce` is such a custom gradient, and Keras's optimizer calls
     it in every traced train step, so each `fit` of a new network leaked its training graph
-    (about 12 MB a cell at the NB201 ranking proxy, 5 GB over a 200-cell run).
+    (about 12 MB a cell at the NB201 ranking proxy; with the optimizer variables' init
+    `cond`s, which `train_and_score` now avoids too, 33 MB a cell and 7.1 GB at the end of
+    a 200-cell standalone run).
 
     tfnas workaround: `tfnas.runtime.released_custom_gradients()` forgets the entries
     registered inside a block; `train_and_score` trains inside one."""
