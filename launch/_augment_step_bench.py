@@ -22,11 +22,11 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
     """Times one augmentation-search step and one plain training step.
 
     Args:
-        config: Flag values: method, batch_size, channels, layers, image_size, timed_steps,
-            warmup_steps, seed.
+        config: Flag values: method, inner_product (DDAS; default exact), batch_size, channels,
+            layers, image_size, timed_steps, warmup_steps, seed.
 
     Returns:
-        `{"benchmark", "method", "batch_size", "channels", "layers", "image_size", "params",
+        `{"benchmark", "method", "inner_product", "batch_size", "channels", "layers", "image_size", "params",
         "step_seconds", "plain_step_seconds", "ratio", "step_seconds_min", "plain_step_seconds_min",
         "ratio_min", "first_step_seconds",
         "first_plain_step_seconds", "step_seconds_all", "plain_step_seconds_all",
@@ -50,7 +50,8 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
             f"warmup_steps={config['warmup_steps']}")
     size, batch = int(config["image_size"]), int(config["batch_size"])
     search_config = AugmentSearchConfig(method=method, channels=config["channels"], layers=config["layers"],
-                                        batch_size=batch, seed=config["seed"])
+                                        batch_size=batch, seed=config["seed"],
+                                        inner_product=config.get("inner_product", "exact"))
     search = build_augment_search(search_config, (size, size, 3), 10, steps_per_epoch=1000, dataset="cifar10")
     network = search.supernet if method == "daas" else search.network
     variables = list(network.weight_variables) if method == "daas" else list(network.trainable_variables)
@@ -96,6 +97,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
     return {
         "benchmark": "augment_step",
         "method": method,
+        "inner_product": search_config.inner_product,
         "batch_size": batch,
         "channels": config["channels"],
         "layers": config["layers"],

@@ -49,6 +49,8 @@ _GRAPPLER = flags.DEFINE_boolean(
     "grappler", True, "search_step: keep TF's graph optimizer (grappler) on."
 )
 _METHOD = flags.DEFINE_enum("method", "ddas", ["ddas", "pg", "daas"], "augment_step: augmentation search method.")
+_INNER_PRODUCT = flags.DEFINE_enum(
+    "inner_product", "exact", ["exact", "last_layer"], "augment_step: DDAS's per-image inner products.")
 _STREAM = flags.DEFINE_enum(
     "stream", "default", ["default", "yes", "no"],
     "search_data: stream the training set from disk (yes), hold it in memory (no), or the dataset's default.")
@@ -226,6 +228,7 @@ def main(argv: list[str]) -> None:
         "num_samples": _NUM_SAMPLES.value,
         "step": _STEP.value,
         "method": _METHOD.value,
+        "inner_product": _INNER_PRODUCT.value,
         "stream": {"default": None, "yes": True, "no": False}[_STREAM.value],
         "make_images": _MAKE_IMAGES.value,
         "max_train_examples": _MAX_TRAIN_EXAMPLES.value,

@@ -68,6 +68,9 @@ _ARCH_LR = flags.DEFINE_float("arch_learning_rate", 3e-4, "daas: Adam learning r
 _TAU_MAX = flags.DEFINE_float("tau_max", 10.0, "daas: initial Gumbel temperature.")
 _TAU_MIN = flags.DEFINE_float("tau_min", 0.1, "daas: final Gumbel temperature.")
 _SEED = flags.DEFINE_integer("seed", 0, "Random seed.")
+_INNER_PRODUCT = flags.DEFINE_enum(
+    "inner_product", "exact", ["exact", "last_layer"],
+    "ddas: per-image inner products over every weight (exact, the paper's) or the classifier's only (cheaper).")
 _MAX_TRAIN_EXAMPLES = flags.DEFINE_integer("max_train_examples", None, "Search on the first N examples only.")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", None, "Resize images to this side (default: the dataset's).")
 _DETERMINISTIC = flags.DEFINE_bool("deterministic", True, "TensorFlow op determinism (resume = uninterrupted).")
@@ -93,6 +96,7 @@ def main(argv: list[str]) -> None:
             stages=_STAGES.value, cutout=_CUTOUT.value, baseline_decay=_BASELINE_DECAY.value,
             network=_NETWORK.value or DEFAULT_NETWORK, channels=_CHANNELS.value, layers=_LAYERS.value,
             arch_learning_rate=_ARCH_LR.value, tau_max=_TAU_MAX.value, tau_min=_TAU_MIN.value, seed=_SEED.value,
+            inner_product=_INNER_PRODUCT.value,
         )
         check_workdir(_WORKDIR.value)
         report = search_augment(

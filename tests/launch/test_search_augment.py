@@ -22,10 +22,10 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["ddas", "daas"])
-def test_search_writes_policy_and_files(tmp_path, method):
+@pytest.mark.parametrize("method, extra", [("ddas", ()), ("ddas", ("--inner_product=last_layer",)), ("daas", ())])
+def test_search_writes_policy_and_files(tmp_path, method, extra):
     workdir = tmp_path / method
-    proc = _run(f"--method={method}", f"--workdir={workdir}", *_TINY)
+    proc = _run(f"--method={method}", f"--workdir={workdir}", *_TINY, *extra)
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = proc.stdout.strip().splitlines()
     report = json.loads(lines[-1])
@@ -36,13 +36,15 @@ def test_search_writes_policy_and_files(tmp_path, method):
     for name in ("policy.png", "history.json", "cost.json", "config.json"):
         assert (workdir / name).stat().st_size > 0
     assert any((workdir / "tensorboard").iterdir())
-    assert json.loads((workdir / "config.json").read_text())["augment_search"]["method"] == method
+    written = json.loads((workdir / "config.json").read_text())["augment_search"]
+    assert written["method"] == method
+    assert written.get("inner_product", "exact") == ("last_layer" if extra else "exact")
     if method == "daas":
         cell = codec.from_dict(json.loads((workdir / "arch_genotype.json").read_text()))
         assert cell.space == "nb201" and f"genotype: {cell.to_string()}" in lines
         assert (workdir / "cells.png").stat().st_size > 0
     # The same command again resumes at the end: nothing left to train, same policy.
-    again = _run(f"--method={method}", f"--workdir={workdir}", *_TINY)
+    again = _run(f"--method={method}", f"--workdir={workdir}", *_TINY, *extra)
     assert again.returncode == 0, again.stderr[-3000:]
     assert json.loads(again.stdout.strip().splitlines()[-1])["policy"] == report["policy"]
 

@@ -56,6 +56,8 @@ from tfnas.runs import reducible_logs
 AUGMENT_SEARCHES: Registry[type] = Registry("augmentation search")
 
 METHODS: tuple[str, ...] = ("ddas", "pg", "daas")
+#: DDAS's per-image inner products: exact (forward mode over every weight) or the classifier's only.
+INNER_PRODUCTS: tuple[str, ...] = ("exact", "last_layer")
 #: The default fixed network: NAS-Bench-201 cell index 9930 (94.36% CIFAR-10 at 200 epochs), the
 #: table's second best; the best, index 6111 (94.37), differs only in its last edge (nor_conv_1x1).
 DEFAULT_NETWORK = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
@@ -101,6 +103,11 @@ class AugmentSearchConfig:
         tau_max: DAAS: initial Gumbel temperature.
         tau_min: DAAS: final Gumbel temperature.
         seed: Seed of initialisation, data and sampling.
+        inner_product: DDAS: how the per-image inner products `<g_val, grad_w l_i>` are
+            computed: `"exact"` (every weight, one forward-mode pass; the paper's gradient)
+            or `"last_layer"` (the classifier's weights only, in closed form from the
+            training forward pass; the validation pass then back-propagates only into the
+            classifier). See `tfnas.algorithms.ddas`.
 
     Raises:
         ValueError: naming the field and value that is out of range.
@@ -134,10 +141,14 @@ class AugmentSearchConfig:
     tau_max: float = 10.0
     tau_min: float = 0.1
     seed: int = 0
+    inner_product: str = "exact"
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}. Received: method={self.method!r}")
+        if self.inner_product not in INNER_PRODUCTS:
+            raise ValueError(f"inner_product must be one of {INNER_PRODUCTS}. Received: "
+                             f"inner_product={self.inner_product!r}")
         for name in ("epochs", "batch_size", "stages", "channels", "layers"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -177,9 +188,12 @@ class AugmentSearchConfig:
                                  f"({err})") from None
 
     def to_dict(self) -> dict[str, Any]:
-        """Returns the config as a JSON-able dict."""
+        """Returns the config as a JSON-able dict (`inner_product` only when not `"exact"`, so
+        a search written before the field existed resumes)."""
         data = dataclasses.asdict(self)
         data["levels"] = list(self.levels)
+        if data["inner_product"] == "exact":
+            del data["inner_product"]
         return data
 
     @classmethod
@@ -565,26 +579,41 @@ class AugmentSearch(keras.Model):
         return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     # ------------------------------------------------------------------ pieces of a step
-    def per_example_loss(self, images, labels) -> tuple[tf.Tensor, tf.Tensor]:
-        """Training-mode forward: `(cross-entropy [B], correct [B])`."""
+    def forward(self, images, labels, training: bool = True, model: keras.Model | None = None):
+        """`(cross-entropy [B], correct [B], outputs)` of `model` (default: the network).
+
+        `model` shares the network's layers; its outputs are the logits or a list whose last
+        element is the logits.
+        """
         labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
-        logits = tf.cast(self.network(images, training=True), tf.float32)
+        outputs = (self.network if model is None else model)(images, training=training)
+        logits = tf.cast(keras.tree.flatten(outputs)[-1], tf.float32)
         ce = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
         correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32)
+        return ce, correct, outputs
+
+    def per_example_loss(self, images, labels) -> tuple[tf.Tensor, tf.Tensor]:
+        """Training-mode forward: `(cross-entropy [B], correct [B])`."""
+        ce, correct, _ = self.forward(images, labels)
         return ce, correct
 
-    def weight_gradients(self, images, labels) -> tuple[list[tf.Tensor], tf.Tensor, tf.Tensor]:
+    def weight_gradients(self, images, labels, model: keras.Model | None = None):
         """Gradients of the global batch's mean training-mode cross-entropy, summed over replicas.
 
+        Args:
+            images: This replica's rows of the batch.
+            labels: Their labels.
+            model: As in `forward` (default: the network).
+
         Returns:
-            `(gradients, cross_entropy [B], correct [B])` (this replica's rows).
+            `(gradients, cross_entropy [B], correct [B], outputs)` (this replica's rows).
         """
         variables = self.weight_variables
         with tf.GradientTape() as tape:
-            ce, correct = self.per_example_loss(images, labels)
+            ce, correct, outputs = self.forward(images, labels, model=model)
             loss = tf.reduce_mean(ce) / float(num_replicas())
         grads = tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        return sum_over_replicas(grads), ce, correct
+        return sum_over_replicas(grads), ce, correct, outputs
 
     def apply_weight_gradients(self, grads: list[tf.Tensor]) -> None:
         """Clips (global norm), adds coupled weight decay, applies the weight optimizer.
@@ -610,16 +639,10 @@ class AugmentSearch(keras.Model):
 
     def test_step(self, data):
         x, y = data[0], data[1]
-        ce, correct = self._eval(x, y)
+        ce, correct, _ = self.forward(x, y, training=False)
         self.loss_tracker.update_state(ce)
         self.accuracy_tracker.update_state(correct)
         return reducible_logs({"loss": self.loss_tracker.result(), "accuracy": self.accuracy_tracker.result()})
-
-    def _eval(self, x, y):
-        labels = tf.reshape(tf.cast(y, tf.int32), [-1])
-        logits = tf.cast(self.network(x, training=False), tf.float32)
-        ce = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
-        return ce, tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32)
 
     # ------------------------------------------------------------------ results
     def export_policy(self):

@@ -49,7 +49,7 @@ class PolicyGradientSearch(AugmentSearch):
         """
         (x_train, y_train), (x_val, y_val) = data
         x_aug, apply, picks = self.learner.sampler.augment(x_train, self.seed())
-        grads, ce, correct = self.weight_gradients(x_aug, y_train)
+        grads, ce, correct, _ = self.weight_gradients(x_aug, y_train)
         self.apply_weight_gradients(grads)
         val_ce, val_correct = self.per_example_loss(x_val, y_val)
         reward = -global_mean(val_ce)
