@@ -75,3 +75,26 @@ def test_decoder_learns_to_name_the_object_and_where_it_is(kind, genotype):
     assert losses[-1] < 0.2 * losses[0]
     assert before["cider_d"] < 1.0 and after["cider_d"] > 4.0 and after["bleu_4"] > 0.6, after["captions"][:4]
     assert beam["cider_d"] >= after["cider_d"] - 0.5
+
+
+def test_child_training_resumes_after_a_kill(tmp_path):
+    import keras
+
+    regions, captions, _, vocab = _toy(24)
+
+    def fresh():
+        keras.utils.set_random_seed(3)
+        decoder = CaptionDecoder(vocab.size, make_cell("autornn", 8, genotype="tanh|relu<0"), embed_dim=4,
+                                 attention_dim=4)
+        decoder((regions[:1], captions[:1, :-1]))
+        return decoder
+
+    full = train_decoder(fresh(), regions, captions, epochs=3, batch_size=8, learning_rate=1e-2,
+                         workdir=str(tmp_path / "full"))
+    part = train_decoder(fresh(), regions, captions, epochs=3, batch_size=8, learning_rate=1e-2,
+                         workdir=str(tmp_path / "part"), stop_after_epoch=1)
+    assert len(part) == 1
+    resumed_decoder = fresh()
+    resumed = train_decoder(resumed_decoder, regions, captions, epochs=3, batch_size=8, learning_rate=1e-2,
+                            workdir=str(tmp_path / "part"))
+    np.testing.assert_allclose(resumed, full, rtol=1e-5)

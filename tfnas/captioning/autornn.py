@@ -91,6 +91,12 @@ class RNNCellGenotype:
     def num_nodes(self) -> int:
         return len(self.ops)
 
+    def plot(self, path: str, title: str | None = None) -> None:
+        """Writes the cell's picture (PNG) to `path`."""
+        from tfnas.genotypes.plot import save_rnn_cell_plot
+
+        save_rnn_cell_plot(self.ops, self.inputs, self.loose_ends(), path, title=title or self.to_string())
+
     def loose_ends(self) -> tuple[int, ...]:
         """The nodes no later node reads: their mean is the new state."""
         read = set(self.inputs[1:])

@@ -174,20 +174,28 @@ def encode_features(encoder: keras.Model, images, grid: int):
 
 def train_decoder(decoder: CaptionDecoder, regions: np.ndarray, captions: np.ndarray, epochs: int,
                   batch_size: int = 64, learning_rate: float = 5e-4, grad_clip: float = 5.0, seed: int = 0,
-                  log=None) -> list[float]:
+                  log=None, workdir: str | None = None, stop_after_epoch: int | None = None) -> list[float]:
     """Teacher-forced training on `(regions [N, R, D], captions [N, T] ids)`; returns the epoch mean losses.
 
     Adam, gradients clipped to `grad_clip` global norm; the data are shuffled each epoch from `seed`.
+    With `workdir`, the decoder, the optimizer and the shuffling state are saved after every
+    epoch (`checkpoints/`, `train_state.json`) and a rerun resumes after the last saved epoch.
 
     Raises:
-        ValueError: for mismatched lengths or an empty set.
+        ValueError: for mismatched lengths, an empty set, or a non-finite loss.
     """
+    import json
+    import os
+
     import tensorflow as tf
+
+    from tfnas.runs import write_json
 
     if len(regions) != len(captions) or not len(captions):
         raise ValueError(f"regions and captions must be non-empty and of one length. Received: {len(regions)} "
                          f"and {len(captions)}")
     optimizer = keras.optimizers.Adam(learning_rate, global_clipnorm=grad_clip if grad_clip > 0 else None)
+    optimizer.build(decoder.trainable_variables)
 
     @tf.function
     def train_step(r, c):
@@ -198,8 +206,21 @@ def train_decoder(decoder: CaptionDecoder, regions: np.ndarray, captions: np.nda
         return loss
 
     rng = np.random.default_rng(seed)
-    losses = []
-    for epoch in range(epochs):
+    losses: list[float] = []
+    manager = state_path = None
+    if workdir is not None:
+        manager = tf.train.CheckpointManager(tf.train.Checkpoint(decoder=decoder, optimizer=optimizer),
+                                             os.path.join(workdir, "checkpoints"), max_to_keep=1)
+        state_path = os.path.join(workdir, "train_state.json")
+        if manager.latest_checkpoint and os.path.exists(state_path):
+            with open(state_path) as f:
+                state = json.load(f)
+            manager.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+            rng.bit_generator.state = state["rng"]
+            losses = state["losses"]
+            if log is not None:
+                log(f"resumed after epoch {len(losses)}")
+    for epoch in range(len(losses), epochs):
         order = rng.permutation(len(captions))
         total = steps = 0
         for start in range(0, len(order), batch_size):
@@ -211,6 +232,11 @@ def train_decoder(decoder: CaptionDecoder, regions: np.ndarray, captions: np.nda
             raise ValueError(f"the captioning loss became non-finite at epoch {epoch + 1}; lower the learning rate.")
         if log is not None:
             log(f"epoch {epoch + 1}/{epochs}: loss {losses[-1]:.4f}")
+        if manager is not None:
+            manager.save()
+            write_json(state_path, {"rng": rng.bit_generator.state, "losses": losses})
+        if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch:
+            break
     return losses
 
 

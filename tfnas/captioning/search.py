@@ -46,6 +46,25 @@ import numpy as np
 class CaptionSearchConfig:
     """Hyper-parameters of the AutoCaption search (see the module doc for their sources).
 
+    Args:
+        num_nodes: Nodes of the searched AutoRNN cell (ENAS: 12).
+        units: Recurrent state size of the decoder.
+        embed_dim: Word embedding size.
+        attention_dim: Attention hidden size.
+        epochs: Search epochs (a pass over the training captions, then the controller updates).
+        batch_size: Captions per shared-weight step.
+        learning_rate: Adam learning rate of the shared decoder (and of the child's training).
+        grad_clip: Global-norm clip of the decoder's gradients (0 disables).
+        controller_learning_rate: Adam learning rate of the controller (ENAS: 1e-3).
+        controller_steps: Controller updates per epoch (ENAS: 100).
+        controller_aggregate: Cells drawn per controller update (ENAS: 10).
+        entropy_weight: Weight of the decisions' entropy in the reward (ENAS: 1e-3).
+        baseline_decay: Moving-average decay of the REINFORCE baseline (ENAS: 0.99).
+        reward_images: Validation images captioned per reward.
+        derive_samples: Cells drawn and scored on the whole validation split at the end.
+        max_length: Longest caption (words), in training and decoding.
+        seed: Seed of initialisation, sampling and shuffling.
+
     Raises:
         ValueError: naming the field that is out of range.
     """

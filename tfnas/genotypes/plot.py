@@ -199,6 +199,51 @@ def draw_nb201_cell(ax, genotype: NB201Genotype, title: str | None = None) -> No
     _finish_axes(ax, title, xs, [-1.3, 1.6])
 
 
+def draw_rnn_cell(ax, ops: Sequence[str], inputs: Sequence[int], loose_ends: Sequence[int],
+                  title: str | None = None) -> None:
+    """Draws a recurrent (AutoRNN / ENAS) cell on `ax`.
+
+    Layout: `x_t, h_{t-1}` at the left, the nodes on a line labelled with their activation,
+    each node's connection an arrow from the node it reads (arcs above the line when they
+    skip nodes), and the loose ends averaged into `h_t` (grey, dashed).
+
+    Args:
+        ax: A matplotlib `Axes`.
+        ops: Activation of each node.
+        inputs: The node each node reads (-1 for node 0: the step's input and state).
+        loose_ends: Nodes averaged into the new state.
+        title: Optional axes title.
+    """
+    positions = {-1: (0.0, 0.0)}
+    for i in range(len(ops)):
+        positions[i] = (2.8 + 3.0 * i, 0.0)
+    out = (2.6 + 3.0 * len(ops), 0.0)
+    _draw_node(ax, positions[-1], "$x_t, h_{t-1}$", "input", width=1.8)
+    for i, op in enumerate(ops):
+        _draw_node(ax, positions[i], f"{i}: {op}", "inner", width=2.0)
+    _draw_node(ax, out, "$h_t$", "output")
+    half = {-1: 0.9}
+    for i, j in enumerate(inputs):
+        if i - j == 1:  # straight, from box edge to box edge so the head shows
+            start = (positions[j][0] + half.get(j, 1.0) - 0.3, 0.0)
+            _draw_edge(ax, start, (positions[i][0] - 0.7, 0.0), None, 0.0)
+        else:
+            _draw_edge(ax, positions[j], positions[i], None, -0.3)
+    for node in loose_ends:
+        _draw_edge(ax, positions[node], out, None, 0.0 if node == len(ops) - 1 else 0.3, color="#9e9e9e",
+                   style="--")
+    xs = [p[0] for p in positions.values()] + [out[0], -0.5]
+    _finish_axes(ax, title, xs, [-1.4, 1.6])
+
+
+def save_rnn_cell_plot(ops: Sequence[str], inputs: Sequence[int], loose_ends: Sequence[int],
+                       path: str | os.PathLike, title: str | None = None) -> None:
+    """Writes `draw_rnn_cell`'s picture to `path` (PNG)."""
+    fig = _new_figure(2.2 * len(ops) + 3.0, 2.6)
+    draw_rnn_cell(fig.add_subplot(1, 1, 1), ops, inputs, loose_ends, title)
+    _save(fig, path)
+
+
 def plot_cell(
     genotype: Genotype, path: str | os.PathLike | None = None, *, title: str | None = None
 ) -> matplotlib.figure.Figure:
