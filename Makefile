@@ -27,10 +27,15 @@ quickstart: $(STAMP)
 # whatever CPU runs CI.
 KERNEL_TESTS := tests/supernets tests/tf_bugs
 
+# On a CPU with AVX-512 a third pass runs them with oneDNN held to its AVX2 kernels
+# (ONEDNN_MAX_CPU_ISA=AVX2: oneDNN's own dispatch switch): the oneDNN code path of AVX2-only
+# machines (the rest of TensorFlow is compiled code, the same on both).
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 --timeout=900 --durations=30 tests
 	TF_ENABLE_ONEDNN_OPTS=$$($(PY) -c "from tfnas import runtime; print(int(runtime.kernel_library() == 'eigen'))") \
 	  $(PY) -m pytest -q -n 2 --timeout=900 $(KERNEL_TESTS)
+	if $(PY) -c "import sys; from tfnas import runtime; sys.exit('avx512f' not in runtime.cpu_vector_extensions())"; then \
+	  ONEDNN_MAX_CPU_ISA=AVX2 TF_ENABLE_ONEDNN_OPTS=1 $(PY) -m pytest -q -n 2 --timeout=900 $(KERNEL_TESTS); fi
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" tests

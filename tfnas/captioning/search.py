@@ -125,7 +125,7 @@ class CaptionSearch:
         self.cell = AutoRNNCell(config.units, num_nodes=config.num_nodes, name="search_cell")
         self.decoder = CaptionDecoder(vocab_size, self.cell, embed_dim=config.embed_dim,
                                       attention_dim=config.attention_dim, name="shared_decoder")
-        self.decoder((np.zeros((1, 1, feature_dim), "float32"), np.zeros((1, 1), "int32")))  # build
+        self.decoder((np.zeros((1, 2, feature_dim), "float32"), np.zeros((1, 1), "int32")))  # build
         self.controller = CellController(config.num_nodes, name="controller")
         self.optimizer = keras.optimizers.Adam(config.learning_rate,
                                                global_clipnorm=config.grad_clip if config.grad_clip > 0 else None)
