@@ -172,10 +172,13 @@ def encode_features(encoder: keras.Model, images, grid: int):
     return keras.ops.reshape(pooled, (-1, grid * grid, int(features.shape[-1])))
 
 
-def train_decoder(decoder: CaptionDecoder, regions: np.ndarray, captions: np.ndarray, epochs: int,
+def train_decoder(decoder: CaptionDecoder, regions, captions: np.ndarray, epochs: int,
                   batch_size: int = 64, learning_rate: float = 5e-4, grad_clip: float = 5.0, seed: int = 0,
                   log=None, workdir: str | None = None, stop_after_epoch: int | None = None) -> list[float]:
     """Teacher-forced training on `(regions [N, R, D], captions [N, T] ids)`; returns the epoch mean losses.
+
+    `regions` is anything indexed by an array of rows: an array, or `pipeline.RowsOf` (each
+    image's features once, repeated per caption by index).
 
     Adam, gradients clipped to `grad_clip` global norm; the data are shuffled each epoch from `seed`.
     With `workdir`, the decoder, the optimizer and the shuffling state are saved after every

@@ -37,11 +37,29 @@ class CaptionData:
     def references(self, split: str) -> list[tuple[tuple[str, ...], ...]]:
         return [e.references for e in self.examples[split]]
 
-    def training_pairs(self) -> tuple[np.ndarray, np.ndarray]:
-        """One row per training caption: `(regions [N, R, D], caption ids [N, max_length + 2])`."""
-        rows = [i for i, e in enumerate(self.examples["train"]) for _ in e.references]
+    def training_pairs(self) -> tuple[RowsOf, np.ndarray]:
+        """One row per training caption: `(regions [N, R, D], caption ids [N, max_length + 2])`;
+        the regions a view that repeats each image's features for its captions without copying."""
+        rows = np.array([i for i, e in enumerate(self.examples["train"]) for _ in e.references])
         ids = [self.vocab.encode(r, self.max_length) for e in self.examples["train"] for r in e.references]
-        return self.regions["train"][rows], np.array(ids, dtype="int32")
+        return RowsOf(self.regions["train"], rows), np.array(ids, dtype="int32")
+
+
+class RowsOf:
+    """`array[index]` without the copy: indexing, `len` and `shape` as of the indexed array."""
+
+    def __init__(self, array: np.ndarray, index: np.ndarray) -> None:
+        self.array, self.index = array, np.asarray(index)
+
+    def __getitem__(self, rows) -> np.ndarray:
+        return self.array[self.index[rows]]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.index), *self.array.shape[1:])
 
 
 def default_caption_set(data_dir: str | None = None, seed: int = 0, **sizes: int) -> str:

@@ -156,7 +156,7 @@ class CaptionSearch:
         ids = np.asarray(self._greedy(regions))
         return scorer.score({k: vocab.decode(row) for k, row in zip(keys, ids)})
 
-    def train_shared(self, regions: np.ndarray, captions: np.ndarray, rng: np.random.Generator) -> float:
+    def train_shared(self, regions, captions: np.ndarray, rng: np.random.Generator) -> float:
         """One pass over the training captions, a drawn cell per batch; returns the mean loss."""
         order = rng.permutation(len(captions))
         losses = []
@@ -206,14 +206,15 @@ class CaptionSearch:
         return best[1], best[0], scored
 
 
-def run_search(config: CaptionSearchConfig, train_regions: np.ndarray, train_captions: np.ndarray,
+def run_search(config: CaptionSearchConfig, train_regions, train_captions: np.ndarray,
                val_regions: np.ndarray, val_references, vocab, workdir: str, log=print,
                stop_after_epoch: int | None = None) -> dict[str, Any]:
     """Runs (or resumes) the search in `workdir`; returns the derived cell and the history.
 
     Args:
         config: The search's hyper-parameters.
-        train_regions: `[N, R, D]` region features of the training captions' images, one row per caption.
+        train_regions: `[N, R, D]` region features of the training captions' images, one row per
+            caption (an array, or `pipeline.RowsOf`).
         train_captions: `[N, T]` caption ids.
         val_regions: `[M, R, D]` validation images.
         val_references: M tuples of tokenised references.
