@@ -137,7 +137,8 @@ def last_layer_inner_products(features: tf.Tensor, logits: tf.Tensor, labels: tf
 
 @AUGMENT_SEARCHES.register("ddas")
 class DdasSearch(AugmentSearch):
-    """DDAS on a fixed network: exact direct policy gradient through one inner SGD step.
+    """DDAS on a fixed network: the direct policy gradient through one inner SGD step, exact
+    (default) or with last-layer inner products (`config.inner_product`).
 
     References:
         Liu et al., Direct Differentiable Augmentation Search, arXiv 2104.04282.
@@ -148,6 +149,12 @@ class DdasSearch(AugmentSearch):
     """
 
     method: ClassVar[str] = "ddas"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._head = None
+        if self.config.inner_product == "last_layer":
+            self._head = ClassifierHead.of(self.network)
 
     def policy_gradients(self, r: tf.Tensor, apply: tf.Tensor, picks: tf.Tensor,
                          eta: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -176,12 +183,6 @@ class DdasSearch(AugmentSearch):
             surrogate, [policy.logits, policy.apply_logit], unconnected_gradients=tf.UnconnectedGradients.ZERO)
         logits_grad, apply_grad = sum_over_replicas(grads)
         return logits_grad, apply_grad
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._head = None
-        if self.config.inner_product == "last_layer":
-            self._head = ClassifierHead.of(self.network)
 
     def train_step(self, data):
         (x_train, y_train), (x_val, y_val) = data
