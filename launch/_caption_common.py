@@ -16,6 +16,8 @@ VAL_GRIDS = flags.DEFINE_integer("val_grids", 500, "Validation grids of the buil
 TEST_GRIDS = flags.DEFINE_integer("test_grids", 500, "Test grids of the built set.")
 ENCODER = flags.DEFINE_string("encoder", "darts_v2.c16_l8_cifar10", "Frozen encoder: a zoo weights name.")
 GRID = flags.DEFINE_integer("grid", 4, "Regions per side the encoder's feature map is pooled to.")
+IMAGE_SIZE = flags.DEFINE_integer("image_size", None, "Square side images are resized to for the encoder "
+                                                      "(default: the first training image's height).")
 MIN_COUNT = flags.DEFINE_integer("min_count", 5, "Words seen fewer times in the training captions become <unk>.")
 BEAM = flags.DEFINE_integer("beam", 3, "Beam size of the test captions (1: greedy only).")
 
@@ -28,4 +30,5 @@ def prepare(workdir: str, max_length: int, log=print):
                                                      val=VAL_GRIDS.value, test=TEST_GRIDS.value)
     log(f"captions: {captions}")
     return prepare_data(captions, workdir, encoder=ENCODER.value, grid=GRID.value, min_count=MIN_COUNT.value,
-                        max_length=max_length, image_root=IMAGE_ROOT.value, log=log), captions
+                        max_length=max_length, image_root=IMAGE_ROOT.value, image_size=IMAGE_SIZE.value,
+                        log=log), captions
