@@ -19,6 +19,7 @@ Example (the CIFAR-10 grid set, a CPU-sized search):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -50,6 +51,7 @@ def main(argv: list[str]) -> None:
         config = CaptionSearchConfig(**config_overrides(_CONFIG))
         check_workdir(workdir)
         data, captions = common.prepare(workdir, config.max_length)
+        config = dataclasses.replace(config, max_length=data.max_length)
         train_regions, train_captions = data.training_pairs()
         search = run_search(config, train_regions, train_captions, data.regions["val"], data.references("val"),
                             data.vocab, os.path.join(workdir, "search"))

@@ -29,7 +29,9 @@ _ATTENTION_DIM = flags.DEFINE_integer("attention_dim", 64, "Attention hidden siz
 _EPOCHS = flags.DEFINE_integer("epochs", 20, "Training epochs.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 64, "Captions per step.")
 _LEARNING_RATE = flags.DEFINE_float("learning_rate", 5e-4, "Adam learning rate.")
-_MAX_LENGTH = flags.DEFINE_integer("max_length", 16, "Longest caption (words), in training and decoding.")
+_MAX_LENGTH = flags.DEFINE_integer(
+    "max_length", None, "Longest caption (words), in training and decoding (default: the 95th percentile of the "
+    "training captions' lengths).")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of initialisation and shuffling.")
 
 
@@ -48,7 +50,7 @@ def main(argv: list[str]) -> None:
         report = train_child(_MODEL.value, data, os.path.join(_WORKDIR.value, "child"), units=_UNITS.value,
                              embed_dim=_EMBED_DIM.value, attention_dim=_ATTENTION_DIM.value, epochs=_EPOCHS.value,
                              batch_size=_BATCH_SIZE.value, learning_rate=_LEARNING_RATE.value,
-                             max_length=_MAX_LENGTH.value, seed=_SEED.value, beam=common.BEAM.value)
+                             max_length=data.max_length, seed=_SEED.value, beam=common.BEAM.value)
     except (ValueError, KeyError, FileNotFoundError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"error: {message}", file=sys.stderr)

@@ -32,6 +32,11 @@ def test_grid_sentences_name_every_object_at_its_position_in_varied_orders():
     first_named = {min(GRID_POSITION_WORDS[c][0] in s and s.index(GRID_POSITION_WORDS[c][0]) or
                        s.index(GRID_POSITION_WORDS[c][1]) for c in range(4)) for s in sentences}
     assert len(set(sentences)) == 40 and len(first_named) > 1
+    openers = ("there is ", "this grid shows ", "we can see ", "four pictures with ")
+    for sentence in sentences:  # an opener only before an object: "there is a cat ...", never "there is the top left"
+        for opener in openers:
+            if sentence.startswith(opener):
+                assert sentence[len(opener):].startswith(("a ", "an ")), sentence
     assert "an airplane" in " ".join(sentences) or "an aircraft" in " ".join(sentences)
     with pytest.raises(ValueError, match="4 cells"):
         grid_sentence([1, 2], rng)

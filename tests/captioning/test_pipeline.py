@@ -13,6 +13,8 @@ def test_prepare_caches_features_and_pairs_index_them(tmp_path, monkeypatch):
     captions = str(_caption_set(tmp_path))
     data = pipeline.prepare(captions, str(tmp_path / "run"), encoder="nb201_resnet.c8_l2_s16_cifar10", grid=2,
                             min_count=1, max_length=5, log=lambda s: None)
+    assert pipeline.prepare(captions, str(tmp_path / "run"), encoder="nb201_resnet.c8_l2_s16_cifar10", grid=2,
+                            min_count=1, log=lambda s: None).max_length == 3  # the captions' 95th percentile
     assert data.regions["train"].shape == (24, 4, 32) and data.regions["test"].shape == (6, 4, 32)
     regions, ids = data.training_pairs()
     assert len(regions) == len(ids) == 48 and regions.shape == (48, 4, 32)

@@ -60,6 +60,8 @@ _CLAUSES = ("{a} {obj} in the {pos}", "{a} {obj} at the {pos}", "the {pos} shows
 _OPENERS = ("", "there is ", "this grid shows ", "we can see ", "four pictures with ")
 _ORDERS = ((0, 1, 2, 3), (0, 2, 1, 3), (2, 3, 0, 1), (3, 2, 1, 0))  # reading, columns, bottom-up, reversed
 _CELL = 32
+#: Version of the sentence generator: a set built by another version is another set.
+FORMAT_VERSION = 2
 _VAL_START = 45_000  # CIFAR-10 training images from here on feed the validation grids only
 
 
@@ -88,7 +90,9 @@ def grid_sentence(labels: Sequence[int], rng: np.random.Generator) -> str:
         obj = words[rng.integers(len(words))]
         pos = GRID_POSITION_WORDS[cell][rng.integers(2)]
         clauses.append(_CLAUSES[rng.integers(len(_CLAUSES))].format(a=_article(obj), obj=obj, pos=pos))
-    return _OPENERS[rng.integers(len(_OPENERS))] + ", ".join(clauses[:3]) + " and " + clauses[3]
+    # An opener ("there is", ...) only before a clause that starts with its object.
+    opener = _OPENERS[rng.integers(len(_OPENERS))] if clauses[0].startswith(("a ", "an ")) else ""
+    return opener + ", ".join(clauses[:3]) + " and " + clauses[3]
 
 
 def _grids(images: np.ndarray, labels: np.ndarray, count: int, rng: np.random.Generator):
@@ -121,7 +125,7 @@ def build_cifar_captions(out_dir: str, data_dir: str | None = None, seed: int = 
 
     from tfnas import data
 
-    settings = {"format": 1, "seed": seed, "train": train, "val": val, "test": test, "sentences": sentences}
+    settings = {"format": FORMAT_VERSION, "seed": seed, "train": train, "val": val, "test": test, "sentences": sentences}
     for name in ("train", "val", "test", "sentences"):
         if isinstance(settings[name], bool) or not isinstance(settings[name], int) or settings[name] < 1:
             raise ValueError(f"{name} must be a positive integer. Received: {name}={settings[name]!r}")

@@ -64,11 +64,12 @@ class RowsOf:
 
 def default_caption_set(data_dir: str | None = None, seed: int = 0, **sizes: int) -> str:
     """The CIFAR-10 grid caption set in the tfnas cache (built on first use); returns its JSON path."""
-    from tfnas.captioning.data import build_cifar_captions
+    from tfnas.captioning.data import FORMAT_VERSION, build_cifar_captions
     from tfnas.data.cifar10 import cache_dir
 
     tag = "_".join(f"{k}{v}" for k, v in sorted(sizes.items()))
-    folder = os.path.join(str(cache_dir()), "captions", f"cifar10_grid_s{seed}" + (f"_{tag}" if tag else ""))
+    folder = os.path.join(str(cache_dir()), "captions",
+                          f"cifar10_grid_v{FORMAT_VERSION}_s{seed}" + (f"_{tag}" if tag else ""))
     return build_cifar_captions(folder, data_dir=data_dir, seed=seed, **sizes)
 
 
@@ -88,9 +89,14 @@ def zoo_encoder(name: str, image_size: int):
 
 
 def prepare(captions: str, workdir: str, encoder: str = "darts_v2.c16_l8_cifar10", grid: int = 4,
-            min_count: int = 5, max_length: int = 16, image_root: str | None = None, image_size: int | None = None,
+            min_count: int = 5, max_length: int | None = None, image_root: str | None = None,
+            image_size: int | None = None,
             batch_size: int = 128, log=print) -> CaptionData:
     """Loads the set, builds the vocabulary, and computes (or reads cached) region features.
+
+    `max_length` (words a caption keeps in training, and the longest generated) defaults to
+    the 95th percentile of the training captions' lengths (16 on MSCOCO's Karpathy split, as
+    the captioning papers truncate; about 33 on the CIFAR-10 grid set).
 
     Raises:
         FileNotFoundError, ValueError: from the loader (missing or malformed files), an unknown
@@ -103,6 +109,8 @@ def prepare(captions: str, workdir: str, encoder: str = "darts_v2.c16_l8_cifar10
         if not examples[split]:
             raise ValueError(f"{captions} has no {split!r} images; a captioning run needs train, val and test.")
     vocab = Vocabulary.build([r for e in examples["train"] for r in e.references], min_count=min_count)
+    if max_length is None:  # the 95th percentile of the training captions' lengths
+        max_length = int(np.ceil(np.percentile([len(r) for e in examples["train"] for r in e.references], 95)))
     if image_size is None:
         import tensorflow as tf
 
@@ -156,7 +164,7 @@ def score_test_split(decoder, data: CaptionData, beam: int = 3) -> dict[str, Any
 
 def train_child(model: str, data: CaptionData, workdir: str, units: int = 128, embed_dim: int = 64,
                 attention_dim: int = 64, epochs: int = 20, batch_size: int = 64, learning_rate: float = 5e-4,
-                max_length: int = 16, seed: int = 0, beam: int = 3, log=print) -> dict[str, Any]:
+                max_length: int | None = None, seed: int = 0, beam: int = 3, log=print) -> dict[str, Any]:
     """Trains one decoder from scratch (resumable in `workdir`) and scores it on the test split.
 
     Args:
@@ -165,7 +173,7 @@ def train_child(model: str, data: CaptionData, workdir: str, units: int = 128, e
         workdir: Its run folder (`config.json`, checkpoints).
         units, embed_dim, attention_dim: Decoder sizes.
         epochs, batch_size, learning_rate, seed: The teacher-forced training.
-        max_length: Longest caption (must be the data's).
+        max_length: Longest caption (None or the data's).
         beam: Beam size of the test captions.
         log: Progress lines.
 
@@ -183,6 +191,7 @@ def train_child(model: str, data: CaptionData, workdir: str, units: int = 128, e
     from tfnas.captioning.model import CaptionDecoder, make_cell, train_decoder
     from tfnas.runs import check_run_config
 
+    max_length = data.max_length if max_length is None else max_length
     if max_length != data.max_length:
         raise ValueError(f"max_length {max_length} differs from the data's {data.max_length}.")
     check_run_config(workdir, {"model": model, "units": units, "embed_dim": embed_dim, "attention_dim": attention_dim,

@@ -62,7 +62,8 @@ class CaptionSearchConfig:
         baseline_decay: Moving-average decay of the REINFORCE baseline (ENAS: 0.99).
         reward_images: Validation images captioned per reward.
         derive_samples: Cells drawn and scored on the whole validation split at the end.
-        max_length: Longest caption (words), in training and decoding.
+        max_length: Longest caption (words), in training and decoding (unset: the data's, see
+            `pipeline.prepare`).
         seed: Seed of initialisation, sampling and shuffling.
 
     Raises:
@@ -84,13 +85,15 @@ class CaptionSearchConfig:
     baseline_decay: float = 0.99
     reward_images: int = 100
     derive_samples: int = 10
-    max_length: int = 16
+    max_length: int | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
         for name in ("num_nodes", "units", "embed_dim", "attention_dim", "epochs", "batch_size", "controller_steps",
                      "controller_aggregate", "reward_images", "derive_samples", "max_length"):
             value = getattr(self, name)
+            if name == "max_length" and value is None:
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
         for name in ("learning_rate", "controller_learning_rate"):
@@ -120,6 +123,8 @@ class CaptionSearch:
         from tfnas.captioning.controller import CellController
         from tfnas.captioning.model import CaptionDecoder, masked_cross_entropy
 
+        if config.max_length is None:
+            raise ValueError("CaptionSearchConfig.max_length is unset: give the data's (CaptionData.max_length).")
         keras.utils.set_random_seed(config.seed)
         self.config = config
         self.cell = AutoRNNCell(config.units, num_nodes=config.num_nodes, name="search_cell")
