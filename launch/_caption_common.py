@@ -19,6 +19,10 @@ GRID = flags.DEFINE_integer("grid", 4, "Regions per side the encoder's feature m
 IMAGE_SIZE = flags.DEFINE_integer("image_size", None, "Square side images are resized to for the encoder "
                                                       "(default: the first training image's height).")
 MIN_COUNT = flags.DEFINE_integer("min_count", 5, "Words seen fewer times in the training captions become <unk>.")
+FINE_TUNE = flags.DEFINE_bool("fine_tune", False, "Train the encoder with the child decoder (images streamed from "
+                                                  "their files; BatchNorm statistics frozen); default: frozen features.")
+ENCODER_LEARNING_RATE = flags.DEFINE_float("encoder_learning_rate", None, "The encoder's Adam rate with --fine_tune "
+                                                                          "(default: a tenth of the decoder's).")
 BEAM = flags.DEFINE_integer("beam", 3, "Beam size of the test captions (1: greedy only).")
 
 

@@ -60,7 +60,8 @@ def main(argv: list[str]) -> None:
         child = train_child(genotype, data, os.path.join(workdir, "child"), units=config.units,
                             embed_dim=config.embed_dim, attention_dim=config.attention_dim, epochs=_CHILD_EPOCHS.value,
                             batch_size=config.batch_size, learning_rate=config.learning_rate,
-                            max_length=config.max_length, seed=config.seed, beam=common.BEAM.value)
+                            max_length=config.max_length, seed=config.seed, beam=common.BEAM.value,
+                            fine_tune=common.FINE_TUNE.value, encoder_learning_rate=common.ENCODER_LEARNING_RATE.value)
     except (ValueError, KeyError, FileNotFoundError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"error: {message}", file=sys.stderr)

@@ -50,7 +50,8 @@ def main(argv: list[str]) -> None:
         report = train_child(_MODEL.value, data, os.path.join(_WORKDIR.value, "child"), units=_UNITS.value,
                              embed_dim=_EMBED_DIM.value, attention_dim=_ATTENTION_DIM.value, epochs=_EPOCHS.value,
                              batch_size=_BATCH_SIZE.value, learning_rate=_LEARNING_RATE.value,
-                             max_length=data.max_length, seed=_SEED.value, beam=common.BEAM.value)
+                             max_length=data.max_length, seed=_SEED.value, beam=common.BEAM.value,
+                             fine_tune=common.FINE_TUNE.value, encoder_learning_rate=common.ENCODER_LEARNING_RATE.value)
     except (ValueError, KeyError, FileNotFoundError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"error: {message}", file=sys.stderr)

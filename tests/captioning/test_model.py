@@ -98,3 +98,53 @@ def test_child_training_resumes_after_a_kill(tmp_path):
     resumed = train_decoder(resumed_decoder, regions, captions, epochs=3, batch_size=8, learning_rate=1e-2,
                             workdir=str(tmp_path / "part"))
     np.testing.assert_allclose(resumed, full, rtol=1e-5)
+
+
+def test_end_to_end_training_moves_the_encoder_and_resumes(tmp_path):
+    """Fine-tuning: the encoder's kernels move, its BatchNorm statistics do not, the loss falls,
+    and a run killed after epoch 1 resumes to the same losses."""
+    import keras
+
+    from tfnas.captioning.model import train_end_to_end
+
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(16, 8, 8, 3)).astype("float32")
+    vocab_size = 8
+    captions = np.concatenate([np.ones((16, 1)), rng.integers(4, vocab_size, size=(16, 3)), 2 * np.ones((16, 1))],
+                              axis=1).astype("int32")
+
+    def fresh():
+        keras.utils.set_random_seed(5)
+        encoder = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(6, 3, padding="same"),
+                                    keras.layers.BatchNormalization()])
+        decoder = CaptionDecoder(vocab_size, make_cell("autornn", 8, genotype="tanh"), embed_dim=4, attention_dim=4)
+        return encoder, decoder
+
+    def batches(epoch):
+        return tf.data.Dataset.from_tensor_slices((images, captions)).shuffle(16, seed=epoch).batch(8)
+
+    encoder, decoder = fresh()
+    before = [np.array(w) for w in encoder.get_weights()]
+    full = train_end_to_end(encoder, 2, decoder, batches, 3, learning_rate=1e-2, encoder_learning_rate=1e-2,
+                            workdir=str(tmp_path / "full"))
+    after = encoder.get_weights()
+    assert np.abs(after[0] - before[0]).max() > 0  # the conv kernel moved
+    np.testing.assert_array_equal(after[-2], before[-2])  # BatchNorm's moving mean did not
+    assert full[-1] < full[0]
+
+    class Kill(Exception):
+        pass
+
+    def killing(epoch):
+        if epoch == 1:
+            raise Kill
+        return batches(epoch)
+
+    encoder, decoder = fresh()
+    with pytest.raises(Kill):
+        train_end_to_end(encoder, 2, decoder, killing, 3, learning_rate=1e-2, encoder_learning_rate=1e-2,
+                         workdir=str(tmp_path / "part"))
+    encoder, decoder = fresh()
+    resumed = train_end_to_end(encoder, 2, decoder, batches, 3, learning_rate=1e-2, encoder_learning_rate=1e-2,
+                               workdir=str(tmp_path / "part"))
+    np.testing.assert_allclose(resumed, full, rtol=1e-5)

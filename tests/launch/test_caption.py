@@ -77,3 +77,16 @@ def test_train_caption_refuses_bad_input(tmp_path, args, message):
     full = (f"--captions={captions}", *_DATA, *args) if "--captions" not in args[0] else (*_DATA, *args)
     proc = run_launch("train_caption", f"--workdir={tmp_path / 'run'}", *full, "--epochs=1", timeout=600)
     assert proc.returncode == 2 and message in error_line(proc.stderr)
+
+
+@pytest.mark.slow
+def test_train_caption_fine_tunes_the_encoder(tmp_path):
+    captions = _caption_set(tmp_path)
+    proc = run_launch("train_caption", f"--captions={captions}", f"--workdir={tmp_path / 'run'}", *_DATA,
+                      "--model=tanh", "--units=8", "--embed_dim=4", "--attention_dim=4", "--epochs=2",
+                      "--batch_size=16", "--fine_tune", timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["fine_tune"] is True and len(report["losses"]) == 2
+    written = json.loads((tmp_path / "run" / "child" / "config.json").read_text())
+    assert written["fine_tune"] is True and written["encoder_learning_rate"] == pytest.approx(5e-5)

@@ -243,6 +243,76 @@ def train_decoder(decoder: CaptionDecoder, regions, captions: np.ndarray, epochs
     return losses
 
 
+def train_end_to_end(encoder: keras.Model, grid: int, decoder: CaptionDecoder, batches, epochs: int,
+                     learning_rate: float = 5e-4, encoder_learning_rate: float = 5e-5, grad_clip: float = 5.0,
+                     log=None, workdir: str | None = None) -> list[float]:
+    """Trains the encoder and the decoder together on `(images, caption ids)` batches.
+
+    The encoder runs in inference mode (its BatchNorm statistics frozen, its weights trained:
+    the usual way to fine-tune a CNN on small batches); each side has its own Adam (the
+    encoder's at `encoder_learning_rate`), both clipped. `batches(epoch)` gives the epoch's
+    dataset (seeded per epoch, so a resumed run sees the same order). With `workdir`, the
+    encoder, the decoder and both optimizers are saved after every epoch and a rerun resumes.
+
+    Returns:
+        The epoch mean losses.
+
+    Raises:
+        ValueError: for a non-finite loss.
+    """
+    import json
+    import os
+
+    import tensorflow as tf
+
+    from tfnas.runs import write_json
+
+    clip = grad_clip if grad_clip > 0 else None
+    dec_opt = keras.optimizers.Adam(learning_rate, global_clipnorm=clip)
+    enc_opt = keras.optimizers.Adam(encoder_learning_rate, global_clipnorm=clip)
+    dec_vars, enc_vars = decoder.trainable_variables, encoder.trainable_variables
+    dec_opt.build(dec_vars)
+    enc_opt.build(enc_vars)
+
+    @tf.function
+    def train_step(images, captions):
+        with tf.GradientTape() as tape:
+            regions = encode_features(encoder, images, grid)
+            loss = masked_cross_entropy(captions[:, 1:], decoder((regions, captions[:, :-1]), training=True))
+        grads = tape.gradient(loss, dec_vars + enc_vars)
+        dec_opt.apply(grads[:len(dec_vars)], dec_vars)
+        enc_opt.apply(grads[len(dec_vars):], enc_vars)
+        return loss
+
+    losses: list[float] = []
+    manager = state_path = None
+    if workdir is not None:
+        checkpoint = tf.train.Checkpoint(encoder=encoder, decoder=decoder, decoder_optimizer=dec_opt,
+                                         encoder_optimizer=enc_opt)
+        manager = tf.train.CheckpointManager(checkpoint, os.path.join(workdir, "checkpoints"), max_to_keep=1)
+        state_path = os.path.join(workdir, "train_state.json")
+        if manager.latest_checkpoint and os.path.exists(state_path):
+            with open(state_path) as f:
+                losses = json.load(f)["losses"]
+            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+            if log is not None:
+                log(f"resumed after epoch {len(losses)}")
+    for epoch in range(len(losses), epochs):
+        total = steps = 0
+        for images, captions in batches(epoch):
+            total += float(train_step(images, captions))
+            steps += 1
+        losses.append(total / max(steps, 1))
+        if not np.isfinite(losses[-1]):
+            raise ValueError(f"the captioning loss became non-finite at epoch {epoch + 1}; lower the learning rates.")
+        if log is not None:
+            log(f"epoch {epoch + 1}/{epochs}: loss {losses[-1]:.4f}")
+        if manager is not None:
+            manager.save()
+            write_json(state_path, {"losses": losses})
+    return losses
+
+
 def evaluate_captions(decoder: CaptionDecoder, regions: np.ndarray, references, vocab, max_length: int,
                       beam: int = 1, batch_size: int = 128) -> dict[str, Any]:
     """BLEU-1..4 and CIDEr-D of the decoder's captions (greedy for `beam=1`, else beam search).

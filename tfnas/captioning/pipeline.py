@@ -33,6 +33,9 @@ class CaptionData:
     examples: dict[str, list[CaptionExample]]
     regions: dict[str, np.ndarray]  # split -> [images, R, D]
     max_length: int
+    encoder: str = ""  # the zoo weights name the regions came from
+    grid: int = 0
+    image_size: int = 0
 
     def references(self, split: str) -> list[tuple[tuple[str, ...], ...]]:
         return [e.references for e in self.examples[split]]
@@ -138,7 +141,7 @@ def prepare(captions: str, workdir: str, encoder: str = "darts_v2.c16_l8_cifar10
             log(f"features {split}: {regions[split].shape}")
         with open(key_path, "w") as f:
             json.dump(key, f, sort_keys=True)
-    return CaptionData(vocab, examples, regions, max_length)
+    return CaptionData(vocab, examples, regions, max_length, encoder=encoder, grid=grid, image_size=image_size)
 
 
 def jsonable_scores(scores: dict[str, Any]) -> dict[str, Any]:
@@ -164,7 +167,8 @@ def score_test_split(decoder, data: CaptionData, beam: int = 3) -> dict[str, Any
 
 def train_child(model: str, data: CaptionData, workdir: str, units: int = 128, embed_dim: int = 64,
                 attention_dim: int = 64, epochs: int = 20, batch_size: int = 64, learning_rate: float = 5e-4,
-                max_length: int | None = None, seed: int = 0, beam: int = 3, log=print) -> dict[str, Any]:
+                max_length: int | None = None, seed: int = 0, beam: int = 3, fine_tune: bool = False,
+                encoder_learning_rate: float | None = None, log=print) -> dict[str, Any]:
     """Trains one decoder from scratch (resumable in `workdir`) and scores it on the test split.
 
     Args:
@@ -175,6 +179,11 @@ def train_child(model: str, data: CaptionData, workdir: str, units: int = 128, e
         epochs, batch_size, learning_rate, seed: The teacher-forced training.
         max_length: Longest caption (None or the data's).
         beam: Beam size of the test captions.
+        fine_tune: Train the encoder with the decoder (images streamed from their files; the
+            encoder's BatchNorm statistics stay frozen), then caption the test split with the
+            fine-tuned encoder's features; otherwise the cached frozen features.
+        encoder_learning_rate: The encoder's Adam rate when fine-tuning (default a tenth of
+            `learning_rate`).
         log: Progress lines.
 
     Returns:
@@ -194,19 +203,41 @@ def train_child(model: str, data: CaptionData, workdir: str, units: int = 128, e
     max_length = data.max_length if max_length is None else max_length
     if max_length != data.max_length:
         raise ValueError(f"max_length {max_length} differs from the data's {data.max_length}.")
-    check_run_config(workdir, {"model": model, "units": units, "embed_dim": embed_dim, "attention_dim": attention_dim,
-                               "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
-                               "max_length": max_length, "seed": seed, "vocab": data.vocab.size}, what="training")
+    run = {"model": model, "units": units, "embed_dim": embed_dim, "attention_dim": attention_dim, "epochs": epochs,
+           "batch_size": batch_size, "learning_rate": learning_rate, "max_length": max_length, "seed": seed,
+           "vocab": data.vocab.size}
+    if fine_tune:  # written only when set, so a frozen-encoder workdir of before resumes
+        encoder_learning_rate = encoder_learning_rate or learning_rate / 10
+        run.update(fine_tune=True, encoder_learning_rate=encoder_learning_rate)
+    check_run_config(workdir, run, what="training")
     keras.utils.set_random_seed(seed)
     cell = make_cell("lstm", units) if model == "lstm" else make_cell("autornn", units, genotype=model)
     decoder = CaptionDecoder(data.vocab.size, cell, embed_dim=embed_dim, attention_dim=attention_dim)
     regions, captions = data.training_pairs()
     decoder((regions[:1], captions[:1, :-1]))
     cpu = time.process_time()
-    losses = train_decoder(decoder, regions, captions, epochs, batch_size=batch_size, learning_rate=learning_rate,
-                           seed=seed, log=log, workdir=workdir)
+    if not fine_tune:
+        losses = train_decoder(decoder, regions, captions, epochs, batch_size=batch_size,
+                               learning_rate=learning_rate, seed=seed, log=log, workdir=workdir)
+        scored = data
+    else:
+        from tfnas.captioning.model import encode_features, train_end_to_end
+
+        encoder, mean, std = zoo_encoder(data.encoder, data.image_size)
+        encoder.trainable = True
+
+        def batches(epoch: int):
+            return caption_dataset(data.examples["train"], data.vocab, max_length, data.image_size, mean, std,
+                                   training=True, batch_size=batch_size, seed=seed * 7919 + epoch)
+
+        losses = train_end_to_end(encoder, data.grid, decoder, batches, epochs, learning_rate=learning_rate,
+                                  encoder_learning_rate=encoder_learning_rate, log=log, workdir=workdir)
+        test = caption_dataset(data.examples["test"], data.vocab, max_length, data.image_size, mean, std,
+                               training=False, batch_size=128)
+        test_regions = np.concatenate([np.asarray(encode_features(encoder, images, data.grid)) for images, _ in test])
+        scored = dataclasses.replace(data, regions={**data.regions, "test": test_regions})
     report: dict[str, Any] = {"model": model, "params": int(decoder.count_params()),
-                              "losses": [round(v, 4) for v in losses],
+                              "losses": [round(v, 4) for v in losses], "fine_tune": fine_tune,
                               "train_cpu_seconds": round(time.process_time() - cpu, 1)}
-    report.update(score_test_split(decoder, data, beam))
+    report.update(score_test_split(decoder, scored, beam))
     return report
