@@ -1,6 +1,7 @@
 """Tests of the run helpers shared by child training, search and evaluation (tfnas.runs)."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -100,3 +101,29 @@ def test_result_log_keeps_each_line_and_reads_back_only_its_settings(tmp_path):
         f.write('{"cell": "d", "score": 1.0')  # a line cut short
     with pytest.raises(ValueError, match="line 5, is not a result line"):
         log.read()
+
+
+def test_loop_checkpoint_restores_objects_and_state_and_refuses_corrupt_files(tmp_path):
+    import tensorflow as tf
+
+    from tfnas.runs import CorruptCheckpointError, LoopCheckpoint
+
+    variable = tf.Variable([1.0, 2.0])
+    loop = LoopCheckpoint(str(tmp_path / "ck"), variable=variable)
+    assert loop.restore() is None
+    loop.save({"epoch": 1})
+    variable.assign([5.0, 6.0])
+    loop.save({"epoch": 2})
+    variable.assign([0.0, 0.0])
+    again = LoopCheckpoint(str(tmp_path / "ck"), variable=variable)
+    assert again.restore() == {"epoch": 2}
+    assert variable.numpy().tolist() == [5.0, 6.0]
+    data = [f for f in os.listdir(tmp_path / "ck") if ".data-" in f][0]
+    with open(tmp_path / "ck" / data, "r+b") as f:
+        f.seek(0)
+        f.write(b"garbage")
+    with pytest.raises(CorruptCheckpointError, match="missing or corrupt.*Delete"):
+        LoopCheckpoint(str(tmp_path / "ck"), variable=variable).restore()
+    (tmp_path / "ck" / "loop_state.json").write_text("{not json")
+    with pytest.raises(CorruptCheckpointError, match="unreadable"):
+        LoopCheckpoint(str(tmp_path / "ck"), variable=variable).restore()

@@ -137,6 +137,61 @@ class EpochCheckpoint(keras.callbacks.Callback):
             os.remove(os.path.join(self.directory, old))
 
 
+class LoopCheckpoint:
+    """The resume point of a hand-written training loop: its objects and a JSON state, per epoch.
+
+    `save(state)` writes a `tf.train.Checkpoint` of the objects (`<directory>/ckpt-N.*`, the
+    last one kept) and then `<directory>/loop_state.json` (`{"state": ..., "prefix": ...,
+    "sha256": {file: hash}}`) atomically, so the JSON names only a complete checkpoint.
+    `restore()` checks every file against its hash, loads the objects and returns the state
+    (None when there is nothing to resume).
+
+    Args:
+        directory: Where the checkpoint lives.
+        **objects: The trackable objects (models, optimizers, variables) to save.
+
+    Raises:
+        CorruptCheckpointError: from `restore` for an unreadable state, a missing file or a
+            hash mismatch (the message says what to delete).
+    """
+
+    STATE = "loop_state.json"
+
+    def __init__(self, directory: str, **objects: Any) -> None:
+        self.directory = directory
+        self.checkpoint = tf.train.Checkpoint(**objects)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=1)
+
+    def _files(self, prefix: str) -> list[str]:
+        base = os.path.basename(prefix)
+        return sorted(f for f in os.listdir(self.directory) if f.startswith(base + "."))
+
+    def restore(self) -> dict[str, Any] | None:
+        path = os.path.join(self.directory, self.STATE)
+        if not os.path.exists(path):
+            return None
+        try:
+            with open(path, encoding="utf-8") as f:
+                saved = json.load(f)
+            prefix, hashes, state = saved["prefix"], saved["sha256"], saved["state"]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise CorruptCheckpointError(f"Checkpoint state {path} is unreadable ({err}). Delete {self.directory} "
+                                         "to start over.") from None
+        for name, expected in hashes.items():
+            file = os.path.join(self.directory, name)
+            if not os.path.exists(file) or _sha256(file) != expected:
+                raise CorruptCheckpointError(f"Checkpoint file {file} is missing or corrupt (its sha256 does not match "
+                                             f"{path}). Delete {self.directory} to start over.")
+        self.checkpoint.restore(os.path.join(self.directory, prefix)).assert_existing_objects_matched()
+        return state
+
+    def save(self, state: dict[str, Any]) -> None:
+        prefix = self.manager.save()
+        hashes = {f: _sha256(os.path.join(self.directory, f)) for f in self._files(prefix)}
+        write_json(os.path.join(self.directory, self.STATE),
+                   {"state": state, "prefix": os.path.basename(prefix), "sha256": hashes})
+
+
 class EpochTimer(keras.callbacks.Callback):
     """Records the wall time of every epoch (`self.seconds`)."""
 

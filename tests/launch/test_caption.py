@@ -48,7 +48,7 @@ def test_search_caption_searches_trains_and_reports_json(tmp_path):
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert {"genotype", "cider_d", "bleu_4", "greedy", "beam", "val_cider_d", "search_cpu_seconds"} <= set(report)
     assert report["genotype"].count("|") == 2 and report["decoding"] == "beam 2"
-    for name in ("cell.png", "report.json", "search/search.json", "features_train.npy", "child/train_state.json"):
+    for name in ("cell.png", "report.json", "search/search.json", "features_train.npy", "child/checkpoints/loop_state.json"):
         assert (workdir / name).stat().st_size > 0
     again = run_launch("search_caption", *args, timeout=900)  # everything resumed: same report
     assert again.returncode == 0, again.stderr[-3000:]

@@ -182,17 +182,16 @@ def train_decoder(decoder: CaptionDecoder, regions, captions: np.ndarray, epochs
 
     Adam, gradients clipped to `grad_clip` global norm; the data are shuffled each epoch from `seed`.
     With `workdir`, the decoder, the optimizer and the shuffling state are saved after every
-    epoch (`checkpoints/`, `train_state.json`) and a rerun resumes after the last saved epoch.
+    epoch (`checkpoints/`, `tfnas.runs.LoopCheckpoint`) and a rerun resumes after the last saved epoch.
 
     Raises:
         ValueError: for mismatched lengths, an empty set, or a non-finite loss.
     """
-    import json
     import os
 
     import tensorflow as tf
 
-    from tfnas.runs import write_json
+    from tfnas.runs import LoopCheckpoint
 
     if len(regions) != len(captions) or not len(captions):
         raise ValueError(f"regions and captions must be non-empty and of one length. Received: {len(regions)} "
@@ -210,15 +209,11 @@ def train_decoder(decoder: CaptionDecoder, regions, captions: np.ndarray, epochs
 
     rng = np.random.default_rng(seed)
     losses: list[float] = []
-    manager = state_path = None
+    resume = None
     if workdir is not None:
-        manager = tf.train.CheckpointManager(tf.train.Checkpoint(decoder=decoder, optimizer=optimizer),
-                                             os.path.join(workdir, "checkpoints"), max_to_keep=1)
-        state_path = os.path.join(workdir, "train_state.json")
-        if manager.latest_checkpoint and os.path.exists(state_path):
-            with open(state_path) as f:
-                state = json.load(f)
-            manager.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        resume = LoopCheckpoint(os.path.join(workdir, "checkpoints"), decoder=decoder, optimizer=optimizer)
+        state = resume.restore()
+        if state is not None:
             rng.bit_generator.state = state["rng"]
             losses = state["losses"]
             if log is not None:
@@ -235,9 +230,8 @@ def train_decoder(decoder: CaptionDecoder, regions, captions: np.ndarray, epochs
             raise ValueError(f"the captioning loss became non-finite at epoch {epoch + 1}; lower the learning rate.")
         if log is not None:
             log(f"epoch {epoch + 1}/{epochs}: loss {losses[-1]:.4f}")
-        if manager is not None:
-            manager.save()
-            write_json(state_path, {"rng": rng.bit_generator.state, "losses": losses})
+        if resume is not None:
+            resume.save({"rng": rng.bit_generator.state, "losses": losses})
         if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch:
             break
     return losses
@@ -260,12 +254,11 @@ def train_end_to_end(encoder: keras.Model, grid: int, decoder: CaptionDecoder, b
     Raises:
         ValueError: for a non-finite loss.
     """
-    import json
     import os
 
     import tensorflow as tf
 
-    from tfnas.runs import write_json
+    from tfnas.runs import LoopCheckpoint
 
     clip = grad_clip if grad_clip > 0 else None
     dec_opt = keras.optimizers.Adam(learning_rate, global_clipnorm=clip)
@@ -285,16 +278,13 @@ def train_end_to_end(encoder: keras.Model, grid: int, decoder: CaptionDecoder, b
         return loss
 
     losses: list[float] = []
-    manager = state_path = None
+    resume = None
     if workdir is not None:
-        checkpoint = tf.train.Checkpoint(encoder=encoder, decoder=decoder, decoder_optimizer=dec_opt,
-                                         encoder_optimizer=enc_opt)
-        manager = tf.train.CheckpointManager(checkpoint, os.path.join(workdir, "checkpoints"), max_to_keep=1)
-        state_path = os.path.join(workdir, "train_state.json")
-        if manager.latest_checkpoint and os.path.exists(state_path):
-            with open(state_path) as f:
-                losses = json.load(f)["losses"]
-            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        resume = LoopCheckpoint(os.path.join(workdir, "checkpoints"), encoder=encoder, decoder=decoder,
+                                decoder_optimizer=dec_opt, encoder_optimizer=enc_opt)
+        state = resume.restore()
+        if state is not None:
+            losses = state["losses"]
             if log is not None:
                 log(f"resumed after epoch {len(losses)}")
     for epoch in range(len(losses), epochs):
@@ -307,9 +297,8 @@ def train_end_to_end(encoder: keras.Model, grid: int, decoder: CaptionDecoder, b
             raise ValueError(f"the captioning loss became non-finite at epoch {epoch + 1}; lower the learning rates.")
         if log is not None:
             log(f"epoch {epoch + 1}/{epochs}: loss {losses[-1]:.4f}")
-        if manager is not None:
-            manager.save()
-            write_json(state_path, {"losses": losses})
+        if resume is not None:
+            resume.save({"losses": losses})
     return losses
 
 

@@ -16,7 +16,8 @@ After the last epoch the controller's cell is derived as ENAS does: `derive_samp
 drawn, each scored with the shared weights on the whole validation split, the best kept.
 
 The run lives in a workdir: `checkpoints/` (decoder, controller, optimizers, baseline) and
-`state.json` (finished epochs, the NumPy generator's state, the history) written after every
+`checkpoints/loop_state.json` (finished epochs, the NumPy generator's state, the history;
+`tfnas.runs.LoopCheckpoint`, hash-checked) written after every
 epoch, so an interrupted search resumes where it stopped and ends with the genotype the
 uninterrupted one would have (tested).
 
@@ -34,7 +35,6 @@ References:
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 from typing import Any
@@ -151,9 +151,9 @@ class CaptionSearch:
 
         self._train_step = train_step
         self._greedy = tf.function(lambda regions: decoder.greedy(regions, config.max_length), reduce_retracing=True)
-        self.checkpoint = tf.train.Checkpoint(decoder=self.decoder, controller=self.controller,
-                                              optimizer=self.optimizer, controller_optimizer=self.controller_optimizer,
-                                              baseline=self.baseline, baseline_started=self.baseline_started)
+        self.objects = dict(decoder=self.decoder, controller=self.controller, optimizer=self.optimizer,
+                            controller_optimizer=self.controller_optimizer, baseline=self.baseline,
+                            baseline_started=self.baseline_started)
 
     def cider_of(self, genotype, regions: np.ndarray, keys, scorer, vocab) -> float:
         """CIDEr-D of a cell's greedy captions for `regions` (image ids `keys` in `scorer`'s corpus)."""
@@ -224,7 +224,7 @@ def run_search(config: CaptionSearchConfig, train_regions, train_captions: np.nd
         val_regions: `[M, R, D]` validation images.
         val_references: M tuples of tokenised references.
         vocab: The `Vocabulary`.
-        workdir: The run folder (checkpoints, `state.json`, `search.json`).
+        workdir: The run folder (`checkpoints/`, `search.json`).
         log: Progress lines.
         stop_after_epoch: Stop after this epoch (a simulated interruption, for tests).
 
@@ -234,24 +234,20 @@ def run_search(config: CaptionSearchConfig, train_regions, train_captions: np.nd
     Raises:
         ValueError: if `workdir` holds a search with another config.
     """
-    import tensorflow as tf
 
     from tfnas.captioning.metrics import CiderD
-    from tfnas.runs import check_run_config, write_json
+    from tfnas.runs import LoopCheckpoint, check_run_config, write_json
 
     check_run_config(workdir, {"caption_search": config.to_dict(), "train_captions": int(len(train_captions)),
                                "val_images": int(len(val_regions)), "vocab_size": vocab.size}, what="search")
     search = CaptionSearch(config, vocab.size, int(train_regions.shape[-1]))
     scorer = CiderD({i: [list(r) for r in refs] for i, refs in enumerate(val_references)})
-    manager = tf.train.CheckpointManager(search.checkpoint, os.path.join(workdir, "checkpoints"), max_to_keep=1)
-    state_path = os.path.join(workdir, "state.json")
+    resume = LoopCheckpoint(os.path.join(workdir, "checkpoints"), **search.objects)
     rng = np.random.default_rng(config.seed)
     history: list[dict[str, Any]] = []
     start_epoch, cpu_spent = 0, 0.0
-    if os.path.exists(state_path) and manager.latest_checkpoint:
-        with open(state_path) as f:
-            state = json.load(f)
-        search.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    state = resume.restore()
+    if state is not None:
         rng.bit_generator.state = state["rng"]
         history, start_epoch, cpu_spent = state["history"], state["epochs_done"], state["cpu_seconds"]
         log(f"resumed after epoch {start_epoch}")
@@ -265,9 +261,8 @@ def run_search(config: CaptionSearchConfig, train_regions, train_captions: np.nd
                         "greedy_cell": search.controller.decide(None)[0].to_string()})
         log(f"epoch {epoch + 1}/{config.epochs}: loss {loss:.4f}, reward CIDEr-D {controller['reward_cider_d']:.3f}, "
             f"cell {history[-1]['greedy_cell']}")
-        manager.save()
-        write_json(state_path, {"epochs_done": epoch + 1, "rng": rng.bit_generator.state, "history": history,
-                                "cpu_seconds": cpu_spent})
+        resume.save({"epochs_done": epoch + 1, "rng": rng.bit_generator.state, "history": history,
+                     "cpu_seconds": cpu_spent})
         if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch and epoch + 1 < config.epochs:
             return {"stopped_after_epoch": epoch + 1}
     derive_rng = np.random.default_rng([config.seed, 1])  # derivation independent of where a run resumed
