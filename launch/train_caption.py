@@ -28,7 +28,7 @@ _EMBED_DIM = flags.DEFINE_integer("embed_dim", 64, "Word embedding size.")
 _ATTENTION_DIM = flags.DEFINE_integer("attention_dim", 64, "Attention hidden size.")
 _EPOCHS = flags.DEFINE_integer("epochs", 20, "Training epochs.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 64, "Captions per step.")
-_LEARNING_RATE = flags.DEFINE_float("learning_rate", 5e-4, "Adam learning rate.")
+_LEARNING_RATE = flags.DEFINE_float("learning_rate", 2e-3, "Adam learning rate (see CaptionSearchConfig).")
 _MAX_LENGTH = flags.DEFINE_integer(
     "max_length", None, "Longest caption (words), in training and decoding (default: the 95th percentile of the "
     "training captions' lengths).")

@@ -89,4 +89,4 @@ def test_train_caption_fine_tunes_the_encoder(tmp_path):
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["fine_tune"] is True and len(report["losses"]) == 2
     written = json.loads((tmp_path / "run" / "child" / "config.json").read_text())
-    assert written["fine_tune"] is True and written["encoder_learning_rate"] == pytest.approx(5e-5)
+    assert written["fine_tune"] is True and written["encoder_learning_rate"] == pytest.approx(2e-4)  # a tenth

@@ -166,7 +166,7 @@ def score_test_split(decoder, data: CaptionData, beam: int = 3) -> dict[str, Any
 
 
 def train_child(model: str, data: CaptionData, workdir: str, units: int = 128, embed_dim: int = 64,
-                attention_dim: int = 64, epochs: int = 20, batch_size: int = 64, learning_rate: float = 5e-4,
+                attention_dim: int = 64, epochs: int = 20, batch_size: int = 64, learning_rate: float = 2e-3,
                 max_length: int | None = None, seed: int = 0, beam: int = 3, fine_tune: bool = False,
                 encoder_learning_rate: float | None = None, log=print) -> dict[str, Any]:
     """Trains one decoder from scratch (resumable in `workdir`) and scores it on the test split.

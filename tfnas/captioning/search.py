@@ -24,8 +24,11 @@ uninterrupted one would have (tested).
 Defaults: the controller's are ENAS's Penn Treebank search values (Adam 1e-3, 10 cells
 aggregated per update, entropy weight 1e-3, baseline decay 0.99; 100 updates per epoch there,
 fewer here for CPU budgets: `controller_steps`), 8 nodes where ENAS uses 12. AutoCaption does not
-publish its own values in a form that could be read offline; the decoder's Adam 5e-4 is the
-usual captioning rate.
+publish its own values in a form that could be read offline. The decoder's Adam rate is 2e-3:
+the usual captioning 5e-4 (Up-Down) is for about 9,000 steps an epoch on MSCOCO; on the
+CIFAR-10 grid set (a few hundred steps an epoch) 2e-3 learns several times faster (an LSTM
+decoder: validation CIDEr-D 1.17 after 4 epochs at 2e-3, where the shared decoder at 5e-4 was
+still near 0.05 after 3).
 
 References:
     - Zhu et al., AutoCaption: Image Captioning with Neural Architecture Search, arXiv 2012.09742.
@@ -76,7 +79,7 @@ class CaptionSearchConfig:
     attention_dim: int = 64
     epochs: int = 10
     batch_size: int = 64
-    learning_rate: float = 5e-4
+    learning_rate: float = 2e-3
     grad_clip: float = 5.0
     controller_learning_rate: float = 1e-3
     controller_steps: int = 20
