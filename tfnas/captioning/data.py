@@ -42,6 +42,8 @@ from typing import Any
 
 import numpy as np
 
+from tfnas.captioning.metrics import tokenize
+
 #: Splits of the Karpathy JSON; `restval` is folded into `train`.
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 PAD, START, END, UNK = "<pad>", "<start>", "<end>", "<unk>"
@@ -59,7 +61,6 @@ _CLAUSES = ("{a} {obj} in the {pos}", "{a} {obj} at the {pos}", "the {pos} shows
             "in the {pos} there is {a} {obj}", "{a} {obj} on the {pos}")
 _OPENERS = ("", "there is ", "this grid shows ", "we can see ", "four pictures with ")
 _ORDERS = ((0, 1, 2, 3), (0, 2, 1, 3), (2, 3, 0, 1), (3, 2, 1, 0))  # reading, columns, bottom-up, reversed
-_CELL = 32
 #: Version of the sentence generator: a set built by another version is another set.
 FORMAT_VERSION = 2
 _VAL_START = 45_000  # CIFAR-10 training images from here on feed the validation grids only
@@ -162,7 +163,7 @@ def build_cifar_captions(out_dir: str, data_dir: str | None = None, seed: int = 
             entry = {"filepath": folder, "filename": name, "split": split, "imgid": image_id,
                      "cells": [int(v) for v in labels], "sentences": []}
             for raw in raws:
-                entry["sentences"].append({"raw": raw, "tokens": _split(raw), "imgid": image_id, "sentid": sentence_id})
+                entry["sentences"].append({"raw": raw, "tokens": tokenize(raw), "imgid": image_id, "sentid": sentence_id})
                 sentence_id += 1
             entry["sentids"] = [s["sentid"] for s in entry["sentences"]]
             entries.append(entry)
@@ -174,12 +175,6 @@ def build_cifar_captions(out_dir: str, data_dir: str | None = None, seed: int = 
     with open(manifest_path, "w") as f:
         json.dump({"settings": settings, "sha256": hashlib.sha256(content).hexdigest()}, f, sort_keys=True)
     return json_path
-
-
-def _split(raw: str) -> list[str]:
-    from tfnas.captioning.metrics import tokenize
-
-    return tokenize(raw)
 
 
 def load_karpathy(json_path: str, image_root: str | None = None) -> dict[str, list[CaptionExample]]:
