@@ -87,7 +87,7 @@ from absl import app, flags
 
 from launch._cluster import strategy_from_flags
 
-NB201_ALGORITHMS = ("darts", "darts2", "darts_minus", "beta_darts", "pc_darts", "gdas", "bnas")
+NB201_ALGORITHMS = ("darts", "darts2", "darts_minus", "beta_darts", "pc_darts", "gdas", "gdas_reference", "bnas")
 
 _ALGORITHMS = flags.DEFINE_list(
     "algorithms", ["darts", "darts_minus", "gdas", "pc_darts"],

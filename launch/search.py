@@ -40,9 +40,13 @@ from absl import app, flags
 
 from launch._cluster import strategy_from_flags
 from launch._config_flags import config_overrides, define_config_flags
+from tfnas.algorithms import ALGORITHMS
 from tfnas.algorithms.config import SearchConfig
+from tfnas.algorithms.spos import Spos
 
-_ALGORITHM_NAMES = ["darts", "darts2", "darts_minus", "pc_darts", "gdas", "rome"]
+#: The searches that derive a cell from their architecture weights; the one-shot supernets
+#: (Spos and its subclasses: no architecture weights) are trained and searched by launch.rank.
+_ALGORITHM_NAMES = [n for n in ALGORITHMS.names() if not issubclass(ALGORITHMS.get(n), Spos)]
 
 _SPACE = flags.DEFINE_string(
     "space", "darts", "Search space: darts, nb201, or your own written in Keras as package.module:function, "
@@ -87,6 +91,12 @@ def main(argv: list[str]) -> None:
 
     try:
         strategy = strategy_from_flags()
+        if _ALGORITHM.value in ALGORITHMS and _ALGORITHM.value not in _ALGORITHM_NAMES:
+            raise ValueError(
+                f"--algorithm={_ALGORITHM.value} trains a one-shot supernet without architecture weights, so it "
+                "derives no cell by itself: run `python -m launch.rank --scorer=spos --supernet_algorithm="
+                f"{_ALGORITHM.value}` (or launch.nb201 --compare --evaluator=supernet). Searches here: "
+                f"{', '.join(_ALGORITHM_NAMES)}.")
         config = make_search_config(
             _ALGORITHM.value, _SPACE.value, _PRESET.value, **config_overrides(_OVERRIDES)
         )

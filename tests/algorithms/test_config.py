@@ -31,7 +31,7 @@ def test_invalid_values_name_field_and_value(field, value):
 
 
 def test_registry_holds_the_cli_names():
-    assert ALGORITHMS.names() == ["beta_darts", "bnas", "darts", "darts2", "darts_minus", "gdas", "magic_a", "magic_at", "magic_t", "pc_darts", "rome", "spos", "spos_distinct"]
+    assert ALGORITHMS.names() == ["beta_darts", "bnas", "darts", "darts2", "darts_minus", "gdas", "gdas_reference", "magic_a", "magic_at", "magic_t", "pc_darts", "rome", "spos", "spos_distinct"]
     for name in ALGORITHMS:
         assert ALGORITHMS.get(name).default_config().algorithm == name
 

@@ -10,7 +10,7 @@ from tfnas.algorithms import ALGORITHMS, build_search
 
 # ROME samples two inputs per node, which the NB201 space (every edge kept) does not have.
 CASES = [("darts", "nb201"), ("darts2", "nb201"), ("darts_minus", "nb201"), ("pc_darts", "nb201"),
-         ("gdas", "nb201"), ("rome", "darts"), ("darts", "darts")]
+         ("gdas", "nb201"), ("gdas_reference", "darts"), ("rome", "darts"), ("darts", "darts")]
 
 
 @pytest.mark.slow

@@ -89,6 +89,8 @@ def test_corrupt_checkpoint_exits_2(nb201_run, tmp_path):
     [
         (("--algorithm=nope", "--space=nb201"), "Unknown algorithm 'nope'. Known algorithms: beta_darts, bnas, darts, darts2"),
         (("--algorithm=rome", "--space=nb201"), "mixing='rome'"),
+        (("--algorithm=spos", "--space=nb201"), "--algorithm=spos trains a one-shot supernet"),
+        (("--algorithm=gdas_reference", "--space=examples.search_your_space:build"), "needs the built-in cell"),
         (("--algorithm=darts", "--space=nb201", "--learning_rate=-1"), "learning_rate must be > 0"),
     ],
 )

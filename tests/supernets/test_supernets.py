@@ -166,6 +166,62 @@ def test_rome_samples_two_inputs_per_node_and_never_none():
     assert tuple(net(_images()).shape) == (4, 5)
 
 
+def _sampled_cell_gradients(cell, x, r, index, unsampled_term):
+    """Output and `d sum(cell(x) * r) / d hard` of a gumbel cell at the one-hot `hard` of `index`."""
+    one_hot = tf.one_hot(index, len(nb201_space.OPS))
+    hard = tf.Variable(one_hot)
+    with tf.GradientTape() as tape:
+        arch = {"hard": tf.identity(hard), "index": tf.constant(index)}
+        if unsampled_term:
+            arch["unsampled"] = tf.reduce_sum(arch["hard"] * (1.0 - one_hot), axis=-1)
+        y = cell(x, arch)
+        loss = tf.reduce_sum(y * r)
+    return np.asarray(y), np.asarray(tape.gradient(loss, hard))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_unsampled_term_is_the_reference_gdas_edge(seed):
+    """GDAS's reference edge `h_k O_k(x) + sum_{j != k} h_j`: the same forward pass, and each
+    unsampled op's weight gets the summed gradient of its edge's target node."""
+    rng = np.random.default_rng(seed)
+    cell = SearchCell("nb201", 4, nb201_space.OPS, mixing="gumbel", seed=seed)
+    x = tf.constant(rng.normal(size=(2, 8, 8, 4)).astype("float32"))
+    r = tf.constant(rng.normal(size=(2, 8, 8, 4)).astype("float32"))
+    index = rng.integers(0, len(nb201_space.OPS), size=len(nb201_space.EDGES)).astype("int32")
+    y_paper, g_paper = _sampled_cell_gradients(cell, x, r, index, False)
+    y_ref, g_ref = _sampled_cell_gradients(cell, x, r, index, True)
+    np.testing.assert_array_equal(y_ref, y_paper)
+    sampled = np.eye(len(nb201_space.OPS), dtype=bool)[index]
+    np.testing.assert_allclose(g_ref[sampled], g_paper[sampled], rtol=1e-5, atol=1e-5)
+    assert (g_paper[~sampled] == 0).all()
+    for e, (node, _) in enumerate(nb201_space.EDGES):
+        unsampled = g_ref[e][~sampled[e]]
+        np.testing.assert_allclose(unsampled, unsampled[0], rtol=1e-6)  # one value per edge
+        if node == 3:  # the cell's output node: d loss / d node = r
+            np.testing.assert_allclose(unsampled, float(tf.reduce_sum(r)), rtol=1e-4)
+        else:
+            assert abs(unsampled[0]) > 1e-3
+
+
+def test_unsampled_term_in_the_supernet():
+    plain = build_supernet(_config("nb201", mixing="gumbel"))
+    ref = build_supernet(_config("nb201", mixing="gumbel", unsampled_term=True))
+    ref.set_weights(plain.get_weights())
+    arch = plain.arch_inputs("cell")
+    assert "unsampled" not in arch
+    alpha = ref._alphas["cell"]
+    with tf.GradientTape() as tape:
+        ref_arch = ref.arch_inputs("cell")
+        total = tf.reduce_sum(ref_arch["unsampled"])
+    assert (np.asarray(ref_arch["unsampled"]) == 0).all()
+    assert np.abs(np.asarray(tape.gradient(total, alpha))).max() > 0  # it reaches alpha
+    with pytest.raises(ValueError, match="unsampled_term.*gumbel"):
+        _config("nb201", unsampled_term=True)
+    x = _images()
+    np.testing.assert_array_equal(np.asarray(ref(x, arch={"cell": {**arch, "unsampled": ref_arch["unsampled"] * 0}})),
+                                  np.asarray(plain(x, arch={"cell": arch})))
+
+
 def test_samples_differ_between_calls():
     net = build_supernet(_config(mixing="gumbel"))
     a = np.asarray(net.arch_inputs("normal")["index"])

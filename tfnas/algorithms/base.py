@@ -158,6 +158,8 @@ class BilevelSearch(keras.Model):
     """
 
     algorithm_name: ClassVar[str] = ""
+    #: True where the method changes the built-in cell supernet (a space written in Keras is refused)
+    needs_cell_supernet: ClassVar[bool] = False
     mixing: ClassVar[str] = "softmax"
     arch_step_first: ClassVar[bool] = True
     supports_second_order: ClassVar[bool] = False

@@ -217,8 +217,10 @@ def recipe_text(config: SearchConfig) -> str:
         extras.append(f"arch warm-up {config.arch_warmup_epochs} epochs")
     if config.aux_skip:
         extras.append(f"auxiliary skip, beta {config.beta_schedule}")
-    if config.algorithm in ("gdas", "rome"):
+    if config.algorithm in ("gdas", "gdas_reference", "rome"):
         extras.append(f"tau {config.tau_max:g}->{config.tau_min:g}")
+    if config.algorithm == "gdas_reference":
+        extras.append("the reference code's edge (unsampled ops' weights added)")
     if config.beta_decay_max > 0:
         extras.append(f"beta-decay weight 0->{config.beta_decay_max:g} linear")
     if config.reduce_every:

@@ -65,12 +65,12 @@ def check_keras_space_search(config: SearchConfig, supernet_overrides: dict[str,
 
     Raises:
         ValueError: for ROME's topology sampling, PC-DARTS's channel sampling or edge
-            normalisation, or supernet overrides (a learned cell space): a user's layers have
+            normalisation, an algorithm that sets `needs_cell_supernet`, or supernet overrides (a learned cell space): a user's layers have
             fixed widths and no cell topology.
     """
     cls = ALGORITHMS.get(config.algorithm)
     if cls.mixing not in ("softmax", "gumbel") or config.partial_channels > 1 or config.edge_normalization \
-            or supernet_overrides:
+            or supernet_overrides or cls.needs_cell_supernet:
         raise ValueError(
             f"{config.algorithm} needs the built-in cell supernet (its {cls.mixing} mixing, channel sampling or "
             "edge normalisation); a space written in Keras is searched by darts, darts2, darts_minus or gdas.")

@@ -5,10 +5,11 @@ output by the straight-through one-hot weight, so the gradient reaches alpha thr
 softmax; each call draws a fresh sample. The algorithm follows the reference code
 (AutoDL-Projects `exps/algos/GDAS.py`): per step, first the weight update on the training
 batch, then the architecture update on the validation batch, with the temperature set by
-`TemperatureSchedule` (10 -> 0.1, linear per epoch). Unlike the reference's
-`forward_gdas`, an edge's output is h_k * O_k(x) alone: the reference also adds the
-unsampled ops' weights (zeros), whose gradient reaches alpha; on NB201 at our proxy size
-that drove the cell to skip/none on every edge (WORKSPACE.md).
+`TemperatureSchedule` (10 -> 0.1, linear per epoch). `gdas` computes an edge as the paper
+writes it, h_k * O_k(x) alone; `gdas_reference` as the reference's `forward_gdas` does, also
+adding the unsampled ops' weights (zeros forward, whose gradient reaches alpha). On NB201 at
+our proxy size the reference's term drove one seed's cell to skip/none on every edge
+(WORKSPACE.md has both, measured in the same harness).
 """
 
 from __future__ import annotations
@@ -81,3 +82,34 @@ class Gdas(SamplingSearch):
         "darts": {**_GDAS_COMMON, "epochs": 250, "batch_size": 256},
     }
 
+
+
+@ALGORITHMS.register("gdas_reference")
+class GdasReference(Gdas):
+    """GDAS with the reference code's edge: `h_k * O_k(x) + sum_{j != k} h_j`.
+
+    AutoDL-Projects' `forward_gdas` adds every unsampled op's straight-through weight `h_j`
+    (exactly 0 in the forward pass) to the edge's output, so the architecture gradient of
+    the unsampled ops is the edge output's summed gradient and that of the sampled op
+    `<dL/dy, O_k(x)>`; through the softmax, alpha then scores the sampled op by
+    `<dL/dy, O_k(x) - 1>`. The paper's equation has the sampled term only (`gdas`). Same
+    presets and schedule as `gdas`; `SupernetConfig.unsampled_term` does the adding.
+
+    References:
+        Dong and Yang, Searching for a Robust Neural Architecture in Four GPU Hours,
+        arXiv 1910.04465 (reference code: D-X-Y/AutoDL-Projects, `search_cells.py`).
+
+    Example:
+    >>> GdasReference.supernet_config(GdasReference.default_config(), "nb201").unsampled_term
+    True
+    """
+
+    algorithm_name: ClassVar[str] = "gdas_reference"
+    needs_cell_supernet: ClassVar[bool] = True
+
+    @classmethod
+    def supernet_config(cls, search_config: SearchConfig, space: str, num_classes: int = 10,
+                        input_shape: tuple[int, int, int] = (32, 32, 3), **overrides: Any):
+        """As `Gdas.supernet_config`, with `unsampled_term=True`."""
+        return super().supernet_config(search_config, space, num_classes, input_shape,
+                                       **{"unsampled_term": True, **overrides})

@@ -101,6 +101,8 @@ PUBLISHED: dict[str, PublishedResult] = {
     "darts": PublishedResult("DARTS (1st order)", "1806.09055", "2001.00326", 54.30, 0.00, 15.61, 16.32),
     "darts2": PublishedResult("DARTS (2nd order)", "1806.09055", "2001.00326", 54.30, 0.00, 15.61, 16.32),
     "gdas": PublishedResult("GDAS", "1910.04465", "2001.00326", 93.61, 0.09, 70.70, 41.71),
+    # the NB201 paper's GDAS figure came from the reference code, whose edge has the term
+    "gdas_reference": PublishedResult("GDAS (reference edge)", "1910.04465", "2001.00326", 93.61, 0.09, 70.70, 41.71),
     "pc_darts": PublishedResult("PC-DARTS", "1907.05737", "2009.01027", 93.41, 0.30),
     "darts_minus": PublishedResult("DARTS-", "2009.01027", "2009.01027", 93.80, 0.40, 71.53, 45.12),
     "beta_darts": PublishedResult("beta-DARTS", "2203.01665", "2203.01665", 94.36, 0.00, 73.51, 46.34),

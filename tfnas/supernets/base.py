@@ -159,6 +159,9 @@ class Supernet(keras.Model):
         index = ops.argmax(probs, axis=-1)
         one_hot = ops.one_hot(index, len(self.op_names), dtype=probs.dtype)
         arch = {"hard": one_hot - ops.stop_gradient(probs) + probs, "index": index}
+        if getattr(self.config, "unsampled_term", False):
+            # sum_{j != k} h_j per edge: each term (0 - p_j) + p_j is exactly 0 forward
+            arch["unsampled"] = ops.sum(arch["hard"] * (1.0 - one_hot), axis=-1)
         if mixing == "rome":
             topo = self._edge_logits[kind]
             noise = self._gumbel(ops.shape(topo))

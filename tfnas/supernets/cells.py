@@ -110,6 +110,7 @@ class SearchCell(keras.layers.Layer):
         arch: Dict of architecture tensors prepared by the supernet: softmax mixing:
             `weights` `[E, O]` (edge normalization already folded in), `edge_weights` `[E]`
             (PC bypass), `beta` (aux skip); gumbel: `hard` `[E, O]`, `index` `[E]`;
+            gumbel with the reference term: `unsampled` `[E]` (`sum_{j != k} h_j`, 0 forward);
             rome: also `keep` `[E]` (0/1 forward value, straight-through gradient) and
             `branch` `[E]` (0 = edge dropped, else op index + 1).
 
@@ -394,7 +395,8 @@ class SearchCell(keras.layers.Layer):
 
         Returns `[B, H', W', T, C]`, each target's sum over its sources of
         `h[e] * op_{index[e]}(x_s)` with `h` the straight-through weight (times ROME's `keep`);
-        dropped ROME edges contribute zeros.
+        dropped ROME edges contribute zeros. With `arch["unsampled"]` (GDAS's reference term,
+        `SupernetConfig.unsampled_term`) each edge also adds its unsampled ops' weights.
         """
         s_count, t_count = len(sources), len(targets)
         cp = self.op_channels
@@ -426,8 +428,11 @@ class SearchCell(keras.layers.Layer):
             op = self.op_names[o] if o < num_ops else "none"
             outputs.append(self._block_op(g, op, pieces[o], selections[o], scales[o]))
         y = tf.concat(outputs, axis=-1)
-        return kernels.scatter_edges(y, order, inverse, sources=s_count, targets=t_count,
-                                     channels=cp)
+        y = kernels.scatter_edges(y, order, inverse, sources=s_count, targets=t_count, channels=cp)
+        if "unsampled" in arch:  # GDAS's reference term: each target gets its edges' sum
+            extra = tf.reduce_sum(tf.reshape(tf.gather(arch["unsampled"], rows), [s_count, t_count]), axis=0)
+            y = y + tf.cast(extra, y.dtype)[:, None]
+        return y
 
     def _edge_table(self, name, layout, s_count, t_count):
         """A batched variable rearranged to one row per edge `(s, t)` of the group."""

@@ -63,6 +63,10 @@ class SupernetConfig:
             are never sampled or exported. None (default): the full space on every edge.
         binarized: BNAS (arXiv 1911.10862): the cells' convolutions use 1-bit weights
             (`SearchCell`'s `binarized`); stem and classifier stay float; `softmax` mixing only.
+        unsampled_term: GDAS as its reference code computes an edge (AutoDL-Projects
+            `forward_gdas`): `h_k * O_k(x) + sum_{j != k} h_j`, the unsampled ops'
+            straight-through weights added (each exactly 0 in the forward pass), so alpha's
+            gradient also carries the edge output's summed gradient; `gumbel` mixing only.
 
     Raises:
         ValueError: naming the argument and the value for anything out of range or an
@@ -89,6 +93,7 @@ class SupernetConfig:
     seed: int = 0
     edge_ops: tuple[tuple[str, ...], ...] | None = None
     binarized: bool = False
+    unsampled_term: bool = False
 
     def __post_init__(self) -> None:
         if self.space not in SPACES:
@@ -128,6 +133,11 @@ class SupernetConfig:
                     "partial_channels is supported with mixing='softmax' only. Received: "
                     f"partial_channels={self.partial_channels}, mixing={self.mixing!r}"
                 )
+        if self.unsampled_term and self.mixing != "gumbel":
+            raise ValueError(
+                "unsampled_term is GDAS's reference term and needs mixing='gumbel'. Received: "
+                f"unsampled_term=True, mixing={self.mixing!r}"
+            )
         if self.mixing == "rome" and self.space != "darts":
             raise ValueError(
                 "mixing='rome' samples 2 inputs per node, which needs the DARTS space. "
