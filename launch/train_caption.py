@@ -9,6 +9,7 @@ the JSON report (also `<workdir>/report.json`): `cider_d`, `bleu_4` (of the beam
 
 Example (the CIFAR-10 grid set, built on first use):
   python -m launch.train_caption --model=lstm --units=128 --epochs=10 --workdir=runs/caption_lstm
+  python -m launch.train_caption --model=lstm --params_budget=289000 --workdir=runs/caption_lstm_289k
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from launch import _caption_common as common
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run folder; reusing it resumes the training.", required=True)
 _MODEL = flags.DEFINE_string("model", "lstm", "An AutoRNN genotype ('tanh|relu<0|...') or 'lstm'.")
 _UNITS = flags.DEFINE_integer("units", 128, "Recurrent state size.")
+_PARAMS_BUDGET = flags.DEFINE_integer(
+    "params_budget", None, "Instead of --units: the largest state size whose decoder has at most this many "
+    "parameters (e.g. the searched decoder's `params`, for the LSTM baseline at the same size).")
 _EMBED_DIM = flags.DEFINE_integer("embed_dim", 64, "Word embedding size.")
 _ATTENTION_DIM = flags.DEFINE_integer("attention_dim", 64, "Attention hidden size.")
 _EPOCHS = flags.DEFINE_integer("epochs", 20, "Training epochs.")
@@ -41,13 +45,20 @@ def main(argv: list[str]) -> None:
     from tfnas import runtime
 
     runtime.configure()
-    from tfnas.captioning.pipeline import train_child
+    from tfnas.captioning.pipeline import train_child, units_for_params
     from tfnas.runs import check_workdir, write_json
 
     try:
         check_workdir(_WORKDIR.value)
         data, captions = common.prepare(_WORKDIR.value, _MAX_LENGTH.value)
-        report = train_child(_MODEL.value, data, os.path.join(_WORKDIR.value, "child"), units=_UNITS.value,
+        units = _UNITS.value
+        if _PARAMS_BUDGET.value is not None:
+            if _UNITS.present:
+                raise ValueError("--units and --params_budget both size the decoder: pass one.")
+            units, params = units_for_params(_MODEL.value, data, _PARAMS_BUDGET.value, _EMBED_DIM.value,
+                                             _ATTENTION_DIM.value)
+            print(f"units {units}: {params:,} parameters (budget {_PARAMS_BUDGET.value:,})")
+        report = train_child(_MODEL.value, data, os.path.join(_WORKDIR.value, "child"), units=units,
                              embed_dim=_EMBED_DIM.value, attention_dim=_ATTENTION_DIM.value, epochs=_EPOCHS.value,
                              batch_size=_BATCH_SIZE.value, learning_rate=_LEARNING_RATE.value,
                              max_length=data.max_length, seed=_SEED.value, beam=common.BEAM.value,

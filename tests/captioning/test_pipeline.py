@@ -38,3 +38,17 @@ def test_prepare_refuses_an_encoder_name_without_weights(tmp_path):
     with pytest.raises(ValueError, match="zoo weights name"):
         pipeline.prepare(str(_caption_set(tmp_path)), str(tmp_path / "run"), encoder="darts_v2", grid=2,
                          min_count=1, log=lambda s: None)
+
+
+def test_units_for_params_is_the_largest_decoder_within_the_budget(tmp_path):
+    data = pipeline.prepare(str(_caption_set(tmp_path)), str(tmp_path / "run"),
+                            encoder="nb201_resnet.c8_l2_s16_cifar10", grid=2, min_count=1, log=lambda s: None)
+
+    def params(model, units):
+        return int(pipeline._make_decoder(model, data, units, 8, 8).count_params())
+
+    searched = params("tanh|relu<0|sigmoid<1", 20)
+    units, got = pipeline.units_for_params("lstm", data, searched, embed_dim=8, attention_dim=8)
+    assert got == params("lstm", units) <= searched < params("lstm", units + 1)
+    with pytest.raises(ValueError, match="over the budget"):
+        pipeline.units_for_params("lstm", data, 10, embed_dim=8, attention_dim=8)

@@ -71,6 +71,8 @@ def test_train_caption_trains_a_decoder_and_scores_the_test_split(tmp_path, mode
 @pytest.mark.parametrize("args, message", [
     (("--model=tanh|gelu<0",), "not one of"),
     (("--captions=/nonexistent/captions.json",), "not found"),
+    (("--units=16", "--params_budget=100000"), "pass one"),
+    (("--params_budget=10",), "over the budget"),
 ])
 def test_train_caption_refuses_bad_input(tmp_path, args, message):
     captions = _caption_set(tmp_path)

@@ -10,7 +10,10 @@ encoder, the grid and the caption file's size and mtime, recomputed when any dif
 The encoder is a zoo network with CIFAR-10 weights (`tfnas.applications`, e.g.
 `darts_v2.c16_l8_cifar10`), without its top, on the set's images at their own size, normalised
 with the statistics the zoo weights were trained with; its last feature map is pooled to
-`grid x grid` regions. It is frozen: fine-tuning the encoder is not built.
+`grid x grid` regions. The cached features are the frozen encoder's; `train_child(...,
+fine_tune=True)` trains the encoder with the decoder instead (images streamed from their files).
+`units_for_params` sizes a decoder to a parameter budget (the LSTM baseline at the searched
+cell's size).
 """
 
 from __future__ import annotations
@@ -165,6 +168,40 @@ def score_test_split(decoder, data: CaptionData, beam: int = 3) -> dict[str, Any
     return result
 
 
+def _make_decoder(model: str, data: CaptionData, units: int, embed_dim: int, attention_dim: int):
+    """The built (not trained) decoder of `model` (`"lstm"` or an AutoRNN genotype) for `data`."""
+    from tfnas.captioning.model import CaptionDecoder, make_cell
+
+    cell = make_cell("lstm", units) if model == "lstm" else make_cell("autornn", units, genotype=model)
+    decoder = CaptionDecoder(data.vocab.size, cell, embed_dim=embed_dim, attention_dim=attention_dim)
+    regions, captions = data.training_pairs()
+    decoder((regions[:1], captions[:1, :-1]))
+    return decoder
+
+
+def units_for_params(model: str, data: CaptionData, budget: int, embed_dim: int = 64,
+                     attention_dim: int = 64) -> tuple[int, int]:
+    """`(units, params)`: the largest state size whose decoder of `model` has at most `budget`
+    parameters (embedding, attention and output layer included), by bisection over built decoders.
+
+    Raises:
+        ValueError: if even one unit is over the budget.
+    """
+    def params(units: int) -> int:
+        return int(_make_decoder(model, data, units, embed_dim, attention_dim).count_params())
+
+    low, high = 1, 8
+    if params(low) > budget:
+        raise ValueError(f"A {model} decoder with 1 unit has {params(low):,} parameters, over the budget of "
+                         f"{budget:,}: raise the budget or shrink embed_dim / attention_dim.")
+    while params(high) <= budget:
+        low, high = high, high * 2
+    while high - low > 1:  # params(low) <= budget < params(high)
+        mid = (low + high) // 2
+        low, high = (mid, high) if params(mid) <= budget else (low, mid)
+    return low, params(low)
+
+
 def train_child(model: str, data: CaptionData, workdir: str, units: int = 128, embed_dim: int = 64,
                 attention_dim: int = 64, epochs: int = 20, batch_size: int = 64, learning_rate: float = 2e-3,
                 max_length: int | None = None, seed: int = 0, beam: int = 3, fine_tune: bool = False,
@@ -187,7 +224,7 @@ def train_child(model: str, data: CaptionData, workdir: str, units: int = 128, e
         log: Progress lines.
 
     Returns:
-        `{"model", "params", "losses", "train_cpu_seconds", "cider_d", "bleu_4", "decoding",
+        `{"model", "units", "params", "losses", "train_cpu_seconds", "cider_d", "bleu_4", "decoding",
         "greedy", "beam", "examples"}`.
 
     Raises:
@@ -197,7 +234,7 @@ def train_child(model: str, data: CaptionData, workdir: str, units: int = 128, e
 
     import keras
 
-    from tfnas.captioning.model import CaptionDecoder, make_cell, train_decoder
+    from tfnas.captioning.model import train_decoder
     from tfnas.runs import check_run_config
 
     max_length = data.max_length if max_length is None else max_length
@@ -211,10 +248,8 @@ def train_child(model: str, data: CaptionData, workdir: str, units: int = 128, e
         run.update(fine_tune=True, encoder_learning_rate=encoder_learning_rate)
     check_run_config(workdir, run, what="training")
     keras.utils.set_random_seed(seed)
-    cell = make_cell("lstm", units) if model == "lstm" else make_cell("autornn", units, genotype=model)
-    decoder = CaptionDecoder(data.vocab.size, cell, embed_dim=embed_dim, attention_dim=attention_dim)
+    decoder = _make_decoder(model, data, units, embed_dim, attention_dim)
     regions, captions = data.training_pairs()
-    decoder((regions[:1], captions[:1, :-1]))
     cpu = time.process_time()
     if not fine_tune:
         losses = train_decoder(decoder, regions, captions, epochs, batch_size=batch_size,
@@ -236,7 +271,7 @@ def train_child(model: str, data: CaptionData, workdir: str, units: int = 128, e
                                training=False, batch_size=128)
         test_regions = np.concatenate([np.asarray(encode_features(encoder, images, data.grid)) for images, _ in test])
         scored = dataclasses.replace(data, regions={**data.regions, "test": test_regions})
-    report: dict[str, Any] = {"model": model, "params": int(decoder.count_params()),
+    report: dict[str, Any] = {"model": model, "units": units, "params": int(decoder.count_params()),
                               "losses": [round(v, 4) for v in losses], "fine_tune": fine_tune,
                               "train_cpu_seconds": round(time.process_time() - cpu, 1)}
     report.update(score_test_split(decoder, scored, beam))
