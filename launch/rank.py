@@ -50,11 +50,15 @@ the test split): slow at full sample size.
 supernet searches of `spos` and `alpha` (`tfnas.algorithms.runner.search`: each replica on its
 rows of the one-device batch). The scoring itself, and DNA's teacher and students, run in this
 process on its default device (the first GPU if any), not in the strategy's scope: the scorers
-clear the Keras session between cells, which ends any scope. Under `multi_worker` every worker
-scores the same sample (the same seeds: the same scores); only the chief writes the scores JSON
-and the PNG into `--workdir`; every other worker keeps its supernet checkpoints in
-`<workdir>/<algorithm>_supernet/worker-<index>` (the runner's rule) and its DNA run in
-`<workdir>/worker-<index>/dna`.
+clear the Keras session between cells, which ends any scope. Under `multi_worker` the scorers
+that rate cell by cell (every one but `dna`, `alpha`, `spos` and `ensemble`) split the sample:
+task k of n scores the cells `i % n == k` (each keeping its own resumable
+`<label>_scores.partial.jsonl` in its task folder) and the scores are summed across the cluster
+(an all-reduce), so n workers take about 1/n of the time; `cpu_seconds` is then the cluster's
+total. The others score the whole sample on every worker (the same seeds: the same scores).
+Only the chief writes the scores JSON and the PNG into `--workdir`; every other worker keeps
+its supernet checkpoints in `<workdir>/<algorithm>_supernet/worker-<index>` (the runner's rule),
+its partial scores in `<workdir>/worker-<index>` and its DNA run in `<workdir>/worker-<index>/dna`.
 
 Errors (unknown scorer, --num_cells out of range, missing table or data) print
 `error: ...` on stderr and exit with status 2.
@@ -195,8 +199,8 @@ def main(argv: list[str]) -> None:
     from tfnas.benchmarks import NB201Table
     from tfnas.ranking import SCORERS, PerCellScorer, ProxyConfig, ScoringContext, make_scorer, sample_indices
     from tfnas.ranking.benchmark import PUBLISHED_KENDALL_TAU, cpu_seconds, plot_ranking, run_ranking
-    from tfnas.runs import (CorruptCheckpointError, NonFiniteLossError, ResultLog, is_chief, task_workdir,
-                            write_json)
+    from tfnas.runs import (CorruptCheckpointError, NonFiniteLossError, ResultLog, is_chief, sum_over_tasks,
+                            task_share, task_workdir, write_json)
 
     try:
         strategy = strategy_from_flags()
@@ -252,8 +256,10 @@ def main(argv: list[str]) -> None:
             results = ResultLog(_partial_path(task_workdir(_WORKDIR.value, strategy), label),
                                 {"scorer": name, "scorer_settings": scorer.settings(), "proxy": proxy.to_dict(),
                                  "space": _SPACE.value}, fields=("score", "cpu_seconds", "wall_seconds"))
+        share = task_share(strategy) if isinstance(scorer, PerCellScorer) else (0, 1)
         context = ScoringContext(proxy, data_dir=_DATA_DIR.value, log=lambda line: print(line, flush=True),
-                                 results=results)
+                                 results=results, share=share,
+                                 combine=lambda values: sum_over_tasks(strategy, values))
         if scorer.minibatches:  # Load (and check) the data before the first cell.
             context.images(scorer.minibatches * proxy.batch_size)
         # Outside the strategy's scope: the scorers clear the Keras session between cells, which
@@ -274,13 +280,14 @@ def main(argv: list[str]) -> None:
         sys.exit(2)
     _print_report(report, proxy, name, upstream)
     m = report.metrics
+    cluster = getattr(scorer, "cluster_seconds", None)  # (cpu, wall) summed over a cluster's tasks
     summary = {
         "scorer": name,
         "label": label,
         "kendall_tau": round(m.kendall_tau, 6),
         "spearman_rho": round(m.spearman_rho, 6),
         "top10_precision": round(m.top10_precision, 6),
-        "cpu_seconds": round(report.cpu_seconds + upstream["cpu_seconds"], 2),
+        "cpu_seconds": round((cluster[0] if cluster else report.cpu_seconds) + upstream["cpu_seconds"], 2),
         "wall_seconds": round(report.wall_seconds, 2),
         "process_cpu_seconds": round(cpu_seconds(), 2),
         "supernet_training_seconds": round(supernet_seconds + upstream["supernet_training_seconds"], 1),
@@ -303,6 +310,8 @@ def main(argv: list[str]) -> None:
               + (f", table CIFAR-10 {found['cifar10']:.2f} (percentile {found['percentile']:.1f})"
                  if found["cell"] is not None else ": no cell fits"))
     summary["replicas"] = strategy.num_replicas_in_sync
+    summary["scoring_tasks"] = share[1]
+    summary["cells_scored_here"] = getattr(scorer, "scored_here", m.num_cells) if share[1] > 1 else m.num_cells
     if is_chief(strategy):  # the other workers of a cluster write no results
         os.makedirs(_WORKDIR.value, exist_ok=True)
         scores_path = os.path.join(_WORKDIR.value, f"{label}_scores.json")

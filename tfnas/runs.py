@@ -313,6 +313,40 @@ def reducible_logs(logs: dict[str, Any]) -> dict[str, Any]:
             for name, value in logs.items()}
 
 
+def task_share(strategy: tf.distribute.Strategy | None = None) -> tuple[int, int]:
+    """`(position, count)` of this process among the tasks of a cluster (the chief first, then
+    the workers by index); `(0, 1)` outside a cluster. Work split by item `i % count ==
+    position` is done once across the cluster (e.g. per-cell scoring in `launch.rank`).
+
+    Example:
+    >>> task_share(None)
+    (0, 1)
+    """
+    task_type, task_id, cluster = _task(strategy)
+    if task_type is None:
+        return 0, 1
+    chiefs = len(cluster.get("chief", []))
+    count = chiefs + len(cluster.get("worker", []))
+    position = 0 if task_type == "chief" else chiefs + task_id
+    return position, count
+
+
+def sum_over_tasks(strategy: tf.distribute.Strategy | None, values: np.ndarray) -> np.ndarray:
+    """The element-wise sum of `values` over the tasks of a cluster (an all-reduce every task
+    must call; each process's local replicas count once); `values` itself outside a cluster."""
+    if task_share(strategy)[1] == 1:
+        return np.asarray(values)
+    tensor = tf.constant(np.asarray(values, dtype=np.float64))
+    calls: list[int] = []
+
+    def local(_context):
+        calls.append(1)  # one value per process: the first local replica's, zeros on the others
+        return tensor if len(calls) == 1 else tf.zeros_like(tensor)
+
+    per_replica = strategy.experimental_distribute_values_from_function(local)
+    return np.asarray(strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None))
+
+
 def task_workdir(workdir: str, strategy: tf.distribute.Strategy | None = None) -> str:
     """The folder where this process keeps its run state: `workdir` on the chief, `workdir/<type>-<index>` elsewhere.
 

@@ -106,3 +106,22 @@ def test_multi_worker_without_a_cluster_is_refused(tmp_path):
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "TF_CONFIG" in error_line(proc.stderr)
     assert not os.listdir(tmp_path)  # refused before anything is written
+
+
+@pytest.mark.slow
+def test_two_workers_split_per_cell_scoring_and_get_every_score(tmp_path, data_dir):
+    """`launch.rank` under a 2-worker cluster: each worker scores half of the sample (its own
+    resumable partial file), the scores are summed across the cluster and equal the one-worker run's."""
+    args = ["--space=nb201", "--scorer=naswot", "--num_cells=5", "--channels=4", "--layers=1", "--image_size=8",
+            "--batch_size=8", "--seed=3", f"--data_dir={data_dir}"]
+    one = _one_worker("rank", data_dir, *args, f"--workdir={tmp_path / 'one'}")
+    workdir = tmp_path / "two"
+    chief, other = _two_workers("rank", *args, f"--workdir={workdir}")
+    assert chief["scoring_tasks"] == other["scoring_tasks"] == 2 and one["scoring_tasks"] == 1
+    saved_one = json.loads((tmp_path / "one" / "naswot_scores.json").read_text())["cells"]
+    saved_two = json.loads((workdir / "naswot_scores.json").read_text())["cells"]
+    assert [c["index"] for c in saved_two] == [c["index"] for c in saved_one]
+    np.testing.assert_allclose([c["score"] for c in saved_two], [c["score"] for c in saved_one], rtol=1e-5)
+    assert chief["kendall_tau"] == pytest.approx(one["kendall_tau"])
+    assert not (workdir / "worker-1" / "naswot_scores.json").exists()  # only the chief writes results
+    assert (chief["cells_scored_here"], other["cells_scored_here"], one["cells_scored_here"]) == (3, 2, 5)

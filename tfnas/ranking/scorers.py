@@ -118,6 +118,11 @@ class ScoringContext:
             and seconds as it goes and finds the cells an interrupted run already scored
             (None: nothing kept). Its settings must identify the run (scorer, its settings,
             the proxy).
+        share: `(position, count)` of this process in a cluster (`tfnas.runs.task_share`):
+            a `PerCellScorer` scores the cells `i % count == position` only, and `combine`
+            sums the processes' scores (`tfnas.runs.sum_over_tasks`). Default: every cell here.
+        combine: The cluster's sum of an array, which every process calls (required when
+            `count > 1`).
 
     Example:
     >>> import numpy as np
@@ -138,9 +143,16 @@ class ScoringContext:
         state: Mapping[str, Any] | None = None,
         log: Callable[[str], None] | None = None,
         results: Any = None,
+        share: tuple[int, int] = (0, 1),
+        combine: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:
         self.proxy = proxy or ProxyConfig()
         self.results = results
+        position, count = (int(v) for v in share)
+        if not 0 <= position < count or (count > 1 and combine is None):
+            raise ValueError(f"share must be (position, count) with 0 <= position < count, and a count above 1 "
+                             f"needs combine. Received: share={share!r}, combine={combine!r}")
+        self.share, self.combine = (position, count), combine
         self.data_dir = data_dir
         if (images is None) != (labels is None):
             raise ValueError("images and labels must be given together.")
@@ -268,8 +280,13 @@ class PerCellScorer(Scorer):
     memory, and layer names restart) and logs progress about ten times. With
     `context.results`, each cell's score and its CPU and wall seconds are appended there as
     soon as it is scored, and a cell already there is read back, not scored again (its
-    seconds in `resumed`).
+    seconds in `resumed`). In a cluster (`context.share`) each process scores its share of
+    the cells and every process returns all the scores; `cluster_seconds` then holds the
+    `(cpu, wall)` seconds summed over the processes and `scored_here` the cells this one rated.
     """
+
+    cluster_seconds: tuple[float, float] | None = None
+    scored_here: int = 0
 
     @abc.abstractmethod
     def score_cell(self, cell: NB201Genotype, context: ScoringContext) -> float:
@@ -283,25 +300,37 @@ class PerCellScorer(Scorer):
         every = max(1, math.ceil(len(cells) / 10))
         done = context.results.read() if context.results is not None else {}
         resumed = [0, 0.0, 0.0]
+        position, count = context.share
+        spent = [0.0, 0.0]  # this process's cpu and wall seconds, its resumed cells included
         for i, cell in enumerate(cells):
+            if i % count != position:
+                values[i] = 0.0  # another process's cell: its score arrives in the sum below
+                continue
             key = cell.to_string()
             if key in done:
                 row = done[key]
                 values[i] = row["score"]
                 resumed = [resumed[0] + 1, resumed[1] + row["cpu_seconds"], resumed[2] + row["wall_seconds"]]
+                spent = [spent[0] + row["cpu_seconds"], spent[1] + row["wall_seconds"]]
                 continue
             keras.backend.clear_session()
             cpu0, wall0 = cpu_seconds(), time.perf_counter()
             with runtime.released_custom_gradients():  # a traced gradient would keep each cell's graph
                 values[i] = float(self.score_cell(cell, context))
+            cpu, wall = cpu_seconds() - cpu0, time.perf_counter() - wall0
+            spent = [spent[0] + cpu, spent[1] + wall]
             if context.results is not None:
-                context.results.append(key, score=values[i], cpu_seconds=cpu_seconds() - cpu0,
-                                       wall_seconds=time.perf_counter() - wall0)
+                context.results.append(key, score=values[i], cpu_seconds=cpu, wall_seconds=wall)
             if context.log is not None and ((i + 1) % every == 0 or i + 1 == len(cells)):
                 context.log(f"  {self.name}: {i + 1}/{len(cells)} cells, {time.perf_counter() - start:.0f} s"
                             + (f" ({resumed[0]} read back from {context.results.path})" if resumed[0] else ""))
         keras.backend.clear_session()
         self.resumed = (resumed[0], resumed[1], resumed[2])
+        self.scored_here = len(range(position, len(cells), count))
+        self.cluster_seconds = None
+        if count > 1:  # every process calls the sum, in the same order
+            values = context.combine(values)
+            self.cluster_seconds = tuple(float(v) for v in context.combine(np.asarray(spent)))
         return values
 
 
