@@ -168,7 +168,7 @@ def main(argv: list[str]) -> None:
                 summary = autospace.nb201_experiment(config, workdir, log=lambda m: print(m, flush=True))
             _print_nb201_table(summary)
         else:
-            from tfnas.algorithms import mobile_search as mobile_pipeline
+            from tfnas.algorithms import mobile_pipeline
 
             _set(overrides, "train_epochs", _TRAIN_EPOCHS)
             _set(overrides, "mutation_range", _MUTATION_RANGE)

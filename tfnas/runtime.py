@@ -39,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 # TensorFlow is imported inside the functions that need it: `choose_kernel_library` must
 # run before TensorFlow starts.
@@ -89,6 +90,13 @@ def _install_graph_config() -> bool:
     ctx._config = config
     ctx._thread_local_data.function_call_options = None
     return True
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process so far: every thread (`time.process_time`) plus the
+    children it has waited for (`os.times`)."""
+    children = os.times()
+    return time.process_time() + children.children_user + children.children_system
 
 
 def kernel_library() -> str:

@@ -7,7 +7,7 @@ import random
 import numpy as np
 
 from tfnas.algorithms.autospace import AutoSpaceConfig, evolve, mobile_population
-from tfnas.algorithms.mobile_search import MobileExperimentConfig
+from tfnas.algorithms.mobile_pipeline import MobileExperimentConfig
 from tfnas.spaces.mobile import CandidateSpace
 
 

@@ -38,7 +38,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tfnas.data.catalog import DatasetSpec
+from tfnas.data.spec import DatasetSpec
 
 #: File name endings read as images (lower case).
 IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".gif")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -28,17 +27,11 @@ import numpy as np
 
 from tfnas.ranking.metrics import RankMetrics, rank_metrics
 from tfnas.ranking.scorers import Scorer, ScoringContext
+from tfnas.runtime import cpu_seconds
 
 #: Kendall tau on NAS-Bench-201 CIFAR-10 as published (ZiCo, arXiv 2301.11300, Tab. 1), by scorer name.
 PUBLISHED_KENDALL_TAU: dict[str, float] = {"params": 0.57, "grad_norm": 0.46, "synflow": 0.54, "zico": 0.61}
 PUBLISHED_SOURCE = "ZiCo arXiv 2301.11300, Tab. 1, NB201 CIFAR-10"
-
-
-def cpu_seconds() -> float:
-    """CPU seconds of this process so far: every thread (`time.process_time`) plus the
-    children it has waited for (`os.times`)."""
-    children = os.times()
-    return time.process_time() + children.children_user + children.children_system
 
 
 @dataclasses.dataclass(frozen=True)

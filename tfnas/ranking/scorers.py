@@ -293,8 +293,6 @@ class PerCellScorer(Scorer):
         """Returns the score of one cell."""
 
     def score(self, cells: Sequence[NB201Genotype], context: ScoringContext) -> np.ndarray:
-        from tfnas.ranking.benchmark import cpu_seconds
-
         values = np.empty(len(cells), dtype=np.float64)
         start = time.perf_counter()
         every = max(1, math.ceil(len(cells) / 10))
@@ -314,10 +312,10 @@ class PerCellScorer(Scorer):
                 spent = [spent[0] + row["cpu_seconds"], spent[1] + row["wall_seconds"]]
                 continue
             keras.backend.clear_session()
-            cpu0, wall0 = cpu_seconds(), time.perf_counter()
+            cpu0, wall0 = runtime.cpu_seconds(), time.perf_counter()
             with runtime.released_custom_gradients():  # a traced gradient would keep each cell's graph
                 values[i] = float(self.score_cell(cell, context))
-            cpu, wall = cpu_seconds() - cpu0, time.perf_counter() - wall0
+            cpu, wall = runtime.cpu_seconds() - cpu0, time.perf_counter() - wall0
             spent = [spent[0] + cpu, spent[1] + wall]
             if context.results is not None:
                 context.results.append(key, score=values[i], cpu_seconds=cpu, wall_seconds=wall)

@@ -265,32 +265,3 @@ class Supernet(keras.Model):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Supernet:
         return cls(SupernetConfig.from_dict(config["config"]), name=config.get("name"))
-
-
-def build_supernet(config: SupernetConfig) -> Supernet:
-    """Builds the search supernet a config describes, with all variables created.
-
-    Args:
-        config: A `SupernetConfig`.
-
-    Returns:
-        A `DartsSupernet` or `NB201Supernet`.
-
-    Raises:
-        ValueError: if `config` is not a `SupernetConfig`.
-
-    Example:
-    >>> net = build_supernet(SupernetConfig(space="nb201", channels=4, layers=1,
-    ...                                     input_shape=(8, 8, 3)))
-    >>> tuple(net(keras.ops.zeros((2, 8, 8, 3))).shape)
-    (2, 10)
-    """
-    if not isinstance(config, SupernetConfig):
-        raise ValueError(f"config must be a SupernetConfig. Received: config={type(config).__name__}")
-    if config.space == "darts":
-        from tfnas.supernets.darts import DartsSupernet
-
-        return DartsSupernet(config)
-    from tfnas.supernets.nb201 import NB201Supernet
-
-    return NB201Supernet(config)
