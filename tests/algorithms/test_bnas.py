@@ -189,3 +189,21 @@ def test_round_statistics_sum_over_replicas():
     np.testing.assert_array_equal(np.array(two["mask"]), np.array(one["mask"]))
     total_two = np.array(two["total"])
     assert np.all(total_two <= count_two) and np.all(total_two >= 0)
+
+
+def test_children_sample_each_candidate_once_per_cycle():
+    import tensorflow as tf
+
+    from tfnas.algorithms.bnas import child_order
+
+    alpha = np.random.default_rng(0).normal(size=(6, 5))
+    alpha[:, 0] = ABANDONED
+    mask = candidates(alpha)  # 4 remaining ops per edge, 2 candidates each
+    n = int(mask[0].sum())
+    orders = []
+    for cycle in range(4):
+        picks = np.stack([child_order(mask, tf.constant(cycle * n + i), seed=3).numpy() for i in range(n)])
+        for e in range(mask.shape[0]):  # every candidate once per cycle, nothing else
+            assert sorted(picks[:, e].tolist()) == np.flatnonzero(mask[e]).tolist()
+        orders.append(picks)
+    assert any(not np.array_equal(orders[0], other) for other in orders[1:])  # the order is redrawn

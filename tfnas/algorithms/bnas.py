@@ -11,7 +11,10 @@ every `reduce_every` epochs is one round. During a round, every `child_every`-th
 samples a child: on each edge one op drawn uniformly from the edge's *candidates*, the
 remaining ops with the smaller half of alpha (rounded up), and the child's accuracy on the
 step's validation batch (inherited weights, BatchNorm on the batch) is added to the
-likelihood statistics of every (edge, op) it used. At the end of the round each edge
+likelihood statistics of every (edge, op) it used. The children sample without replacement:
+in each cycle of `n` children (`n` candidates per edge) every edge visits each of its
+candidates once, in its own random order, as the BNAS group's search framework describes
+("sample the operation without replacement for each edge ... K times"). At the end of the round each edge
 abandons its candidate with the lowest mean child accuracy (an op no child used first, then
 the lowest alpha): its logit is set to -1e9, so its mixing weight is exactly 0 from then on
 and it is never sampled again. The search ends when one op is left per edge
@@ -80,6 +83,21 @@ def worst_candidates(alpha: np.ndarray, total: np.ndarray, count: np.ndarray) ->
         scores = [(total[e, o] / count[e, o] if count[e, o] > 0 else -np.inf, alpha[e, o]) for o in ops]
         picks.append(int(ops[min(range(len(ops)), key=lambda i: scores[i])]))
     return picks
+
+
+def child_order(mask, child, seed: int):
+    """Each edge's op for the `child`-th sampled child: `[E]` int32.
+
+    Children `c*n .. c*n + n-1` (n = candidates per edge, read from `mask[0]`) use, on each
+    edge, its candidates in a random order drawn from `(seed, c)`: sampling without
+    replacement, so a cycle of `n` children rates every candidate of every edge once.
+    """
+    mask = tf.convert_to_tensor(mask, "float32")
+    n = tf.maximum(tf.cast(tf.reduce_sum(mask[0]), "int32"), 1)
+    cycle, position = child // n, child % n
+    keys = tf.random.stateless_uniform(tf.shape(mask), seed=tf.stack([tf.constant(seed, "int32"), cycle]))
+    order = tf.argsort(tf.where(mask > 0, keys, 2.0 + keys), axis=1, stable=True)  # candidates first
+    return tf.gather(order, position, axis=1)
 
 
 class OperationSpaceReduction(keras.callbacks.Callback):
@@ -216,14 +234,19 @@ class Bnas(PCDarts):
         return abandoned
 
     def _sample_child(self, step):
-        """One op per edge from the candidates, for each cell kind: `[E, O]` one-hots."""
+        """One op per edge from the candidates, for each cell kind: `[E, O]` one-hots.
+
+        Without replacement, per edge: the round's children come in cycles of `n` (the
+        candidates per edge, the same on every edge since each round abandons one op per
+        edge), and within a cycle each edge visits its candidates in its own random order, so
+        every candidate is rated once per cycle (`child_order`). The cycles count children
+        from the first step, so a cycle that straddles an epoch's start (where the candidates
+        are refreshed from alpha) may rate an op twice or skip one.
+        """
         seed = int(self.config.seed)
-        children = []
-        for k, mask in enumerate(self.candidate_mask):
-            logits = tf.math.log(tf.convert_to_tensor(mask))
-            index = tf.random.stateless_categorical(logits, 1, seed=tf.stack([seed * 7 + k, step]))[:, 0]
-            children.append(tf.one_hot(index, int(mask.shape[1]), dtype="float32"))
-        return children
+        child = step // int(self.config.child_every)
+        return [tf.one_hot(child_order(mask, child, seed * 7 + k), int(mask.shape[1]), dtype="float32")
+                for k, mask in enumerate(self.candidate_mask)]
 
     def child_accuracy(self, x_val, y_val, children):
         """One sampled child's accuracy on the validation batch (this replica's shard)."""
