@@ -31,7 +31,7 @@ KERNEL_TESTS := tests/supernets tests/tf_bugs
 # (ONEDNN_MAX_CPU_ISA=AVX2: oneDNN's own dispatch switch): the oneDNN code path of AVX2-only
 # machines (the rest of TensorFlow is compiled code, the same on both).
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 --timeout=900 --durations=30 tests
+	$(PY) -m pytest -q -n 2 --timeout=900 --durations=150 tests
 	TF_ENABLE_ONEDNN_OPTS=$$($(PY) -c "from tfnas import runtime; print(int(runtime.kernel_library() == 'eigen'))") \
 	  $(PY) -m pytest -q -n 2 --timeout=900 $(KERNEL_TESTS)
 	if $(PY) -c "import sys; from tfnas import runtime; sys.exit('avx512f' not in runtime.cpu_vector_extensions())"; then \
