@@ -13,17 +13,21 @@ with the teacher's recipe and tests them and the teacher on the CIFAR-10 test sp
 Every stage resumes from `--workdir` after an interruption.
 
 The LAST line printed is one JSON object: `{"search": {"genotype", "madds", "params",
-"summed_loss", "block_losses", "budget_madds", "children_rated", "rating_seconds"},
+"summed_loss", "block_losses", "budget_madds", "children_rated", "children_rated_here",
+"rating_tasks", "rating_seconds"},
 "teacher_heldout_accuracy", "training_seconds", "compare": {"dna" | "reference" | "teacher":
 {"genotype", "test_accuracy", "madds", "params", "training_seconds"}} (with --compare),
 "config", "wall_seconds", "cpu", "cpu_vector_extensions", "kernel_library"}`.
 
 `--strategy` (auto, one_device, mirrored, multi_worker; `launch/_cluster.py`) is accepted as by
-every launch script, but DNA's training is custom loops (the teacher, the block students, the
-ratings; `tfnas.ranking.dna`) that run on this process's default device (the first GPU if any),
-so a strategy with several replicas does not split them (a line says so). Under `multi_worker`
-every worker runs the same search with the same seeds: the chief keeps its run in `--workdir`,
-every other worker in `<workdir>/worker-<index>`.
+every launch script. DNA's training is custom loops (the teacher, the block students;
+`tfnas.ranking.dna`) that run on this process's default device (the first GPU if any), so a
+strategy with several local replicas does not split them (a line says so). Under
+`multi_worker` every worker trains the same teacher and students with the same seeds and the
+rating of the children, the bulk of the search, is split: task k of n rates the children
+`i % n == k` of each block and the ratings are summed across the cluster (an all-reduce), so n
+workers rate in about 1/n of the time (`children_rated_here`, `rating_tasks` in the JSON).
+The chief keeps its run in `--workdir`, every other worker in `<workdir>/worker-<index>`.
 
 Errors (missing data, a teacher that does not fit the skeleton, a workdir holding other
 settings) print `error: ...` on stderr and exit with status 2.
@@ -89,7 +93,7 @@ def main(argv: list[str]) -> None:
     from tfnas.ranking import ProxyConfig, ScoringContext
     from tfnas.ranking.dna_mobile import MOBILENET_V2_CIFAR, TEACHER_CIFAR, MobileDna, MobileDnaConfig
 
-    from tfnas.runs import task_workdir
+    from tfnas.runs import sum_over_tasks, task_share, task_workdir
 
     start = time.perf_counter()
     try:
@@ -102,7 +106,9 @@ def main(argv: list[str]) -> None:
                 _SKELETON.value or MOBILENET_V2_CIFAR).stages) - 1))
         proxy = ProxyConfig(image_size=_IMAGE_SIZE.value, batch_size=_BATCH_SIZE.value, seed=_SEED.value,
                             dataset=_DATASET.value)
-        context = ScoringContext(proxy, data_dir=_DATA_DIR.value, log=print)
+        share = task_share(strategy)
+        context = ScoringContext(proxy, data_dir=_DATA_DIR.value, log=print, share=share,
+                                 combine=lambda values: sum_over_tasks(strategy, values))
         if strategy.num_replicas_in_sync > 1:
             print(f"note: --strategy={strategy_name()} has {strategy.num_replicas_in_sync} replicas; DNA's "
                   "training (custom loops) and rating run on this process's device, not split over them")

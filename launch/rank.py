@@ -55,7 +55,9 @@ that rate cell by cell (every one but `dna`, `alpha`, `spos` and `ensemble`) spl
 task k of n scores the cells `i % n == k` (each keeping its own resumable
 `<label>_scores.partial.jsonl` in its task folder) and the scores are summed across the cluster
 (an all-reduce), so n workers take about 1/n of the time; `cpu_seconds` is then the cluster's
-total. The others score the whole sample on every worker (the same seeds: the same scores).
+total. `dna` splits its rating the same way (every worker trains the same teacher and students
+from the same seeds, then rates the cells `i % n == k` of each block). The others score the
+whole sample on every worker (the same seeds: the same scores).
 Only the chief writes the scores JSON and the PNG into `--workdir`; every other worker keeps
 its supernet checkpoints in `<workdir>/<algorithm>_supernet/worker-<index>` (the runner's rule),
 its partial scores in `<workdir>/worker-<index>` and its DNA run in `<workdir>/worker-<index>/dna`.
@@ -256,7 +258,7 @@ def main(argv: list[str]) -> None:
             results = ResultLog(_partial_path(task_workdir(_WORKDIR.value, strategy), label),
                                 {"scorer": name, "scorer_settings": scorer.settings(), "proxy": proxy.to_dict(),
                                  "space": _SPACE.value}, fields=("score", "cpu_seconds", "wall_seconds"))
-        share = task_share(strategy) if isinstance(scorer, PerCellScorer) else (0, 1)
+        share = task_share(strategy) if scorer.splits_over_tasks else (0, 1)
         context = ScoringContext(proxy, data_dir=_DATA_DIR.value, log=lambda line: print(line, flush=True),
                                  results=results, share=share,
                                  combine=lambda values: sum_over_tasks(strategy, values))

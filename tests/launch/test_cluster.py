@@ -125,3 +125,20 @@ def test_two_workers_split_per_cell_scoring_and_get_every_score(tmp_path, data_d
     assert chief["kendall_tau"] == pytest.approx(one["kendall_tau"])
     assert not (workdir / "worker-1" / "naswot_scores.json").exists()  # only the chief writes results
     assert (chief["cells_scored_here"], other["cells_scored_here"], one["cells_scored_here"]) == (3, 2, 5)
+
+
+@pytest.mark.slow
+def test_two_workers_split_dna_rating_and_find_the_one_worker_network(tmp_path):
+    """`launch.dna` under a 2-worker cluster: both train the same teacher and students, each rates
+    its half of every block's children, and the summed ratings give the one-worker search."""
+    from tests.launch.test_dna import _TINY
+
+    one = _one_worker("dna", None, *_TINY, f"--workdir={tmp_path / 'one'}")["search"]
+    chief, other = (report["search"] for report in _two_workers("dna", *_TINY, f"--workdir={tmp_path / 'two'}"))
+    assert chief["genotype"] == other["genotype"] == one["genotype"]
+    np.testing.assert_allclose(chief["block_losses"], one["block_losses"], rtol=1e-5)
+    assert chief["block_losses"] == other["block_losses"]
+    assert (chief["rating_tasks"], other["rating_tasks"], one["rating_tasks"]) == (2, 2, 1)
+    assert chief["children_rated"] == other["children_rated"] == one["children_rated_here"] == 49
+    assert chief["children_rated_here"] + other["children_rated_here"] == 49
+    assert min(chief["children_rated_here"], other["children_rated_here"]) >= 20

@@ -69,6 +69,25 @@ def test_each_block_learns_the_teacher_block_from_the_teacher_s_previous_output(
     assert search(run, budget=1.0, cells=pool)["cell"] is None  # below the fixed stem and head
 
 
+def test_a_cluster_task_rates_its_share_of_the_cells_and_the_shares_sum_to_the_whole(tmp_path):
+    cells = sample_cells(5, seed=2)
+    whole = Dna(str(tmp_path), DnaConfig(**_TINY), _context()).block_losses(cells)
+    shares = []
+    for position in (0, 1):  # the same workdir: the teacher and students are read back, not retrained
+        context = _context()
+        context.share, context.combine = (position, 2), lambda values: values  # no cluster: no sum
+        run = Dna(str(tmp_path), DnaConfig(**_TINY), context)
+        shares.append(run.block_losses(cells))
+        rated = np.arange(len(cells)) % 2 == position
+        assert np.all(shares[-1][~rated] == 0) and np.all(shares[-1][rated] > 0)
+    np.testing.assert_allclose(shares[0] + shares[1], whole, rtol=1e-6)
+    scorer = make_scorer("dna", workdir=str(tmp_path), **_TINY)
+    context = _context()
+    context.share, context.combine = (1, 2), lambda values: np.asarray(values) * 2  # a stand-in sum
+    scorer.score(cells, context)
+    assert scorer.scored_here == 2 and scorer.cluster_seconds is not None
+
+
 def test_an_interrupted_run_resumes_to_the_same_students(tmp_path):
     whole = Dna(str(tmp_path / "whole"), DnaConfig(**_TINY), _context())
     whole.train_students()

@@ -52,6 +52,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfnas import runtime
 from tfnas.genotypes.nb201 import NB201Genotype
 from tfnas.ranking.scorers import ProxyConfig, Scorer, ScoringContext, register_scorer
 from tfnas.spaces import nb201 as nb201_space
@@ -379,7 +380,13 @@ class BlockDistillation:
     def rate_block(self, index: int, paths: Sequence[Sequence[int]]) -> np.ndarray:
         """`[len(paths)]`: DNA's rating loss of block `index` under each child path (its
         `relative_l1` to the teacher, averaged over the held-out batches, BatchNorm on each
-        batch's own statistics)."""
+        batch's own statistics).
+
+        In a cluster (`context.share` is `(position, count)`) this process rates the paths
+        `k % count == position` and the others arrive through `context.combine` (every
+        process calls it once per block, in the same order); every process trains the same
+        teacher and students from the same seeds, so the shares rate one set of students.
+        """
         if self.students is None:
             self.train_students()
         c = self.config
@@ -394,11 +401,14 @@ class BlockDistillation:
         def rate(source, target, path):
             return relative_l1(students.forward(index, source, path, training=True), target)
 
-        out = np.empty(len(paths))
+        position, count = self.context.share
+        out = np.zeros(len(paths))
         for k, path in enumerate(paths):
+            if k % count != position:
+                continue  # another process's child: its rating arrives in the sum below
             path = tf.constant(np.asarray(path, np.int32))
             out[k] = np.mean([rate(g[index], g[index + 1], path).numpy() for g in self._guides])
-        return out
+        return np.asarray(self.context.combine(out)) if count > 1 else out
 
 
 class Dna(BlockDistillation):
@@ -523,6 +533,7 @@ class DnaBlockLoss(Scorer):
     """
 
     name: ClassVar[str] = "dna"
+    splits_over_tasks: ClassVar[bool] = True
 
     def __init__(self, workdir: str, **config: Any) -> None:
         self.workdir = workdir
@@ -551,8 +562,12 @@ class DnaBlockLoss(Scorer):
 
     def score(self, cells: Sequence[NB201Genotype], context: ScoringContext) -> np.ndarray:
         self.prepare(context)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), runtime.cpu_seconds()
         losses = self.run.block_losses(cells)
+        spent = np.array([runtime.cpu_seconds() - cpu, time.perf_counter() - start])
+        position, count = context.share
+        self.scored_here = len(range(position, len(cells), count))
+        self.cluster_seconds = tuple(float(v) for v in context.combine(spent)) if count > 1 else None
         if context.log is not None:
-            context.log(f"  dna: rated {len(cells)} cells in 3 blocks, {time.perf_counter() - start:.0f} s")
+            context.log(f"  dna: rated {self.scored_here} of {len(cells)} cells in 3 blocks, {spent[1]:.0f} s")
         return -np.sum(losses, axis=1)

@@ -210,11 +210,14 @@ class MobileDna(BlockDistillation):
 
         Returns:
             `{"genotype", "madds", "params", "summed_loss", "block_losses", "budget_madds",
-            "children_rated", "rating_seconds"}`; `genotype` is None when nothing fits.
+            "children_rated", "children_rated_here", "rating_tasks", "rating_seconds"}`
+            (`children_rated_here`: this process's share in a cluster, `rate_block`);
+            `genotype` is None when nothing fits.
         """
         from tfnas.budgets.losses import mobile_cost_table
 
         ratings = self.rate_all()
+        position, count = self.context.share
         space = self.space
         size, classes = self.context.proxy.image_size, self.context.num_classes
         table = mobile_cost_table(space, "madds", input_size=size, num_classes=classes)
@@ -226,6 +229,9 @@ class MobileDna(BlockDistillation):
         result: dict[str, Any] = {"genotype": None, "madds": None, "params": None, "summed_loss": None,
                                   "block_losses": None, "budget_madds": budget_madds,
                                   "children_rated": int(sum(len(r) for r in ratings)),
+                                  "children_rated_here": int(sum(len(range(position, len(r), count))
+                                                                 for r in ratings)),
+                                  "rating_tasks": count,
                                   "rating_seconds": self.rating_seconds}
         if best is None:
             return result

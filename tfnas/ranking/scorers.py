@@ -250,6 +250,13 @@ class Scorer(abc.ABC):
 
     name: ClassVar[str] = ""
     minibatches: ClassVar[int] = 0
+    #: Whether `score` splits its work over a cluster's processes by `ScoringContext.share`
+    #: (each returns every score, summed with `ScoringContext.combine`); then `scored_here`
+    #: counts the cells this process rated and `cluster_seconds` holds the `(cpu, wall)`
+    #: seconds summed over the processes.
+    splits_over_tasks: ClassVar[bool] = False
+    cluster_seconds: tuple[float, float] | None = None
+    scored_here: int = 0
     #: `(cells, cpu_seconds, wall_seconds)` of the last `score` call's cells read back from
     #: `ScoringContext.results` (scored by an earlier, interrupted run) instead of scored again.
     resumed: tuple[int, float, float] = (0, 0.0, 0.0)
@@ -285,8 +292,7 @@ class PerCellScorer(Scorer):
     `(cpu, wall)` seconds summed over the processes and `scored_here` the cells this one rated.
     """
 
-    cluster_seconds: tuple[float, float] | None = None
-    scored_here: int = 0
+    splits_over_tasks: ClassVar[bool] = True
 
     @abc.abstractmethod
     def score_cell(self, cell: NB201Genotype, context: ScoringContext) -> float:
