@@ -14,7 +14,7 @@ resumes from the last completed epoch, other flags are refused), a checkpoint pe
 TensorBoard logs (`<workdir>/tensorboard`: losses, apply probability, policy entropy, the
 per-op probabilities of each stage, the policy string), the Keras progress bar, and
 `genotype.json` (the policy), `policy.png` (op probabilities over the search),
-`history.json`, `cost.json`; DAAS also `arch_genotype.json`, `cells.png`,
+`policy_final.png` (the final probability of every (op, magnitude) entry, per stage), `history.json`, `cost.json`; DAAS also `arch_genotype.json`, `cells.png`,
 `arch_weights.png`.
 
 `--strategy` (auto, one_device, mirrored, multi_worker; `launch/_cluster.py`) distributes the

@@ -285,7 +285,7 @@ def test_runner_resume_matches_uninterrupted(tmp_path):
     assert resumed["policy"] == full["policy"]
     genotype = codec.from_dict(json.loads((tmp_path / "full" / "genotype.json").read_text()))
     assert genotype.to_string() == full["policy"] and genotype.kind == "distribution"
-    for name in ("policy.png", "history.json", "cost.json"):
+    for name in ("policy.png", "policy_final.png", "history.json", "cost.json"):
         assert (tmp_path / "full" / name).stat().st_size > 0
     assert full["search_cpu_seconds"] > 0
     assert len(json.loads((tmp_path / "full" / "history.json").read_text())["epochs"]) == 2

@@ -91,3 +91,30 @@ def test_nb201_picture_texts_do_not_overlap(tmp_path):
             assert not boxes[i].overlaps(boxes[j]), (texts[i].get_text(), texts[j].get_text())
     fig_box = fig.bbox
     assert all(fig_box.x0 <= b.x0 and b.x1 <= fig_box.x1 and fig_box.y0 <= b.y0 and b.y1 <= fig_box.y1 for b in boxes)
+
+
+def test_arch_history_gives_every_line_its_own_style():
+    names = [f"Op{i}" for i in range(20)]  # an augmentation stage: more ops than the default 10 colours
+    fig = plot_arch_history([{"stage1/alpha": np.full((1, 20), 0.05)}], op_names={"stage1": names})
+    styles = {(line.get_color(), line.get_linestyle()) for line in fig.axes[0].lines}
+    assert len(styles) == 20
+
+
+def test_policy_distribution_heatmap_holds_each_entry_s_probability(tmp_path):
+    from tfnas.genotypes.plot import plot_policy_distribution
+    from tfnas.genotypes.policy import PolicyGenotype
+
+    policy = PolicyGenotype.from_string(
+        "distribution:apply=0.4|Identity@0=0.2,Rotate@5=0.5,Rotate@10=0.3|Color@2.5=0.6,Identity@0=0.4")
+    path = tmp_path / "final.png"
+    fig = plot_policy_distribution(policy, path)
+    _assert_png(path)
+    stage1, stage2 = (ax for ax in fig.axes if ax.get_title().startswith("stage"))
+    grid1, grid2 = (np.ma.filled(ax.images[0].get_array(), np.nan) for ax in (stage1, stage2))
+    # rows Identity, Rotate, Color; columns the levels 0, 2.5, 5, 10
+    np.testing.assert_allclose(grid1, [[0.2, np.nan, np.nan, np.nan], [np.nan, np.nan, 0.5, 0.3],
+                                       [np.nan] * 4])
+    np.testing.assert_allclose(grid2, [[0.4, np.nan, np.nan, np.nan], [np.nan] * 4, [np.nan, 0.6, np.nan, np.nan]])
+    assert "0.400" in fig._suptitle.get_text()
+    with pytest.raises(ValueError, match="distribution policy"):
+        plot_policy_distribution(PolicyGenotype.from_string("randaugment:n=2,m=9"))

@@ -33,7 +33,7 @@ def test_search_writes_policy_and_files(tmp_path, method, extra):
     policy = codec.from_dict(json.loads((workdir / "genotype.json").read_text()))
     assert policy.to_string() == report["policy"] and policy.kind == "distribution"
     assert report["search_cpu_seconds"] > 0 and report["steps_per_epoch"] == 2
-    for name in ("policy.png", "history.json", "cost.json", "config.json"):
+    for name in ("policy.png", "policy_final.png", "history.json", "cost.json", "config.json"):
         assert (workdir / name).stat().st_size > 0
     assert any((workdir / "tensorboard").iterdir())
     written = json.loads((workdir / "config.json").read_text())["augment_search"]

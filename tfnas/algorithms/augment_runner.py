@@ -268,6 +268,7 @@ def search_augment(
     files = {
         "genotype": os.path.join(workdir, "genotype.json"),
         "policy_plot": os.path.join(workdir, "policy.png"),
+        "policy_final_plot": os.path.join(workdir, "policy_final.png"),
         "history": os.path.join(workdir, "history.json"),
         "cost": os.path.join(workdir, "cost.json"),
         "tensorboard": os.path.join(workdir, "tensorboard"),
@@ -304,7 +305,7 @@ def search_augment(
 def _write_results(search: keras.Model, config: AugmentSearchConfig, policy, metadata: dict[str, Any],
                    files: dict[str, str], history: ArchHistory, view: _StateView, dataset: str) -> None:
     """Writes the chief's result files: genotypes, plots and history."""
-    from tfnas.genotypes.plot import plot_arch_history, plot_cell
+    from tfnas.genotypes.plot import plot_arch_history, plot_cell, plot_policy_distribution
     from tfnas.ops.augment_ops import OP_NAMES
 
     if config.method == "daas":
@@ -317,6 +318,9 @@ def _write_results(search: keras.Model, config: AugmentSearchConfig, policy, met
     plot_arch_history(policy_states, files["policy_plot"],
                       op_names={f"stage{i + 1}": list(OP_NAMES) for i in range(config.stages)},
                       title=f"{config.method}: policy op probabilities")
+    plot_policy_distribution(policy, files["policy_final_plot"],
+                             title=f"{config.method}, seed {config.seed}: final (op, magnitude) probabilities, "
+                                   f"apply {policy.apply:.3f}")
     if config.method == "daas":
         arch_states = [{k[5:]: v for k, v in s.items() if k.startswith("arch/")} for s in states]
         plot_arch_history(arch_states, files["arch_weights"], title="DAAS: architecture weights")

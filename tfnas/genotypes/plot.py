@@ -313,6 +313,70 @@ def _op_names(width: int, key: str, op_names: Mapping[str, Sequence[str]] | Sequ
     return [f"op {i}" for i in range(width)]
 
 
+def plot_policy_distribution(
+    policy: Any, path: str | os.PathLike | None = None, *, title: str | None = None
+) -> matplotlib.figure.Figure:
+    """Draws a searched augmentation policy (a `distribution` `PolicyGenotype`): one heatmap per
+    stage, ops by rows and magnitude levels by columns, each cell the final probability of that
+    (op, level) entry (ops without a magnitude in the level-0 column); the apply probability in
+    the title.
+
+    Raises:
+        ValueError: for a policy that is not a `distribution`.
+
+    Example:
+    >>> from tfnas.genotypes.policy import PolicyGenotype
+    >>> g = PolicyGenotype.from_string("distribution:apply=0.5|Identity@0=0.25,Rotate@5=0.75")
+    >>> len(plot_policy_distribution(g).axes)  # the stage and its colour bar
+    2
+    """
+    if getattr(policy, "kind", None) != "distribution":
+        raise ValueError(f"plot_policy_distribution draws a distribution policy. Received: {policy!r}")
+    stages = policy.stages
+    ops = list(dict.fromkeys(op for stage in stages for op, _, _ in stage))
+    levels = sorted({level for stage in stages for _, level, _ in stage})
+    fig = _new_figure(1.2 + 0.9 * len(levels) * len(stages) + 1.5 * len(stages), 0.8 + 0.28 * len(ops))
+    top = max(p for stage in stages for _, _, p in stage)
+    for i, stage in enumerate(stages):
+        grid = np.full((len(ops), len(levels)), np.nan)
+        for op, level, p in stage:
+            grid[ops.index(op), levels.index(level)] = p
+        ax = fig.add_subplot(1, len(stages), i + 1)
+        image = ax.imshow(grid, cmap="viridis", vmin=0.0, vmax=top, aspect="auto")
+        for (r, c), p in np.ndenumerate(grid):
+            if np.isfinite(p):
+                ax.text(c, r, f"{p:.3f}", ha="center", va="center", fontsize=6,
+                        color="white" if p < 0.6 * top else "black")
+        ax.set_xticks(range(len(levels)), [f"{level:g}" for level in levels], fontsize=7)
+        ax.set_yticks(range(len(ops)), ops if i == 0 else [""] * len(ops), fontsize=7)
+        ax.set_xlabel("magnitude level", fontsize=8)
+        ax.set_title(f"stage {i + 1}", fontsize=9)
+        fig.colorbar(image, ax=ax, fraction=0.08, pad=0.02).ax.tick_params(labelsize=6)
+    fig.suptitle(title or f"final policy: apply probability {policy.apply:.3f}", fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)
+    return fig
+
+
+def line_styles(names: Sequence[str]) -> list[dict[str, Any]]:
+    """One distinct `(color, linestyle)` per line: the cell ops' own colors when every name has
+    one, else matplotlib's 20 qualitative `tab20` colors, dashed past the 20th (an augmentation
+    stage has 20 ops; the default cycle repeats after 10, so two ops would share a color).
+
+    >>> [s["color"] for s in line_styles(["none", "skip_connect"])] == [OP_COLORS["none"], OP_COLORS["skip_connect"]]
+    True
+    >>> len({(s["color"], s["linestyle"]) for s in line_styles([f"op{i}" for i in range(30)])})
+    30
+    """
+    if all(name in OP_COLORS for name in names):
+        return [{"color": OP_COLORS[name], "linestyle": "-"} for name in names]
+    import matplotlib
+
+    palette = matplotlib.colormaps["tab20"].colors
+    styles = ("-", "--", ":", "-.")
+    return [{"color": palette[j % 20], "linestyle": styles[(j // 20) % 4]} for j in range(len(names))]
+
+
 def _edge_labels(count: int) -> list[str]:
     """Names `count` edges `input->node` when the count matches a DARTS or NB201 cell."""
     darts = {len(darts_space.supernet_edges(k)): darts_space.supernet_edges(k) for k in range(1, 7)}
@@ -385,8 +449,8 @@ def plot_arch_history(
         if _is_op_weights(key, history[0]):
             names = _op_names(history.shape[-1], key, op_names)
             mean = history.mean(axis=1)  # average over edges
-            for j, name in enumerate(names):
-                ax.plot(epochs, mean[:, j], marker="o", markersize=3, label=name, color=OP_COLORS.get(name))
+            for j, (name, style) in enumerate(zip(names, line_styles(names))):
+                ax.plot(epochs, mean[:, j], marker="o", markersize=3, label=name, **style)
             ax.set_title(f"{key.rsplit('/', 1)[0]}: op weights (mean over {history.shape[1]} edges)", fontsize=10)
             ax.set_ylabel("probability")
         else:
@@ -394,8 +458,8 @@ def plot_arch_history(
             if flat.shape[1] > 16:
                 flat = flat.reshape(len(states), 16, -1).mean(axis=2) if flat.shape[1] % 16 == 0 else flat[:, :16]
             labels = _edge_labels(flat.shape[1])
-            for j in range(flat.shape[1]):
-                ax.plot(epochs, flat[:, j], marker="o", markersize=3, label=labels[j])
+            for j, style in enumerate(line_styles(labels)):
+                ax.plot(epochs, flat[:, j], marker="o", markersize=3, label=labels[j], **style)
             ax.set_title(f"{key} (one line per entry)", fontsize=10)
             ax.set_ylabel("weight")
         ax.set_xlabel("epoch")
