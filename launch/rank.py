@@ -51,7 +51,7 @@ supernet searches of `spos` and `alpha` (`tfnas.algorithms.runner.search`: each 
 rows of the one-device batch). The scoring itself, and DNA's teacher and students, run in this
 process on its default device (the first GPU if any), not in the strategy's scope: the scorers
 clear the Keras session between cells, which ends any scope. Under `multi_worker` the scorers
-that rate cell by cell (every one but `dna`, `alpha`, `spos` and `ensemble`) split the sample:
+that rate cell by cell (every one but `dna`, `alpha`, `spos` and `ensemble`), and `dna`, split the sample:
 task k of n scores the cells `i % n == k` (each keeping its own resumable
 `<label>_scores.partial.jsonl` in its task folder) and the scores are summed across the cluster
 (an all-reduce), so n workers take about 1/n of the time; `cpu_seconds` is then the cluster's
