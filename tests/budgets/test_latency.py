@@ -40,6 +40,37 @@ def test_model_latency_of_a_tiny_network():
     assert figures["median_ms"] > 0 and figures["runtime"] == "ai_edge_litert" and figures["threads"] == 1
 
 
+def test_the_timed_tflite_file_is_the_deployed_graph_with_frozen_weights():
+    """Weights frozen to constants (no resource variables), BatchNorm folded, Keras's outputs."""
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    keras.utils.set_random_seed(0)
+    x = keras.Input((8, 8, 3))
+    h = keras.layers.BatchNormalization()(keras.layers.Conv2D(4, 3, use_bias=False)(x))
+    model = keras.Model(x, keras.layers.Dense(5)(keras.layers.GlobalAveragePooling2D()(h)))
+    model.layers[2].moving_mean.assign(np.linspace(-1, 1, 4).astype("float32"))  # not the identity BatchNorm
+    images = np.random.default_rng(0).standard_normal((1, 8, 8, 3)).astype("float32")
+    interpreter = Interpreter(model_content=latency.tflite_bytes(model))
+    interpreter.allocate_tensors()
+    ops = {d["op_name"] for d in interpreter._get_ops_details()}
+    assert not ops & {"VAR_HANDLE", "READ_VARIABLE", "RSQRT"}, ops
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], images)
+    interpreter.invoke()
+    out = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(out, model(images, training=False).numpy(), atol=1e-5)
+
+
+def test_a_cache_timed_on_unfrozen_graphs_is_measured_again(tmp_path):
+    path = tmp_path / "lut.json"
+    path.write_text(json.dumps({"num_threads": 1, "entries": {"stem|c=4|act=relu6|hw=8": {"median_ms": 9.0}}}))
+    table = latency.LiteRTLatencyTable(str(path), runs=3, warmup=1)
+    assert table.entries == {}
+    table.cost_table(SPACE, input_size=8, num_classes=4)
+    data = json.loads(path.read_text())
+    assert data["conversion"] == latency.CONVERSION and data["entries"]["stem|c=4|act=relu6|hw=8"]["median_ms"] != 9.0
+
+
 def test_genotype_latency_is_the_sum_of_its_blocks():
     table = latency.LiteRTLatencyTable(None, runs=3, warmup=1)
     g = BlockGenotype.from_string("stem=4;blocks=ir_r1_k3_s2_e3_c8_nr6;head=0;act=relu6")

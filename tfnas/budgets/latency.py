@@ -15,6 +15,13 @@ devices of `nb201_latency_help.csv` (`tfnas.benchmarks.NB201LatencyTable`), and
 
 Conversion: a Keras model -> concrete function -> `tf.lite.TFLiteConverter` (float32, in
 memory: about 3 s a block, a third of the SavedModel route) -> `export.tflite.litert_latency`.
+The converter is given the concrete function alone, so it freezes the captured variables into
+constants, folds BatchNorm and hands every op to XNNPACK, as the exported model is. Given the
+Keras model as its `trackable_obj` as well, it kept them as resource variables
+(`VAR_HANDLE`/`READ_VARIABLE`, unfolded BatchNorm, no weights in the file, NaN outputs) and
+the timing was of that graph: MobileNetV2 at 32x32 read 14-16 ms instead of 0.56 ms (measured
+on the model-207 Xeon). Caches written by that conversion carry no `conversion` key and are
+measured again (`CONVERSION`).
 
 References:
     - Cai et al., ProxylessNAS, arXiv 1812.00332 (per-op latency lookup table).
@@ -34,6 +41,10 @@ from typing import Any
 
 import keras
 import numpy as np
+from absl import logging
+
+# How the timed TFLite files are made; a cache written another way is measured again.
+CONVERSION = "frozen_concrete_function"
 
 
 def tflite_bytes(model: keras.Model, batch_size: int = 1) -> bytes:
@@ -46,7 +57,8 @@ def tflite_bytes(model: keras.Model, batch_size: int = 1) -> bytes:
         return model(images, training=False)
 
     concrete = tf.function(_forward).get_concrete_function(tf.TensorSpec(shape, tf.float32))
-    return tf.lite.TFLiteConverter.from_concrete_functions([concrete], model).convert()
+    # No `trackable_obj`: with the model passed, the variables stay resource variables (see above).
+    return tf.lite.TFLiteConverter.from_concrete_functions([concrete]).convert()
 
 
 def model_latency(model: keras.Model, *, runs: int = 30, warmup: int = 5, num_threads: int = 1) -> dict[str, Any]:
@@ -93,7 +105,11 @@ class LiteRTLatencyTable:
                     f"Latency cache {path} was measured with num_threads={data.get('num_threads')}; "
                     f"received num_threads={self.num_threads}. Use another path."
                 )
-            self.entries = dict(data.get("entries", {}))
+            if data.get("conversion") == CONVERSION:
+                self.entries = dict(data.get("entries", {}))
+            else:
+                logging.warning("Latency cache %s was timed on unfrozen TFLite graphs (no conversion=%r): "
+                                "its %d entries are measured again.", path, CONVERSION, len(data.get("entries", {})))
 
     def save(self) -> None:
         """Writes the cache file (atomically)."""
@@ -102,7 +118,8 @@ class LiteRTLatencyTable:
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         tmp = self.path + ".tmp"
         with open(tmp, "w", encoding="utf-8") as f:
-            json.dump({"num_threads": self.num_threads, "runtime": "ai_edge_litert", "entries": self.entries}, f,
+            json.dump({"num_threads": self.num_threads, "runtime": "ai_edge_litert", "conversion": CONVERSION,
+                       "entries": self.entries}, f,
                       indent=1, sort_keys=True)
         os.replace(tmp, self.path)
 
