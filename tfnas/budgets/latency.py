@@ -58,7 +58,13 @@ def tflite_bytes(model: keras.Model, batch_size: int = 1) -> bytes:
 
     concrete = tf.function(_forward).get_concrete_function(tf.TensorSpec(shape, tf.float32))
     # No `trackable_obj`: with the model passed, the variables stay resource variables (see above).
-    return tf.lite.TFLiteConverter.from_concrete_functions([concrete]).convert()
+    # The converter then warns, once per conversion, that it wants one: quiet for this call.
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity(logging.ERROR)
+    try:
+        return tf.lite.TFLiteConverter.from_concrete_functions([concrete]).convert()
+    finally:
+        logging.set_verbosity(verbosity)
 
 
 def model_latency(model: keras.Model, *, runs: int = 30, warmup: int = 5, num_threads: int = 1) -> dict[str, Any]:
