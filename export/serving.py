@@ -69,7 +69,7 @@ def _plain_call(layer: keras.layers.Layer, *args, **kwargs):
                 f"{layer.name} binarizes its activations (--binarized=weights_activations); the export writes "
                 "binarized weights only. Export a --binarized=weights network.")
         depthwise = isinstance(layer, BinaryDepthwiseConv2D)
-        config = {k: v for k, v in layer.get_config().items() if k != "binarize_activations"}
+        config = {k: v for k, v in layer.get_config().items() if k not in ("binarize_activations", "method")}
         stock = (keras.layers.DepthwiseConv2D if depthwise else keras.layers.Conv2D).from_config(
             {**config, "name": f"{layer.name}_1bit"})
         y = stock(args[0])

@@ -10,17 +10,19 @@ The three measurements of BNAS (Chen et al., arXiv 1911.10862) in one run:
    (median) and in all. The paper's BNAS search is 40% faster than PC-DARTS's.
 2. **Accuracy**: the genotype BNAS found, trained from scratch twice with one recipe
    (`tfnas.children.training.train`): in full precision and with 1-bit weights
-   (`--binarized`, XNOR-Net scaling, `tfnas.ops.binary`); CIFAR-10 test accuracy of both.
+   (`--binarized=weights`: XNOR-Net scaling; `--binarized=pcnn`: PCNN's projection, arXiv
+   1811.12755, the paper's second method; `tfnas.ops.binary`); CIFAR-10 test accuracy of both.
    The paper: 96.53% binarized against 97.22% in full precision (a 0.69-point gap) at its full
    network and 600 epochs.
 3. **Size**: both children in bytes (float32 weights; the binarized child with its 1-bit
    kernels packed, `packed_bytes`).
 
-Every part resumes from `--workdir` (`pc_darts/`, `bnas/`, `child_float/`, `child_binarized/`).
+Every part resumes from `--workdir` (`pc_darts/`, `bnas/`, `child_float/`, `child_weights/` or
+`child_pcnn/`), so a second `--binarized` on the same workdir trains only its own child.
 The LAST line printed is one JSON object: `{"search": {"pc_darts" | "bnas": {"genotype",
 "seconds_per_epoch", "search_seconds", "epochs", "recipe"}}, "bnas_time_ratio" (BNAS's
 search seconds over PC-DARTS's; the paper 0.6), "child": {"genotype", "recipe", "float" |
-"binarized": {"test_accuracy", "bytes"}}, "accuracy_gap" (float minus binarized, points),
+"binarized": {"test_accuracy", "bytes", "mode"}}, "accuracy_gap" (float minus binarized, points),
 "binarized_packed_bytes", "published", "cpu", "cpu_vector_extensions", "kernel_library"}`.
 
 Errors (missing data, a workdir holding other settings, bad sizes) print `error: ...` on
@@ -57,6 +59,8 @@ _REDUCE_EVERY = flags.DEFINE_integer(
     "round per op BNAS abandons (NB201 4, DARTS 6).")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", None, "Search batch of both (default: the presets', 256).")
 _CHILD_EPOCHS = flags.DEFINE_integer("child_epochs", 10, "Epochs of each child (paper 600).")
+_BINARIZED = flags.DEFINE_enum("binarized", "weights", ["weights", "pcnn"],
+                               "The binarized child's 1-bit weights: XNOR-Net's (weights) or PCNN's projection.")
 _CHILD_CHANNELS = flags.DEFINE_integer("child_channels", 16, "Child initial channels.")
 _CHILD_LAYERS = flags.DEFINE_integer("child_layers", 2, "Child cells (DARTS) or cells per stage (NB201).")
 _CHILD_TRAIN_EXAMPLES = flags.DEFINE_integer("child_train_examples", 10000, "First N training images of the children.")
@@ -125,7 +129,7 @@ def main(argv: list[str]) -> None:
                     "arch_warmup_epochs": preset.arch_warmup_epochs, "reduce_every": preset.reduce_every}
         searches = {name: _search(name, schedule, strategy) for name in ("pc_darts", "bnas")}
         genotype = searches["bnas"]["genotype"]
-        children = {"float": _child(genotype, None, strategy), "binarized": _child(genotype, "weights", strategy)}
+        children = {"float": _child(genotype, None, strategy), "binarized": _child(genotype, _BINARIZED.value, strategy)}
     except (ValueError, FileNotFoundError, CorruptCheckpointError, NonFiniteLossError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
@@ -140,7 +144,8 @@ def main(argv: list[str]) -> None:
                              f"{_CHILD_LAYERS.value} cells, {_IMAGE_SIZE.value}x{_IMAGE_SIZE.value}, first "
                              f"{_CHILD_TRAIN_EXAMPLES.value} training images, no cutout"),
                   "float": {"test_accuracy": accuracy["float"], "bytes": size["float32_bytes"]},
-                  "binarized": {"test_accuracy": accuracy["binarized"], "bytes": size["packed_bytes"]}},
+                  "binarized": {"test_accuracy": accuracy["binarized"], "bytes": size["packed_bytes"],
+                                "mode": _BINARIZED.value}},
         "accuracy_gap": accuracy["float"] - accuracy["binarized"],
         "binarized_packed_bytes": size["packed_bytes"], "published": PUBLISHED,
         "cpu": runtime.cpu_signature(), "cpu_vector_extensions": runtime.cpu_vector_extensions(),
@@ -151,7 +156,7 @@ def main(argv: list[str]) -> None:
           f"({searches['bnas']['search_seconds']:.0f} s / {searches['pc_darts']['search_seconds']:.0f} s, "
           f"{epochs} epochs each)")
     print(f"{'CIFAR-10 full precision':28s}{accuracy['float']:14.2f}{PUBLISHED['cifar10_float']:10.2f}")
-    print(f"{'CIFAR-10 1-bit weights':28s}{accuracy['binarized']:14.2f}{PUBLISHED['cifar10_binarized']:10.2f}")
+    print(f"{'CIFAR-10 1-bit ' + _BINARIZED.value:28s}{accuracy['binarized']:14.2f}{PUBLISHED['cifar10_binarized']:10.2f}")
     print(f"{'bytes float / 1-bit packed':28s}{size['float32_bytes']:>8d} / {size['packed_bytes']}")
     print(f"child recipe here: {summary['child']['recipe']} (the paper: its full network, 600 epochs)")
     print(json.dumps(summary))

@@ -69,8 +69,9 @@ def test_clear_errors():
         serving_model(plain, dataset="svhn")
 
 
-def test_binarized_network_exports_its_one_bit_weights_as_constants():
-    network = build_child(codec.load("darts_v2"), channels=4, layers=3, input_size=16, binarized="weights")
+@pytest.mark.parametrize("mode", ["weights", "pcnn"])
+def test_binarized_network_exports_its_one_bit_weights_as_constants(mode):
+    network = build_child(codec.load("darts_v2"), channels=4, layers=3, input_size=16, binarized=mode)
     plain = to_plain_keras(network)
     assert _foreign(plain) == []
     x = np.random.default_rng(0).normal(size=(3, 16, 16, 3)).astype("float32")
@@ -82,6 +83,8 @@ def test_binarized_network_exports_its_one_bit_weights_as_constants():
         depthwise = isinstance(layer, keras.layers.DepthwiseConv2D)
         per_channel = w.reshape(-1, w.shape[2] * w.shape[3]) if depthwise else w.reshape(-1, w.shape[3])
         assert np.ptp(per_channel, axis=0).max() < 1e-6
+        if mode == "pcnn":  # one scale for the whole layer, and no projection matrix kept
+            assert np.ptp(w) < 1e-6 and len(layer.get_weights()) == 1
     with_signs = build_child(codec.load("darts_v2"), channels=4, layers=3, input_size=16,
                              binarized="weights_activations")
     with pytest.raises(ValueError, match="binarizes its activations"):

@@ -32,9 +32,18 @@ def test_searches_and_children_print_the_contract_and_a_rerun_resumes(tmp_path):
         assert key in summary
     for part in ("pc_darts", "bnas", "child_float", "child_weights"):
         assert (tmp_path / part).is_dir()
-    again = run_launch("bnas", f"--workdir={tmp_path}", *_TINY, timeout=600)  # every part read back
+    assert child["binarized"]["mode"] == "weights"
+    # PCNN's child on the same workdir: the searches and the float child are read back, not trained again.
+    done_parts = {p: p.stat().st_mtime_ns for part in ("pc_darts", "bnas", "child_float")
+                  for p in (tmp_path / part / "checkpoints").rglob("*") if p.is_file()}
+    assert done_parts
+    again = run_launch("bnas", f"--workdir={tmp_path}", *_TINY, "--binarized=pcnn", timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert json.loads(again.stdout.strip().splitlines()[-1])["child"] == child
+    pcnn = json.loads(again.stdout.strip().splitlines()[-1])
+    assert pcnn["search"] == searches and pcnn["child"]["float"] == child["float"]
+    assert pcnn["child"]["binarized"]["mode"] == "pcnn" and (tmp_path / "child_pcnn").is_dir()
+    assert pcnn["child"]["binarized"]["bytes"] < child["float"]["bytes"] / 4
+    assert {p: p.stat().st_mtime_ns for p in done_parts} == done_parts  # no checkpoint of theirs rewritten
 
 
 def test_bad_sizes_are_a_clear_error(tmp_path):

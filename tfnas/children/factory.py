@@ -68,7 +68,8 @@ def build_child(
             `[logits, aux_logits]`.
         drop_path_rate: Initial drop-path rate (DARTS networks; scheduled during training).
         binarized: None (float), `"weights"` (the cells' convolutions with XNOR-Net 1-bit
-            weights) or `"weights_activations"` (and sign activations), cell spaces only;
+            weights), `"weights_activations"` (and sign activations) or `"pcnn"` (PCNN's
+            projected 1-bit weights, arXiv 1811.12755), cell spaces only;
             the stem, auxiliary head and classifier stay float (`tfnas.ops.binary`, BNAS
             arXiv 1911.10862).
 
@@ -98,11 +99,10 @@ def build_child(
     if binarized is not None:
         from tfnas.ops import binary
 
-        if binarized not in binary.MODES:
-            raise ValueError(f"binarized must be None or one of {', '.join(binary.MODES)}. Received: {binarized!r}")
+        scope = binary.mode_scope(binarized)
         if space not in ("darts", "nb201"):
             raise ValueError(f"Binarized children exist for the cell spaces (darts, nb201); not for {space!r}.")
-        with binary.binarized(activations=binarized == "weights_activations"):
+        with scope:
             return build_child(genotype, dataset=dataset, channels=channels, layers=layers, input_size=input_size,
                                num_classes=num_classes, auxiliary=auxiliary, drop_path_rate=drop_path_rate)
     if space == "darts":

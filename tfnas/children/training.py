@@ -72,7 +72,7 @@ class TrainConfig:
         mixed_precision: `None`, `"mixed_float16"` or `"mixed_bfloat16"`.
         max_train_examples: Use only the first N training examples (None: all); for short runs.
         seed: Seed of initialisation, shuffling and augmentation.
-        binarized: None, `"weights"` or `"weights_activations"`: a binarized cell network
+        binarized: None, `"weights"`, `"weights_activations"` or `"pcnn"`: a binarized cell network
             (`build_child(binarized=...)`, `tfnas.ops.binary`); the report adds its size with
             1-bit kernels packed (`packed_bytes`).
     """

@@ -38,7 +38,7 @@ from collections.abc import Callable
 import keras
 from keras import ops
 
-from tfnas.ops.binary import BinaryConv2D, BinaryDepthwiseConv2D, activations_binarized, active
+from tfnas.ops.binary import BinaryConv2D, BinaryDepthwiseConv2D, activations_binarized, active, layer_arguments
 from tfnas.registry import Registry
 
 #: PyTorch's default Conv2d/Linear kernel initialisation (kaiming_uniform, a=sqrt(5)).
@@ -184,7 +184,7 @@ def conv2d(x, filters: int, kernel_size: int, *, stride: int = 1, dilation: int 
     pad = dilation * (kernel_size - 1) // 2
     if stride > 1 and pad:
         x = keras.layers.ZeroPadding2D(pad, name=f"{name}_pad")(x)
-    binary = {"binarize_activations": activations_binarized()} if active(name) else None
+    binary = layer_arguments() if active(name) else None
     return (BinaryConv2D if binary is not None else keras.layers.Conv2D)(
         filters,
         kernel_size,
@@ -212,7 +212,7 @@ def depthwise_conv2d(x, kernel_size: int, *, stride: int = 1, dilation: int = 1,
     pad = dilation * (kernel_size - 1) // 2
     if stride > 1 and pad:
         x = keras.layers.ZeroPadding2D(pad, name=f"{name}_pad")(x)
-    binary = {"binarize_activations": activations_binarized()} if active(name) else None
+    binary = layer_arguments() if active(name) else None
     return (BinaryDepthwiseConv2D if binary is not None else keras.layers.DepthwiseConv2D)(
         kernel_size,
         strides=stride,
