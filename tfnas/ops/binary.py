@@ -89,13 +89,17 @@ def binarize_kernel(kernel, channel_axes: tuple[int, ...]):
     return alpha * sign_ste(kernel)
 
 
-@contextlib.contextmanager
-def binarized(activations: bool = False, method: str = "xnor") -> Iterator[None]:
-    """Within it, the cell ops build binarized convolutions (see the module docstring)."""
+def _check(activations: bool, method: str) -> None:
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}. Received: {method!r}")
     if activations and method != "xnor":
         raise ValueError("Binarized activations are built with method='xnor' only.")
+
+
+@contextlib.contextmanager
+def binarized(activations: bool = False, method: str = "xnor") -> Iterator[None]:
+    """Within it, the cell ops build binarized convolutions (see the module docstring)."""
+    _check(activations, method)
     _scope.append((bool(activations), method))
     try:
         yield
@@ -149,10 +153,7 @@ class _OneBit:
 
     def __init__(self, *args: Any, binarize_activations: bool = False, method: str = "xnor", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {', '.join(METHODS)}. Received: {method!r}")
-        if binarize_activations and method != "xnor":
-            raise ValueError("Binarized activations are built with method='xnor' only.")
+        _check(binarize_activations, method)
         self.binarize_activations = bool(binarize_activations)
         self.method = method
 
