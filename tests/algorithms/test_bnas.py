@@ -95,6 +95,50 @@ def test_an_abandoned_op_has_no_weight_and_is_never_sampled_again():
         assert np.all(child.sum(axis=1) == 1.0) and np.all(child <= search.candidate_mask[0].numpy())
 
 
+@pytest.mark.parametrize("space", ["nb201", "darts"])
+def test_an_op_abandoned_on_a_whole_edge_group_leaves_the_graph_and_the_output_stays(space):
+    """The operation-space reduction's saving: the re-traced step no longer computes it."""
+    import tensorflow as tf
+
+    search = _search(space)
+    supernet = search.supernet
+    name = "nor_conv_3x3" if space == "nb201" else "sep_conv_3x3"
+    conv = supernet.op_names.index(name)
+    for variable in search.logits:
+        value = variable.numpy()
+        value[:, conv] = ABANDONED
+        variable.assign(value)
+    x = tf.constant(np.random.default_rng(0).normal(size=(2, 8, 8, 3)).astype("float32"))
+    conv_kernels = [v for v in supernet.weight_variables if f"_{name}_" in v.path]
+    assert conv_kernels
+
+    def forward():
+        with tf.GradientTape() as tape:
+            y = supernet(x, training=True)
+        return y, tape.gradient(y, conv_kernels)
+
+    full, full_grads = forward()
+    supernet.restrict_ops([v.numpy() > ABANDONED / 2 for v in search.logits])
+    left_out, grads = forward()
+    np.testing.assert_allclose(np.asarray(left_out), np.asarray(full), rtol=1e-6, atol=1e-6)
+    assert all(g is None for g in grads)  # not in the graph
+    assert all(g is not None and float(tf.reduce_max(tf.abs(g))) == 0.0 for g in full_grads)  # weight 0 before
+    supernet.restrict_ops(None)
+    with pytest.raises(ValueError, match="one mask per cell kind"):
+        supernet.restrict_ops([])
+
+
+def test_a_reduction_round_retraces_the_step_without_the_abandoned_ops():
+    search = _search()
+    first = search.make_train_function()
+    search.refresh_candidates()
+    search.reduce_operations()
+    assert search.train_function is not first
+    cells = [layer for layer in search.supernet._flatten_layers() if hasattr(layer, "alive_ops")]
+    assert cells and all(cell.alive_ops is not None and cell.alive_ops.sum() == cell.alive_ops.size - len(
+        cell.edges) for cell in cells)  # one op gone from every edge
+
+
 _SCRIPT = textwrap.dedent(
     """
     import json, sys

@@ -205,6 +205,15 @@ class Bnas(PCDarts):
         config = config or self.config
         return super().callbacks(config) + [OperationSpaceReduction(config.arch_warmup_epochs, config.reduce_every)]
 
+    def make_train_function(self, force: bool = False):
+        """Traces the step with the abandoned ops left out of the graph (an op abandoned on
+        every edge of a cell's edge group is not computed), so each round's step is cheaper:
+        the operation-space reduction's saving. `reduce_operations` traces it again."""
+        if self.train_function is not None and not force:
+            return self.train_function
+        self.supernet.restrict_ops([remaining(v.numpy()) for v in self.logits])
+        return super().make_train_function(force=True)
+
     # ------------------------------------------------------------------ reduction
     def ops_left(self) -> int:
         """The most ops any edge still has."""
@@ -231,6 +240,8 @@ class Bnas(PCDarts):
             count.assign(np.zeros(count.shape, np.float32))
             abandoned.append(picks)
         self.refresh_candidates()
+        if self.train_function is not None:  # the next steps without the abandoned ops
+            self.make_train_function(force=True)
         return abandoned
 
     def _sample_child(self, step):

@@ -240,6 +240,23 @@ class Supernet(keras.Model):
         finally:
             self._removed_ops = previous
 
+    def restrict_ops(self, alive: Sequence[np.ndarray] | None) -> None:
+        """Leaves out of the next traced graph the ops whose weight is 0 on every edge of a
+        cell's edge group (`SearchCell.restrict_ops`).
+
+        Args:
+            alive: One `[E, O]` bool per cell kind (in `cell_kinds` order), or None for all ops.
+        """
+        masks = dict(zip(self.cell_kinds, alive)) if alive is not None else {}
+        if alive is not None and len(masks) != len(self.cell_kinds):
+            raise ValueError(f"restrict_ops needs one mask per cell kind {self.cell_kinds}. Received: {len(alive)}")
+        from tfnas.supernets.cells import SearchCell
+
+        for layer in self._flatten_layers(include_self=False):
+            if isinstance(layer, SearchCell):
+                kind = self.cell_kinds[int(layer.reduction)] if len(self.cell_kinds) > 1 else self.cell_kinds[0]
+                layer.restrict_ops(masks.get(kind))
+
     # ------------------------------------------------------------------ logging and export
     def arch_state(self) -> dict[str, np.ndarray]:
         """Named probability arrays for logging.

@@ -38,6 +38,7 @@ from typing import Any
 from collections.abc import Sequence
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -170,6 +171,23 @@ class SearchCell(keras.layers.Layer):
         self.edge_index = {edge: i for i, edge in enumerate(self.edges)}
         self._vars: dict[str, Any] = {}
         self._seed_counter = 0
+        self.alive_ops: np.ndarray | None = None
+
+    def restrict_ops(self, alive: np.ndarray | None) -> None:
+        """Builds, at the next trace, only the ops `alive[e, o]` keeps on some edge of a group.
+
+        Args:
+            alive: `[E, O]` bool (the ops whose mixing weight can be non-zero), or None for all.
+                The caller guarantees that a left-out op's weight is exactly 0 on every edge
+                (BNAS's abandoned ops); softmax mixing only. Takes effect when the calling
+                function is traced again.
+        """
+        if alive is not None:
+            alive = np.asarray(alive, dtype=bool)
+            if alive.shape != (len(self.edges), len(self.op_names)) or self.mixing != "softmax":
+                raise ValueError(f"restrict_ops needs softmax mixing and a [{len(self.edges)}, {len(self.op_names)}] "
+                                 f"mask. Received: shape {alive.shape}, mixing={self.mixing!r}")
+        self.alive_ops = alive
 
     # ------------------------------------------------------------------ weights
     def _weight(self, name: str, shape: tuple[int, ...], fan_in: int, out_axes: tuple[int, ...]):
@@ -319,10 +337,13 @@ class SearchCell(keras.layers.Layer):
         edge_terms = []  # per-edge layout [B, H', W', S*T*C], already weighted
         source_terms = []  # (per-source tensor [B, H', W', S*C], weights [E])
         columns = ops.unstack(weights, axis=1)  # one op, where `weights[:, o]` makes one per op
+        # Ops left out of the graph (`restrict_ops`): abandoned on every edge of the group, their
+        # mixing weight is exactly 0 there, so the output is the same without them.
+        alive = None if self.alive_ops is None else self.alive_ops[rows].any(axis=0)
         for o, op in enumerate(self.op_names):
             kind, k = OP_KINDS[op]
             w = columns[o]
-            if kind == "none":
+            if kind == "none" or (alive is not None and not alive[o]):
                 continue
             if kind == "pool":
                 y = kernels.pool(x, k, stride)
