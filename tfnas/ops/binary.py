@@ -216,6 +216,18 @@ class _OneBit:
         moved = self.kernel + PCNN_ETA * ops.stop_gradient(self.kernel_grad)
         return 0.5 * PCNN_LAMBDA * ops.sum(ops.square(target - self.projection[:, :, None, None] * moved))
 
+    def call(self, inputs, training=None):
+        if self.use_bias or self.activation not in (None, keras.activations.linear):
+            raise ValueError(f"{type(self).__name__} has no bias and no activation.")
+        if training and self.method == "pcnn":
+            self.add_loss(self.projection_loss())
+        kernel = self.training_kernel() if training else self.binary_kernel()
+        return self.convolve(self.binary_inputs(inputs), kernel)
+
+    def convolve(self, inputs, kernel):
+        """The layer's convolution of `inputs` with `kernel` (the subclass's op)."""
+        raise NotImplementedError
+
     def binary_inputs(self, inputs):
         """The inputs the layer convolves: their sign when it binarizes activations."""
         return sign_ste(inputs) if self.binarize_activations else inputs
@@ -230,13 +242,8 @@ class BinaryConv2D(_OneBit, keras.layers.Conv2D):
 
     channel_axes = (3,)  # output channels of (kh, kw, in, out)
 
-    def call(self, inputs, training=None):
-        if self.use_bias or self.activation not in (None, keras.activations.linear):
-            raise ValueError("BinaryConv2D has no bias and no activation.")
-        if training and self.method == "pcnn":
-            self.add_loss(self.projection_loss())
-        kernel = self.training_kernel() if training else self.binary_kernel()
-        return self.convolution_op(self.binary_inputs(inputs), kernel)
+    def convolve(self, inputs, kernel):
+        return self.convolution_op(inputs, kernel)
 
 
 @keras.saving.register_keras_serializable(package="tfnas")
@@ -245,15 +252,9 @@ class BinaryDepthwiseConv2D(_OneBit, keras.layers.DepthwiseConv2D):
 
     channel_axes = (2, 3)  # channel and multiplier of (kh, kw, channels, multiplier)
 
-    def call(self, inputs, training=None):
-        if self.use_bias or self.activation not in (None, keras.activations.linear):
-            raise ValueError("BinaryDepthwiseConv2D has no bias and no activation.")
-        if training and self.method == "pcnn":
-            self.add_loss(self.projection_loss())
-        kernel = self.training_kernel() if training else self.binary_kernel()
-        return ops.depthwise_conv(self.binary_inputs(inputs), kernel, strides=self.strides,
-                                  padding=self.padding, dilation_rate=self.dilation_rate,
-                                  data_format=self.data_format)
+    def convolve(self, inputs, kernel):
+        return ops.depthwise_conv(inputs, kernel, strides=self.strides, padding=self.padding,
+                                  dilation_rate=self.dilation_rate, data_format=self.data_format)
 
 
 def binary_layers(model: keras.Model) -> list[keras.layers.Layer]:
