@@ -15,7 +15,7 @@ Every stage resumes from `--workdir` after an interruption.
 The LAST line printed is one JSON object: `{"search": {"genotype", "madds", "params",
 "summed_loss", "block_losses", "budget_madds", "children_rated", "children_rated_here",
 "rating_tasks", "rating_seconds"},
-"teacher_heldout_accuracy", "training_seconds", "compare": {"dna" | "reference" | "teacher":
+"teacher_heldout_accuracy", "training_seconds", "student_training_tasks", "compare": {"dna" | "reference" | "teacher":
 {"genotype", "test_accuracy", "madds", "params", "training_seconds"}} (with --compare),
 "config", "wall_seconds", "cpu", "cpu_vector_extensions", "kernel_library"}`.
 
@@ -23,10 +23,13 @@ The LAST line printed is one JSON object: `{"search": {"genotype", "madds", "par
 every launch script. DNA's training is custom loops (the teacher, the block students;
 `tfnas.ranking.dna`) that run on this process's default device (the first GPU if any), so a
 strategy with several local replicas does not split them (a line says so). Under
-`multi_worker` every worker trains the same teacher and students with the same seeds and the
-rating of the children, the bulk of the search, is split: task k of n rates the children
-`i % n == k` of each block and the ratings are summed across the cluster (an all-reduce), so n
-workers rate in about 1/n of the time (`children_rated_here`, `rating_tasks` in the JSON).
+`multi_worker` the block students train data-parallel over the tasks (task k of n takes the
+rows `k::n` of every global batch; the gradients are summed across the cluster each step, so
+every task keeps the same students; `student_training_tasks` in the JSON), every task trains
+the same teacher from the same seed, and the rating of the children, the bulk of the search, is
+split: task k rates the children `i % n == k` of each block and the ratings are summed across
+the cluster (an all-reduce), so n workers rate in about 1/n of the time (`children_rated_here`,
+`rating_tasks` in the JSON).
 The chief keeps its run in `--workdir`, every other worker in `<workdir>/worker-<index>`.
 
 Errors (missing data, a teacher that does not fit the skeleton, a workdir holding other
@@ -111,7 +114,8 @@ def main(argv: list[str]) -> None:
                                  combine=lambda values: sum_over_tasks(strategy, values))
         if strategy.num_replicas_in_sync > 1:
             print(f"note: --strategy={strategy_name()} has {strategy.num_replicas_in_sync} replicas; DNA's "
-                  "training (custom loops) and rating run on this process's device, not split over them")
+                  "training (custom loops) and rating run on this process's device, not split over its local "
+                  "replicas (the tasks of a multi_worker cluster split them)")
         # This worker's run: the chief's in --workdir, another worker's in <workdir>/worker-<index>.
         run = MobileDna(task_workdir(_WORKDIR.value, strategy), config, context, log=print)
         budget = _BUDGET.value
@@ -135,7 +139,8 @@ def main(argv: list[str]) -> None:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     summary = {"search": found, "teacher_heldout_accuracy": run.teacher_accuracy,
-               "training_seconds": run.training_seconds, "config": config.to_dict(),
+               "training_seconds": run.training_seconds, "student_training_tasks": share[1],
+               "config": config.to_dict(),
                "wall_seconds": round(time.perf_counter() - start, 1), "cpu": runtime.cpu_signature(),
                "cpu_vector_extensions": runtime.cpu_vector_extensions(), "kernel_library": runtime.kernel_library()}
     if compare is not None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import threading
 
 import numpy as np
 import pytest
@@ -86,6 +88,67 @@ def test_a_cluster_task_rates_its_share_of_the_cells_and_the_shares_sum_to_the_w
     context.share, context.combine = (1, 2), lambda values: np.asarray(values) * 2  # a stand-in sum
     scorer.score(cells, context)
     assert scorer.scored_here == 2 and scorer.cluster_seconds is not None
+
+
+def test_cluster_tasks_train_the_students_on_their_rows_and_apply_the_summed_gradient(tmp_path):
+    """Two tasks (threads, summed at a barrier as an all-reduce would): each takes half of every
+    batch, both apply the summed gradient, so both keep the same students, which differ from
+    the one-process students by per-task BatchNorm statistics only."""
+    initial = []
+
+    def same_start(run):  # one process builds each run's students anew: start all three alike
+        build = run.build_students
+
+        def built():
+            students = build()
+            variables = [v for vs in students.variables for v in vs]
+            if not initial:
+                initial.extend(v.numpy() for v in variables)
+            for v, value in zip(variables, initial):
+                v.assign(value)
+            return students
+
+        run.build_students = built
+        return run
+
+    one = same_start(Dna(str(tmp_path / "one"), DnaConfig(**_TINY), _context()))
+    one.train_students()
+    barrier, sent, runs = threading.Barrier(2, timeout=600), [None, None], [None, None]
+
+    def task(position):
+        def combine(values):  # the cluster's sum: every task gets both tasks' arrays added
+            sent[position] = np.array(values)
+            barrier.wait()
+            total = sent[0] + sent[1]
+            barrier.wait()
+            return total
+
+        workdir = tmp_path / f"task{position}"
+        workdir.mkdir()
+        for name in ("config.json", "teacher.json", "teacher.weights.h5"):  # the teacher read back
+            shutil.copy(tmp_path / "one" / name, workdir / name)
+        context = _context()
+        context.share, context.combine = (position, 2), combine
+        runs[position] = same_start(Dna(str(workdir), DnaConfig(**_TINY), context))
+        runs[position].train_students()
+
+    threads = [threading.Thread(target=task, args=(position,)) for position in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(isinstance(run, Dna) and run.students is not None for run in runs)
+    for a, b in zip(_student_weights(runs[0]), _student_weights(runs[1])):
+        np.testing.assert_array_equal(a, b)
+    # The same training up to per-task BatchNorm statistics (Adam's sign-like first steps make
+    # the weights themselves drift apart where a gradient is near zero: compared by the losses).
+    assert runs[0].progress["block_losses"] == runs[1].progress["block_losses"]
+    np.testing.assert_allclose(runs[0].progress["block_losses"], one.progress["block_losses"], rtol=0.05)
+    assert runs[0].progress["block_losses"] != one.progress["block_losses"]  # each task saw half of each batch
+    context = _context()
+    context.share, context.combine = (0, 32), lambda values: values
+    with pytest.raises(ValueError, match="batch_size=16 is smaller than the cluster's 32 tasks"):
+        Dna(str(tmp_path / "one"), DnaConfig(**_TINY), context).train_students()
 
 
 def test_an_interrupted_run_resumes_to_the_same_students(tmp_path):

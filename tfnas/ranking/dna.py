@@ -309,12 +309,25 @@ class BlockDistillation:
 
     # ----------------------------------------------------------------- students
     def train_students(self) -> Any:
-        """Trains the block students (resuming); returns them."""
+        """Trains the block students (resuming); returns them.
+
+        In a cluster (`context.share` is `(position, count)`) the students train data-parallel:
+        each process computes the gradients of the rows `position::count` of every global
+        batch, and the processes sum them, each weighted by its share of the rows, with one
+        `context.combine` a step, so every process applies the same global-batch gradient and
+        keeps the same weights. BatchNorm normalises each process's rows by their own
+        statistics (as Keras's `MultiWorkerMirroredStrategy` does without sync BN), so the
+        students differ from a one-process run's by that much.
+        """
         from tfnas.runs import NonFiniteLossError, write_json
 
         if self.features is None:
             self.train_teacher()
         c = self.config
+        position, count = self.context.share
+        if c.batch_size < count:
+            raise ValueError(f"batch_size={c.batch_size} is smaller than the cluster's {count} tasks, which "
+                             "split each student batch; raise it.")
         students = self.build_students()
         num_blocks = c.num_blocks
         optimizers = [keras.optimizers.Adam(lr, epsilon=1e-8) for lr in c.learning_rates]
@@ -335,17 +348,40 @@ class BlockDistillation:
         features = self.features
 
         @tf.function
-        def step(images, paths, rates):
+        def gradients(images, paths):
             targets = features(images, training=False)
             with tf.GradientTape() as tape:
                 losses = [tf.reduce_mean(tf.square(students.forward(i, targets[i], paths[i]) - targets[i + 1]))
                           for i in range(num_blocks)]
-            grads = tape.gradient(losses, students.variables)
+            return tf.stack(losses), tape.gradient(losses, students.variables)
+
+        @tf.function
+        def apply(grads, rates):
             for i, (opt, variables) in enumerate(zip(optimizers, students.variables)):
                 opt.learning_rate.assign(rates[i])
                 grads_i = [g + c.weight_decay * v for g, v in zip(grads[i], variables)]
                 opt.apply_gradients(zip(grads_i, variables))
-            return tf.stack(losses)
+
+        @tf.function
+        def step(images, paths, rates):  # one process: both in one graph
+            losses, grads = gradients(images, paths)
+            apply(grads, rates)
+            return losses
+
+        def cluster_step(batch, paths, rates):
+            """This process's rows of the global batch; the share-weighted sum over the tasks."""
+            rows = batch[position::count]
+            losses, grads = gradients(tf.constant(rows), paths)
+            weight = len(rows) / len(batch)
+            flat = [v.numpy().ravel() for v in (losses, *(g for block in grads for g in block))]
+            total = self.context.combine(weight * np.concatenate(flat).astype(np.float64))
+            pieces = np.split(total, np.cumsum([v.size for v in flat])[:-1])
+            summed, k = [], 1
+            for block in grads:
+                summed.append([tf.constant(pieces[k + j].reshape(g.shape), g.dtype) for j, g in enumerate(block)])
+                k += len(block)
+            apply(summed, rates)
+            return pieces[0]
 
         x, _ = self.context.images(c.train_examples)
         steps = c.train_examples // c.batch_size
@@ -358,7 +394,11 @@ class BlockDistillation:
             total = np.zeros(num_blocks)
             for s in range(steps):
                 batch = x[order[s * c.batch_size:(s + 1) * c.batch_size]]
-                losses = step(tf.constant(batch), tf.constant(students.sample_paths(rng)), tf.constant(rates)).numpy()
+                paths, step_rates = tf.constant(students.sample_paths(rng)), tf.constant(rates)
+                if count > 1:
+                    losses = cluster_step(batch, paths, step_rates)
+                else:
+                    losses = step(tf.constant(batch), paths, step_rates).numpy()
                 if not np.all(np.isfinite(losses)):
                     raise NonFiniteLossError(f"DNA student loss became {losses} at epoch {e + 1}, step {s + 1}; "
                                              "lower learning_rates or check the teacher.")
