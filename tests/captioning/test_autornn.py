@@ -36,12 +36,13 @@ def test_the_plain_rnn_cell_is_the_one_node_tanh_member():
     np.testing.assert_allclose(auto(x).numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("text", ["tanh", "relu|tanh<0", "tanh|relu<0|identity<0|sigmoid<2", "sigmoid|tanh<0|relu<1"])
+@pytest.mark.parametrize("text", ["tanh", "relu|tanh<0", "tanh|relu<0|identity<0|sigmoid<2", "sigmoid|tanh<0|relu<1",
+                                  "highway:tanh|relu<0|identity<0|sigmoid<2"])
 def test_search_cell_computes_the_fixed_cell_it_is_set_to(text):
     """One shared cell, four architectures set in turn through its variables, each equal to the
     fixed child with the shared kernels of its connections; the traced function is reused."""
     genotype = RNNCellGenotype.from_string(text)
-    search_cell = AutoRNNCell(5, num_nodes=genotype.num_nodes)
+    search_cell = AutoRNNCell(5, num_nodes=genotype.num_nodes, highway=genotype.highway)
     search = keras.layers.RNN(search_cell, return_sequences=True)
     x = tf.random.normal([2, 4, 3], seed=2)
     search(x)
@@ -79,3 +80,43 @@ def test_one_trace_serves_every_architecture():
         cell.set_architecture("tanh")
     with pytest.raises(ValueError, match="either genotype"):
         AutoRNNCell(4)
+
+
+def test_highway_genotype_round_trips_and_the_cell_gates_every_node():
+    """`highway:` cells compute ENAS's node, `c * f(s W) + (1 - c) * carried`, checked against
+    NumPy for two steps of a 3-node cell (node 0 carries h_{t-1}, node i the node it reads)."""
+    g = RNNCellGenotype.from_string("highway:relu|tanh<0|identity<0")
+    assert g.highway and g.ops == ("relu", "tanh", "identity") and g.inputs == (-1, 0, 0)
+    assert g.to_string() == "highway:relu|tanh<0|identity<0"
+    assert not RNNCellGenotype.from_string("relu|tanh<0").highway
+    cell = AutoRNNCell(4, genotype=g)
+    layer = keras.layers.RNN(cell, return_sequences=True)
+    x = tf.random.normal([2, 2, 3], seed=6)
+    layer(x)
+    assert tuple(cell.input_kernel.shape) == (3, 8) and tuple(cell.node_kernels[0].shape) == (4, 8)
+    cell.node_bias.assign(tf.random.normal(cell.node_bias.shape, seed=7))
+    wx, wh, bias = (np.asarray(v) for v in (cell.input_kernel, cell.recurrent_kernel, cell.node_bias))
+    kernels = [np.asarray(k) for k in cell.node_kernels]
+
+    def sigmoid(v):
+        return 1.0 / (1.0 + np.exp(-v))
+
+    def node(pre, carried, f):
+        gate = sigmoid(pre[:, :4])
+        return gate * f(pre[:, 4:]) + (1.0 - gate) * carried
+
+    h, expected = np.zeros((2, 4), np.float32), []
+    for t in range(2):
+        n0 = node(x[:, t].numpy() @ wx + h @ wh + bias[0], h, lambda v: np.maximum(v, 0.0))
+        n1 = node(n0 @ kernels[0] + bias[1], n0, np.tanh)
+        n2 = node(n0 @ kernels[1] + bias[2], n0, lambda v: v)
+        h = (n1 + n2) / 2.0
+        expected.append(h)
+    np.testing.assert_allclose(layer(x).numpy(), np.stack(expected, axis=1), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="from its genotype"):
+        AutoRNNCell(4, genotype="tanh", highway=True)
+    search_cell = AutoRNNCell(4, num_nodes=3, highway=True)
+    keras.layers.RNN(search_cell)(x)
+    with pytest.raises(ValueError, match="has highway gates"):
+        search_cell.set_architecture("relu|tanh<0|identity<0")
+    search_cell.set_architecture(g)

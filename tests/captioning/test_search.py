@@ -100,3 +100,13 @@ def test_search_config_refuses_bad_values():
         CaptionSearchConfig(num_nodes=0)
     with pytest.raises(ValueError, match="baseline_decay"):
         CaptionSearchConfig(baseline_decay=1.0)
+
+
+def test_a_highway_search_shares_gated_weights_and_derives_a_highway_cell(tmp_path):
+    data = _toy_data()
+    config = CaptionSearchConfig(**{**_TINY, "epochs": 1, "derive_samples": 2, "highway": True})
+    assert config.to_dict()["highway"] is True and "highway" not in CaptionSearchConfig(**_TINY).to_dict()
+    report = run_search(config, *data, workdir=str(tmp_path / "hw"), log=lambda s: None)
+    assert RNNCellGenotype.from_string(report["genotype"]).highway
+    assert all(d["genotype"].startswith("highway:") for d in report["derived"])
+    assert report["history"][0]["greedy_cell"].startswith("highway:")

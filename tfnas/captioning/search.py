@@ -68,6 +68,8 @@ class CaptionSearchConfig:
         max_length: Longest caption (words), in training and decoding (unset: the data's, see
             `pipeline.prepare`).
         seed: Seed of initialisation, sampling and shuffling.
+        highway: Highway-gated nodes (ENAS's cell; `autornn` module doc); the derived genotype
+            then reads `highway:...`.
 
     Raises:
         ValueError: naming the field that is out of range.
@@ -90,6 +92,7 @@ class CaptionSearchConfig:
     derive_samples: int = 10
     max_length: int | None = None
     seed: int = 0
+    highway: bool = False
 
     def __post_init__(self) -> None:
         for name in ("num_nodes", "units", "embed_dim", "attention_dim", "epochs", "batch_size", "controller_steps",
@@ -106,7 +109,10 @@ class CaptionSearchConfig:
             raise ValueError(f"baseline_decay must be in [0, 1). Received: {self.baseline_decay!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        values = dataclasses.asdict(self)
+        if not self.highway:  # recorded only when set, so a search of before resumes
+            del values["highway"]
+        return values
 
 
 class CaptionSearch:
@@ -130,7 +136,7 @@ class CaptionSearch:
             raise ValueError("CaptionSearchConfig.max_length is unset: give the data's (CaptionData.max_length).")
         keras.utils.set_random_seed(config.seed)
         self.config = config
-        self.cell = AutoRNNCell(config.units, num_nodes=config.num_nodes, name="search_cell")
+        self.cell = AutoRNNCell(config.units, num_nodes=config.num_nodes, highway=config.highway, name="search_cell")
         self.decoder = CaptionDecoder(vocab_size, self.cell, embed_dim=config.embed_dim,
                                       attention_dim=config.attention_dim, name="shared_decoder")
         self.decoder((np.zeros((1, 2, feature_dim), "float32"), np.zeros((1, 1), "int32")))  # build
@@ -158,6 +164,10 @@ class CaptionSearch:
                             controller_optimizer=self.controller_optimizer, baseline=self.baseline,
                             baseline_started=self.baseline_started)
 
+    def sample(self, rng: np.random.Generator):
+        """A cell drawn from the controller, with the search's highway setting."""
+        return dataclasses.replace(self.controller.sample(rng), highway=self.config.highway)
+
     def cider_of(self, genotype, regions: np.ndarray, keys, scorer, vocab) -> float:
         """CIDEr-D of a cell's greedy captions for `regions` (image ids `keys` in `scorer`'s corpus)."""
         self.cell.set_architecture(genotype)
@@ -170,7 +180,7 @@ class CaptionSearch:
         losses = []
         for start in range(0, len(order), self.config.batch_size):
             rows = order[start:start + self.config.batch_size]
-            self.cell.set_architecture(self.controller.sample(rng))
+            self.cell.set_architecture(self.sample(rng))
             losses.append(float(self._train_step(regions[rows], captions[rows])))
         loss = float(np.mean(losses))
         if not np.isfinite(loss):
@@ -187,7 +197,7 @@ class CaptionSearch:
         for _ in range(config.controller_steps):
             grads = [tf.zeros_like(v) for v in variables]
             for _ in range(config.controller_aggregate):
-                genotype = self.controller.sample(rng)
+                genotype = self.sample(rng)
                 keys = rng.choice(len(val_regions), min(config.reward_images, len(val_regions)), replace=False)
                 cider = self.cider_of(genotype, val_regions[keys], [int(k) for k in keys], scorer, vocab)
                 with tf.GradientTape() as tape:
@@ -208,7 +218,7 @@ class CaptionSearch:
         keys = list(range(len(val_regions)))
         scored = []
         for _ in range(self.config.derive_samples):
-            genotype = self.controller.sample(rng)
+            genotype = self.sample(rng)
             scored.append((self.cider_of(genotype, val_regions, keys, scorer, vocab), genotype.to_string()))
         best = max(scored, key=lambda s: s[0])
         return best[1], best[0], scored
@@ -261,7 +271,8 @@ def run_search(config: CaptionSearchConfig, train_regions, train_captions: np.nd
         controller = search.train_controller(val_regions, scorer, vocab, rng)
         cpu_spent += time.process_time() - cpu
         history.append({"epoch": epoch + 1, "loss": loss, **controller, "seconds": time.perf_counter() - wall,
-                        "greedy_cell": search.controller.decide(None)[0].to_string()})
+                        "greedy_cell": dataclasses.replace(search.controller.decide(None)[0],
+                                                          highway=config.highway).to_string()})
         log(f"epoch {epoch + 1}/{config.epochs}: loss {loss:.4f}, reward CIDEr-D {controller['reward_cider_d']:.3f}, "
             f"cell {history[-1]['greedy_cell']}")
         resume.save({"epochs_done": epoch + 1, "rng": rng.bit_generator.state, "history": history,
