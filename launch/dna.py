@@ -25,8 +25,8 @@ every launch script. DNA's training is custom loops (the teacher, the block stud
 strategy with several local replicas does not split them (a line says so). Under
 `multi_worker` the block students train data-parallel over the tasks (task k of n takes the
 rows `k::n` of every global batch; the gradients are summed across the cluster each step, so
-every task keeps the same students; `student_training_tasks` in the JSON), every task trains
-the same teacher from the same seed, and the rating of the children, the bulk of the search, is
+every task keeps the same students; `student_training_tasks` in the JSON), so does the
+teacher (`training_tasks` in `teacher.json`), and the rating of the children, the bulk of the search, is
 split: task k rates the children `i % n == k` of each block and the ratings are summed across
 the cluster (an all-reduce), so n workers rate in about 1/n of the time (`children_rated_here`,
 `rating_tasks` in the JSON).

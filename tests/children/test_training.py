@@ -161,3 +161,72 @@ def test_train_and_score_leaves_nothing_behind_in_tensorflow():
         once()
     assert len(context.context().list_function_names()) == functions
     assert len(ops._gradient_registry._registry) == gradients
+
+
+def _two_tasks(train, *, tasks: int = 2):
+    """Runs `train(share, combine)` as `tasks` threads whose `combine` is a barrier sum (what the
+    cluster's all-reduce returns to every task); returns each task's result."""
+    import threading
+
+    barrier, sent, results = threading.Barrier(tasks, timeout=300), [None] * tasks, [None] * tasks
+
+    def task(position):
+        def combine(values):
+            sent[position] = np.array(values)
+            barrier.wait()
+            total = sum(sent)
+            barrier.wait()
+            return total
+
+        results[position] = train((position, tasks), combine)
+
+    threads = [threading.Thread(target=task, args=(k,)) for k in range(tasks)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_sharded_training_applies_the_whole_batch_gradient_on_every_task(batch_norm):
+    """Two tasks, each computing the gradient of half of every batch and summing at a barrier,
+    end with identical weights (and BatchNorm statistics); without BatchNorm they equal the
+    one-task run's to float tolerance (the sum of the halves is the whole batch's gradient),
+    with it they differ from it by the per-task batch statistics only."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(80, 4, 4, 2)).astype("float32"), rng.integers(0, 3, size=80)
+
+    def build():
+        keras.utils.set_random_seed(3)
+        inputs = keras.Input((4, 4, 2))
+        h = keras.layers.Conv2D(4, 3, padding="same", use_bias=not batch_norm)(inputs)
+        if batch_norm:
+            h = keras.layers.BatchNormalization()(h)
+        h = keras.layers.GlobalAveragePooling2D()(keras.layers.ReLU()(h))
+        return keras.Model(inputs, keras.layers.Dense(3)(h))
+
+    initial = build().get_weights()  # threads build concurrently: Keras's seeding is process-wide
+
+    def train(share, combine):
+        model = build()
+        model.set_weights(initial)
+        accuracy = training.train_and_score_sharded(model, x[:64], y[:64], x[64:], y[64:], share=share,
+                                                    combine=combine, epochs=2, batch_size=16, learning_rate=0.05)
+        return accuracy, [np.array(v) for v in model.variables]
+
+    one_accuracy, one = train((0, 1), lambda values: values)
+    (acc_a, a), (acc_b, b) = _two_tasks(train)
+    assert acc_a == acc_b
+    for va, vb in zip(a, b):
+        np.testing.assert_array_equal(va, vb)
+    moved = max(float(np.abs(v0 - v1).max()) for v0, v1 in zip(initial, one))
+    assert moved > 1e-3  # it trained
+    gap = max(float(np.abs(va - vo).max()) for va, vo in zip(a, one))
+    if batch_norm:
+        assert 1e-6 < gap < 0.1 * moved
+    else:
+        assert gap < 1e-5
+    with pytest.raises(ValueError, match="one row per task"):
+        training.train_and_score_sharded(build(), x[:64], y[:64], x[64:], y[64:], share=(0, 32),
+                                         combine=lambda v: v, epochs=1, batch_size=16)

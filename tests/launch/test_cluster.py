@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -134,8 +135,18 @@ def test_two_workers_split_dna_rating_and_find_the_one_worker_network(tmp_path):
     the summed ratings give the one-worker search up to per-worker BatchNorm statistics."""
     from tests.launch.test_dna import _TINY
 
-    one_report = _one_worker("dna", None, *_TINY, f"--workdir={tmp_path / 'one'}")
     reports = _two_workers("dna", *_TINY, f"--workdir={tmp_path / 'two'}")
+    # The teacher trains data-parallel too: the same teacher on both workers. The one-worker run
+    # below reads it back, so the students and ratings are compared under one teacher (a 4-step
+    # teacher with per-worker BatchNorm is another teacher: block losses up to 20% apart;
+    # the teacher's own data-parallel step: tests/children/test_training.py).
+    teachers = [json.loads((tmp_path / d / "teacher.json").read_text()) for d in ("two", "two/worker-1")]
+    assert [t["training_tasks"] for t in teachers] == [2, 2]
+    assert teachers[0]["heldout_accuracy"] == teachers[1]["heldout_accuracy"]
+    (tmp_path / "one").mkdir()
+    for name in ("config.json", "teacher.json", "teacher.weights.h5"):
+        shutil.copy(tmp_path / "two" / name, tmp_path / "one" / name)
+    one_report = _one_worker("dna", None, *_TINY, f"--workdir={tmp_path / 'one'}")
     assert [r["student_training_tasks"] for r in (one_report, *reports)] == [1, 2, 2]
     one, (chief, other) = one_report["search"], (report["search"] for report in reports)
     # Both workers apply the same summed gradients: the same students, so the same ratings.

@@ -290,6 +290,83 @@ def train_and_score(child: keras.Model, x_train: np.ndarray, y_train: np.ndarray
     return 100.0 * float(np.mean(np.argmax(logits, axis=-1) == np.asarray(y_val).reshape(-1)))
 
 
+def train_and_score_sharded(child: keras.Model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
+                            y_val: np.ndarray, *, share: tuple[int, int], combine, epochs: int, batch_size: int,
+                            learning_rate: float = 0.1, weight_decay: float = 5e-4, seed: int = 0) -> float:
+    """`train_and_score`'s recipe, data-parallel over the tasks of a cluster (`share = (0, 1)`: one
+    process, no all-reduce); returns the held-out accuracy (%), the same on every task. The
+    batch order comes from `seed`, so one task and n tasks train on the same global batches.
+
+    Every task draws the same batch order (from `seed` and the epoch) and computes the gradient
+    of its rows `position::count` of each global batch (`share = (position, count)`); `combine`
+    (the cluster's all-reduce sum, e.g. `ScoringContext.combine`) adds the tasks' gradients,
+    each weighted by its share of the batch's rows, so every task applies the gradient of the
+    whole batch to its copy and the copies stay equal. BatchNorm normalises each task's rows by
+    their own statistics (as `MultiWorkerMirroredStrategy` does without sync BN); its moving
+    statistics are averaged over the tasks after every epoch, so every task also evaluates
+    with the same ones. One all-reduce a step. The last partial batch of an epoch is dropped
+    (a batch needs a row for every task); the cosine schedule counts full batches.
+
+    Raises:
+        ValueError: if `batch_size` is smaller than the task count or than the training set.
+    """
+    position, count = share
+    steps = len(x_train) // batch_size
+    if batch_size < count or steps == 0:
+        raise ValueError(f"batch_size={batch_size} needs at least one row per task ({count} tasks) and at most "
+                         f"the {len(x_train)} training images.")
+    task = ChildTask(child, weight_decay=weight_decay)
+    optimizer = keras.optimizers.SGD(keras.optimizers.schedules.CosineDecay(learning_rate, epochs * steps),
+                                     momentum=0.9, nesterov=True)
+    variables = task.trainable_variables
+    optimizer.build(variables)
+    statistics = [v for v in child.non_trainable_variables if "float" in str(v.dtype)]
+
+    @tf.function
+    def gradients(images, labels):
+        with tf.GradientTape() as tape:
+            loss = task.compute_loss(y=labels, y_pred=task(images, training=True))
+        return loss, tape.gradient(loss, variables)
+
+    @tf.function
+    def apply(grads):
+        optimizer.apply(grads, variables)
+
+    @tf.function
+    def step(images, labels):  # one task: both in one graph, no all-reduce
+        loss, grads = gradients(images, labels)
+        apply(grads)
+        return loss
+
+    def cluster_step(images, labels, weight):
+        loss, grads = gradients(images, labels)
+        flat = np.concatenate([np.atleast_1d(loss.numpy())] + [g.numpy().ravel() for g in grads])
+        total = combine(weight * flat.astype(np.float64))
+        pieces = np.split(total[1:], np.cumsum(sizes)[:-1])
+        apply([tf.constant(piece.reshape(v.shape), v.dtype) for piece, v in zip(pieces, variables)])
+        return total[0]
+
+    sizes = [int(np.prod(v.shape)) for v in variables]
+    with runtime.released_custom_gradients():
+        for epoch in range(epochs):
+            order = np.random.default_rng([seed, 2001, epoch]).permutation(len(x_train))
+            for s in range(steps):
+                batch = order[s * batch_size:(s + 1) * batch_size]
+                rows = batch[position::count]
+                images, labels = tf.constant(x_train[rows]), tf.constant(y_train[rows])
+                loss = float(step(images, labels)) if count == 1 else cluster_step(images, labels, len(rows) / len(batch))
+                if not np.isfinite(loss):
+                    raise NonFiniteLossError(f"training loss became {loss} at epoch {epoch + 1}, step {s + 1}; "
+                                             "lower the learning rate.")
+            if statistics and count > 1:
+                mean = combine(np.concatenate([v.numpy().ravel() for v in statistics]).astype(np.float64) / count)
+                offsets = np.cumsum([int(np.prod(v.shape)) for v in statistics])[:-1]
+                for v, piece in zip(statistics, np.split(mean, offsets)):
+                    v.assign(piece.reshape(v.shape).astype(str(v.dtype)))
+        logits = child.predict(x_val, batch_size=256, verbose=0)
+    return 100.0 * float(np.mean(np.argmax(logits, axis=-1) == np.asarray(y_val).reshape(-1)))
+
+
 def _walk_layers(model: keras.layers.Layer):
     """Yields every layer nested inside `model` (depth first), each once."""
     seen = set()

@@ -282,7 +282,7 @@ class BlockDistillation:
             with open(report, encoding="utf-8") as f:
                 info = json.load(f)
         else:
-            from tfnas.children.training import train_and_score
+            from tfnas.children.training import train_and_score_sharded
             from tfnas.runs import write_json
 
             c = self.config
@@ -290,9 +290,13 @@ class BlockDistillation:
             description = self.teacher_description()
             self.log(f"== DNA teacher: {description}, {c.teacher_epochs} epochs on {c.train_examples} images")
             start = time.perf_counter()
-            accuracy = train_and_score(teacher, x[:c.train_examples], y[:c.train_examples], x[c.train_examples:],
-                                       y[c.train_examples:], epochs=c.teacher_epochs, batch_size=c.batch_size,
-                                       verbose=0)
+            # In a cluster each task trains on its rows of every global batch (the same batches
+            # as one process: the order comes from the seed).
+            accuracy = train_and_score_sharded(teacher, x[:c.train_examples], y[:c.train_examples],
+                                               x[c.train_examples:], y[c.train_examples:], share=self.context.share,
+                                               combine=self.context.combine, epochs=c.teacher_epochs,
+                                               batch_size=c.batch_size, seed=c.seed)
+            description = {**description, "training_tasks": self.context.share[1]}
             info = {**description, "epochs": c.teacher_epochs, "heldout_accuracy": accuracy,
                     "training_seconds": time.perf_counter() - start, "params": int(teacher.count_params())}
             teacher.save_weights(weights)

@@ -21,7 +21,8 @@ depths of its seven stages) at half width, its first depthwise-separable block d
 the first two strides set to 1 for 32x32 images (`MOBILENET_V2_CIFAR`); the teacher
 (`TEACHER_CIFAR`) has the same stage widths and strides, one more layer per stage, and
 kernel 5 / expansion 6 everywhere, trained here with the students' training images and the
-recipe of `tfnas.children.training.train_and_score`. `MOBILENET_V2_CIFAR` itself is the
+recipe of `tfnas.children.training.train_and_score_sharded` (NB201's shortened recipe, the batch
+order from the seed, data-parallel in a cluster). `MOBILENET_V2_CIFAR` itself is the
 reference at equal MAdds: it lies in the space (kernel 3, expansion 6 in every slot), so a
 budget of its MAdds lets the search return it, and `compare` trains the found network and it
 from scratch with the teacher's recipe.
@@ -256,7 +257,7 @@ class MobileDna(BlockDistillation):
         "training_seconds"}}` for `dna`, `reference` and `teacher`."""
         from tfnas.budgets.counters import count_madds, count_params
         from tfnas.children.mobile_net import build_mobile_network
-        from tfnas.children.training import train_and_score
+        from tfnas.children.training import train_and_score_sharded
 
         if self.teacher is None:
             self.train_teacher()
@@ -268,8 +269,9 @@ class MobileDna(BlockDistillation):
             keras.utils.set_random_seed(c.seed)
             model = build_mobile_network(genotype, input_shape=(size, size, 3), num_classes=self.context.num_classes)
             start = time.perf_counter()
-            accuracy = train_and_score(model, x, y, test_images, test_labels, epochs=c.teacher_epochs,
-                                       batch_size=c.batch_size, verbose=0)
+            accuracy = train_and_score_sharded(model, x, y, test_images, test_labels, share=(0, 1),
+                                               combine=lambda values: values, epochs=c.teacher_epochs,
+                                               batch_size=c.batch_size, seed=c.seed)
             out[name] = {"genotype": genotype.to_string(), "test_accuracy": accuracy,
                          "madds": int(count_madds(model)), "params": count_params(model).trainable,
                          "training_seconds": time.perf_counter() - start}
