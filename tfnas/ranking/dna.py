@@ -442,16 +442,16 @@ class BlockDistillation:
         students = self.students
 
         @tf.function
-        def rate(source, target, path):
-            return relative_l1(students.forward(index, source, path, training=True), target)
+        def rate(source, target, many):  # every path on one guide batch, one call (a traced loop)
+            return tf.map_fn(lambda path: relative_l1(students.forward(index, source, path, training=True), target),
+                             many, fn_output_signature=tf.float32)
 
         position, count = self.context.share
         out = np.zeros(len(paths))
-        for k, path in enumerate(paths):
-            if k % count != position:
-                continue  # another process's child: its rating arrives in the sum below
-            path = tf.constant(np.asarray(path, np.int32))
-            out[k] = np.mean([rate(g[index], g[index + 1], path).numpy() for g in self._guides])
+        mine = np.arange(position, len(paths), count)  # the others' ratings arrive in the sum below
+        if len(mine):
+            many = tf.constant(np.asarray([paths[k] for k in mine], np.int32))
+            out[mine] = np.mean([rate(g[index], g[index + 1], many).numpy() for g in self._guides], axis=0)
         return np.asarray(self.context.combine(out)) if count > 1 else out
 
 
