@@ -128,6 +128,19 @@ def test_an_op_abandoned_on_a_whole_edge_group_leaves_the_graph_and_the_output_s
         supernet.restrict_ops([])
 
 
+def test_restrict_ops_gives_each_cell_its_own_kind_s_mask():
+    """DARTS: an op abandoned in the reduction cells only leaves the reduction cells only."""
+    supernet = _search("darts").supernet
+    assert [kind for _, kind in supernet.cells_with_kinds()] == [
+        "reduce" if r else "normal" for r in supernet.reductions]
+    conv = supernet.op_names.index("sep_conv_3x3")
+    alive = [np.ones((len(supernet.cells[0].edges), len(supernet.op_names)), bool) for _ in supernet.cell_kinds]
+    alive[supernet.cell_kinds.index("reduce")][:, conv] = False
+    supernet.restrict_ops(alive)
+    for cell, kind in supernet.cells_with_kinds():
+        assert cell.alive_ops is not None and cell.alive_ops[:, conv].any() == (kind == "normal")
+
+
 def test_a_reduction_round_retraces_the_step_without_the_abandoned_ops():
     search = _search()
     first = search.make_train_function()

@@ -250,12 +250,19 @@ class Supernet(keras.Model):
         masks = dict(zip(self.cell_kinds, alive)) if alive is not None else {}
         if alive is not None and len(masks) != len(self.cell_kinds):
             raise ValueError(f"restrict_ops needs one mask per cell kind {self.cell_kinds}. Received: {len(alive)}")
+        for cell, kind in self.cells_with_kinds():
+            cell.restrict_ops(masks.get(kind))
+
+    def cells_with_kinds(self) -> list[tuple[Any, str]]:
+        """Every `SearchCell` of the network with its kind (one of `cell_kinds`). This default
+        serves a space of one cell kind; a space of several overrides it."""
         from tfnas.supernets.cells import SearchCell
 
-        for layer in self._flatten_layers(include_self=False):
-            if isinstance(layer, SearchCell):
-                kind = self.cell_kinds[int(layer.reduction)] if len(self.cell_kinds) > 1 else self.cell_kinds[0]
-                layer.restrict_ops(masks.get(kind))
+        if len(self.cell_kinds) != 1:
+            raise NotImplementedError(f"{type(self).__name__} has cell kinds {self.cell_kinds}: it must say which "
+                                      "cell is which (override cells_with_kinds).")
+        return [(layer, self.cell_kinds[0]) for layer in self._flatten_layers(include_self=False)
+                if isinstance(layer, SearchCell)]
 
     # ------------------------------------------------------------------ logging and export
     def arch_state(self) -> dict[str, np.ndarray]:

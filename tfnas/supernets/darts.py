@@ -97,9 +97,12 @@ class DartsSupernet(Supernet):
         if arch is None:
             arch = {kind: self.arch_inputs(kind) for kind in self.cell_kinds}
         s0 = s1 = self.stem(images, training=training)
-        for cell, reduction in zip(self.cells, self.reductions):
-            s0, s1 = s1, cell((s0, s1), arch["reduce" if reduction else "normal"])
+        for cell, kind in self.cells_with_kinds():
+            s0, s1 = s1, cell((s0, s1), arch[kind])
         return self.classifier(ops.mean(s1, axis=(1, 2)))
+
+    def cells_with_kinds(self) -> list[tuple[Any, str]]:
+        return [(cell, "reduce" if reduction else "normal") for cell, reduction in zip(self.cells, self.reductions)]
 
     def export(self) -> DartsGenotype:
         """Derives the genotype: per node the 2 strongest incoming edges, op = argmax but `none`.
