@@ -347,6 +347,21 @@ def sum_over_tasks(strategy: tf.distribute.Strategy | None, values: np.ndarray) 
     return np.asarray(strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None))
 
 
+def combine_scaled(combine, weight: float, tensors) -> list[np.ndarray]:
+    """`weight` times each of `tensors`, summed over a cluster's tasks in one call of `combine`
+    (an all-reduce sum such as `ScoringContext.combine` or `sum_over_tasks`), returned in
+    their shapes as float64 arrays: one all-reduce for a whole list of gradients.
+
+    Example:
+    >>> [a.tolist() for a in combine_scaled(lambda v: 2 * v, 0.5, [np.ones(2), np.ones((1, 1))])]
+    [[1.0, 1.0], [[1.0]]]
+    """
+    arrays = [np.asarray(t, dtype=np.float64) for t in tensors]
+    total = np.asarray(combine(weight * np.concatenate([a.ravel() for a in arrays])), dtype=np.float64)
+    pieces = np.split(total, np.cumsum([a.size for a in arrays])[:-1])
+    return [piece.reshape(a.shape) for piece, a in zip(pieces, arrays)]
+
+
 def task_workdir(workdir: str, strategy: tf.distribute.Strategy | None = None) -> str:
     """The folder where this process keeps its run state: `workdir` on the chief, `workdir/<type>-<index>` elsewhere.
 

@@ -38,6 +38,7 @@ from tfnas.runs import (  # noqa: F401  (re-exported for callers of the recipe)
     NonFiniteLossError,
     NonFiniteLossGuard,
     check_run_config,
+    combine_scaled,
     is_chief,
     make_strategy,
     reducible_logs,
@@ -340,13 +341,10 @@ def train_and_score_sharded(child: keras.Model, x_train: np.ndarray, y_train: np
 
     def cluster_step(images, labels, weight):
         loss, grads = gradients(images, labels)
-        flat = np.concatenate([np.atleast_1d(loss.numpy())] + [g.numpy().ravel() for g in grads])
-        total = combine(weight * flat.astype(np.float64))
-        pieces = np.split(total[1:], np.cumsum(sizes)[:-1])
-        apply([tf.constant(piece.reshape(v.shape), v.dtype) for piece, v in zip(pieces, variables)])
-        return total[0]
+        total = combine_scaled(combine, weight, [loss, *grads])
+        apply([tf.constant(piece, v.dtype) for piece, v in zip(total[1:], variables)])
+        return float(total[0])
 
-    sizes = [int(np.prod(v.shape)) for v in variables]
     with runtime.released_custom_gradients():
         for epoch in range(epochs):
             order = np.random.default_rng([seed, 2001, epoch]).permutation(len(x_train))
@@ -359,10 +357,8 @@ def train_and_score_sharded(child: keras.Model, x_train: np.ndarray, y_train: np
                     raise NonFiniteLossError(f"training loss became {loss} at epoch {epoch + 1}, step {s + 1}; "
                                              "lower the learning rate.")
             if statistics and count > 1:
-                mean = combine(np.concatenate([v.numpy().ravel() for v in statistics]).astype(np.float64) / count)
-                offsets = np.cumsum([int(np.prod(v.shape)) for v in statistics])[:-1]
-                for v, piece in zip(statistics, np.split(mean, offsets)):
-                    v.assign(piece.reshape(v.shape).astype(str(v.dtype)))
+                for v, mean in zip(statistics, combine_scaled(combine, 1 / count, statistics)):
+                    v.assign(mean.astype(str(v.dtype)))
         logits = child.predict(x_val, batch_size=256, verbose=0)
     return 100.0 * float(np.mean(np.argmax(logits, axis=-1) == np.asarray(y_val).reshape(-1)))
 

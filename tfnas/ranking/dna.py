@@ -323,7 +323,7 @@ class BlockDistillation:
         statistics (as Keras's `MultiWorkerMirroredStrategy` does without sync BN), so the
         students differ from a one-process run's by that much.
         """
-        from tfnas.runs import NonFiniteLossError, write_json
+        from tfnas.runs import NonFiniteLossError, combine_scaled, write_json
 
         if self.features is None:
             self.train_teacher()
@@ -377,15 +377,13 @@ class BlockDistillation:
             rows = batch[position::count]
             losses, grads = gradients(tf.constant(rows), paths)
             weight = len(rows) / len(batch)
-            flat = [v.numpy().ravel() for v in (losses, *(g for block in grads for g in block))]
-            total = self.context.combine(weight * np.concatenate(flat).astype(np.float64))
-            pieces = np.split(total, np.cumsum([v.size for v in flat])[:-1])
+            total = combine_scaled(self.context.combine, weight, [losses, *(g for block in grads for g in block)])
             summed, k = [], 1
             for block in grads:
-                summed.append([tf.constant(pieces[k + j].reshape(g.shape), g.dtype) for j, g in enumerate(block)])
+                summed.append([tf.constant(total[k + j], g.dtype) for j, g in enumerate(block)])
                 k += len(block)
             apply(summed, rates)
-            return pieces[0]
+            return total[0]
 
         x, _ = self.context.images(c.train_examples)
         steps = c.train_examples // c.batch_size
