@@ -14,8 +14,9 @@ not searched here):
 | `ddas`, `pg`, `daas` | crop + flip + the searched policy + cutout |
 
 (AutoAugment's protocol: crop/flip, the policy, then cutout 16. The searched policies are
-used as found, final distribution; DDAS's own evaluation replays the per-epoch policy
-history as a schedule, which is not done here.) The searched policies come from finished
+used as found, final distribution; with `--replay_history`, as DDAS's own evaluation does, each
+search's per-epoch policies (its `history.json`) are replayed as a schedule stretched over the
+training epochs: `tfnas.data.policies.PolicySchedule`.) The searched policies come from finished
 `launch.search_augment` workdirs (`--ddas_workdir`, ...) or, when none is given, from a
 small search run here in `<workdir>/search_<method>` on `--search_examples` CIFAR-10
 images (split half/half, as DDAS's 2,000 + 2,000) for `--search_epochs` epochs, with the
@@ -94,6 +95,9 @@ _SEARCH_BATCH_SIZE = flags.DEFINE_integer("search_batch_size", 64, "Batch of eac
 _DDAS_WORKDIR = flags.DEFINE_string("ddas_workdir", None, "A finished DDAS search to take the policy from.")
 _PG_WORKDIR = flags.DEFINE_string("pg_workdir", None, "A finished policy-gradient search to take the policy from.")
 _DAAS_WORKDIR = flags.DEFINE_string("daas_workdir", None, "A finished DAAS search to take the policy from.")
+_REPLAY = flags.DEFINE_boolean(
+    "replay_history", False, "Searched policies (ddas, pg, daas): replay each search's per-epoch policies over the "
+    "training epochs (DDAS's evaluation protocol) instead of its final policy.")
 _VERBOSE = flags.DEFINE_integer("verbose", 0, "Keras progress verbosity of each run.")
 
 
@@ -125,6 +129,7 @@ class EvalConfig:
     search_examples: int = 4000
     search_batch_size: int = 64
     search_workdirs: tuple[tuple[str, str], ...] = ()
+    replay_history: bool = False
 
     def __post_init__(self) -> None:
         unknown = [p for p in self.policies if p not in ALL_POLICIES]
@@ -149,6 +154,8 @@ class EvalConfig:
         data = dataclasses.asdict(self)
         data["policies"] = list(self.policies)
         data["search_workdirs"] = [list(p) for p in self.search_workdirs]
+        if not self.replay_history:  # recorded only when set, so earlier evaluations resume
+            del data["replay_history"]
         return data
 
 
@@ -173,7 +180,7 @@ def searched_policy(config: EvalConfig, method: str, workdir: str, verbose: int,
     Reads a finished search from `config.search_workdirs` or runs (resumes) a small one in
     `<workdir>/search_<method>`, on `strategy` when it has one replica, else on one device.
     """
-    from tfnas.algorithms.augment_runner import load_search_report, search_augment
+    from tfnas.algorithms.augment_runner import load_policy_history, load_search_report, search_augment
     from tfnas.algorithms.augment_search import DEFAULT_NETWORK, AugmentSearchConfig
     from tfnas.genotypes.policy import PolicyGenotype
 
@@ -190,6 +197,8 @@ def searched_policy(config: EvalConfig, method: str, workdir: str, verbose: int,
     if content["search"].get("method") != method:
         raise ValueError(f"{given} holds a {content['search'].get('method')!r} search, not {method!r}.")
     policy = PolicyGenotype.from_dict(content)
+    if config.replay_history:
+        policy = load_policy_history(given)
     return policy, float(content["search"]["search_cpu_seconds"]) / 3600.0, content["search"].get("architecture"), given
 
 
@@ -205,20 +214,21 @@ def train_once(config: EvalConfig, policy_name: str, policy: Any, seed: int, tra
     from tfnas.children import build_child
     from tfnas.children.training import ChildTask, TrainConfig, make_optimizer
     from tfnas.data import distribute_global_batches
-    from tfnas.data.policies import make_policy_dataset
+    from tfnas.data.policies import PolicySchedule, make_policy_dataset
     from tfnas.genotypes.nb201 import NB201Genotype
 
     strategy = strategy or tf.distribute.get_strategy()
     keras.utils.set_random_seed(seed)
     augment = policy_name != "none"
+    steps = num_train // config.batch_size
     batches = make_policy_dataset(
         train_ds, config.batch_size, policy, dataset=config.dataset, seed=seed, repeat=True,
-        cutout=config.cutout if policy is not None else 0, padding=4 if augment else 0, flip=None if augment else False)
+        cutout=config.cutout if policy is not None else 0, padding=4 if augment else 0, flip=None if augment else False,
+        schedule_epochs=(steps, config.epochs))
     build_spec = batches.element_spec
     if strategy.num_replicas_in_sync > 1:  # each replica trains on its rows of the one-device batch
         one_device = batches
         batches = distribute_global_batches(strategy, config.batch_size, lambda: one_device)
-    steps = num_train // config.batch_size
     genotype = NB201Genotype.from_string(config.network or DEFAULT_NETWORK)
     train_config = TrainConfig(genotype=genotype.to_string(), dataset=config.dataset, epochs=config.epochs,
                                batch_size=config.batch_size, learning_rate=config.learning_rate,
@@ -243,7 +253,8 @@ def train_once(config: EvalConfig, policy_name: str, policy: Any, seed: int, tra
     return {"policy": policy_name, "seed": seed, "test_accuracy": 100.0 * correct / total, "test_examples": total,
             "train_seconds": train_seconds, "train_cpu_seconds": train_cpu, "final_train_loss": loss[-1],
             "final_train_accuracy": float(history.history["accuracy"][-1]),
-            "policy_string": policy.to_string() if policy is not None else None,
+            "policy_string": None if policy is None else getattr(policy, "policies", [policy])[-1].to_string(),
+            "replayed_epochs": len(policy) if isinstance(policy, PolicySchedule) else None,
             "replicas": strategy.num_replicas_in_sync}
 
 
@@ -286,12 +297,16 @@ def evaluate(config: EvalConfig, workdir: str, verbose: int = 0, log=print,
         if method in config.policies:
             policy, hours, cell, where = searched_policy(config, method, workdir, verbose, strategy)
             policies[method], cost[method] = policy, hours
-            notes[method] = f"crop + flip + {method} policy + cutout {config.cutout}"
-            extra[method] = {"search_workdir": os.path.abspath(where), "policy": policy.to_string(),
-                             "top_entries": policy.top_entries(5)}
+            final = policy.policies[-1] if config.replay_history else policy
+            replayed = f" replayed over its {len(policy)} search epochs" if config.replay_history else ""
+            notes[method] = f"crop + flip + {method} policy{replayed} + cutout {config.cutout}"
+            extra[method] = {"search_workdir": os.path.abspath(where), "policy": final.to_string(),
+                             "top_entries": final.top_entries(5)}
+            if config.replay_history:
+                extra[method]["replayed_epochs"] = len(policy)
             if cell:
                 extra[method]["architecture"] = cell
-            log(f"{method}: search {hours:.3f} CPU-hours, policy {policy.to_string()[:160]}...")
+            log(f"{method}: search {hours:.3f} CPU-hours, policy {final.to_string()[:160]}...")
     results: dict[str, dict[str, Any]] = {}
     for name in config.policies:
         accs = []
@@ -333,7 +348,7 @@ def main(argv: list[str]) -> None:
             train_examples=_TRAIN_EXAMPLES.value, test_examples=_TEST_EXAMPLES.value, seeds=resolve(_NUM_SEEDS, _SEEDS),
             cutout=_CUTOUT.value, ra_n=_RA_N.value, ra_m=_RA_M.value, search_epochs=_SEARCH_EPOCHS.value,
             search_examples=_SEARCH_EXAMPLES.value, search_batch_size=_SEARCH_BATCH_SIZE.value,
-            search_workdirs=searches)
+            search_workdirs=searches, replay_history=_REPLAY.value)
         results = evaluate(config, _WORKDIR.value, verbose=_VERBOSE.value, strategy=strategy)
     except (ValueError, KeyError, FileNotFoundError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err

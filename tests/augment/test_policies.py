@@ -221,3 +221,73 @@ def test_policy_pipeline_on_cifar10(data_dir):
     assert np.isfinite(batches[0][0]).all()
     with pytest.raises(ValueError, match="batch_size"):
         P.make_policy_dataset(train, 0, None)
+
+
+def _dist(apply, invert):
+    return P.published_policy(f"distribution:apply={apply}|Identity@0={1 - invert},Invert@0={invert}")
+
+
+def test_a_schedule_draws_what_its_indexed_policy_draws():
+    early, late = _dist(0.1, 0.2), _dist(0.9, 0.7)
+    schedule = P.PolicySchedule([early, late])
+    for index, policy in ((0, early), (1, late)):
+        got = P.sample_policy(schedule, 256, (0, 5), index=tf_int(index))
+        want = P.sample_policy(policy, 256, (0, 5))
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    # epochs stretched over the history: 2 policies over 5 epochs -> 0, 0, 0, 1, 1
+    assert [schedule.policy_index(e, 5) for e in range(5)] == [0, 0, 0, 1, 1]
+    assert [int(schedule.policy_index(tf_int(e), 5)) for e in range(5)] == [0, 0, 0, 1, 1]
+
+
+def tf_int(value):
+    import tensorflow as tf
+
+    return tf.constant(value, tf.int32)
+
+
+def test_policy_dataset_replays_the_schedule_by_epoch():
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(16, 8, 8, 3)).astype("uint8")
+    train = tf.data.Dataset.from_tensor_slices((images, np.arange(16)))
+    clean, inverted = _dist(0.0, 1.0), _dist(1.0, 1.0)  # never augmented; always Invert
+    kwargs = dict(cutout=0, padding=0, flip=False, dataset="cifar10", seed=4, repeat=True)
+
+    def batches(policy, **extra):
+        return list(P.make_policy_dataset(train, 4, policy, **kwargs, **extra).take(8).as_numpy_iterator())
+
+    replay = batches(P.PolicySchedule([clean, inverted]), schedule_epochs=(4, 2))  # 4 batches an epoch, 2 epochs
+    plain, flipped = batches(clean), batches(inverted)
+    for i, (x, y) in enumerate(replay):
+        want = plain[i] if i < 4 else flipped[i]
+        np.testing.assert_array_equal(y, want[1])
+        np.testing.assert_allclose(x, want[0], atol=1e-6)
+    assert np.abs(plain[5][0] - flipped[5][0]).max() > 0.5  # the two policies do differ
+    with pytest.raises(ValueError, match="schedule_epochs"):
+        P.make_policy_dataset(train, 4, P.PolicySchedule([clean]), **kwargs)
+
+
+def test_bad_schedules_are_refused():
+    with pytest.raises(ValueError, match="at least one"):
+        P.PolicySchedule([])
+    with pytest.raises(ValueError, match="distribution"):
+        P.PolicySchedule([P.randaugment(2, 9)])
+    other = P.published_policy("distribution:apply=0.5|Identity@0=0.5,Rotate@5=0.5")
+    with pytest.raises(ValueError, match="other"):
+        P.PolicySchedule([_dist(0.5, 0.5), other])
+
+
+def test_a_search_history_loads_as_its_schedule(tmp_path):
+    from tfnas.algorithms.augment_runner import load_policy_history
+
+    policies = [_dist(0.2, 0.1), _dist(0.4, 0.3), _dist(0.6, 0.5)]
+    (tmp_path / "history.json").write_text(json.dumps(
+        {"epochs": [{"epoch": i + 1, "genotype": p.to_string()} for i, p in enumerate(policies)]}))
+    assert load_policy_history(str(tmp_path)).policies == tuple(policies)
+    (tmp_path / "history.json").write_text("{not json")
+    with pytest.raises(ValueError, match="history.json"):
+        load_policy_history(str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match="no per-epoch policy history"):
+        load_policy_history(str(tmp_path))

@@ -48,6 +48,19 @@ def test_eval_trains_each_policy_and_prints_the_json_table(tmp_path):
     assert not {"seeds", "policies"} & set(json.loads((workdir / "config.json").read_text()))
     other = _run(f"--workdir={workdir}", "--policies=standard", "--num_seeds=1", *_TINY, "--epochs=3")
     assert other.returncode == 2 and "different config (epochs:" in other.stderr
+    # DDAS's protocol: the finished search's per-epoch policies replayed over the training.
+    replay = _run(f"--workdir={tmp_path / 'replay'}", "--policies=pg", "--num_seeds=1", "--replay_history",
+                  f"--pg_workdir={workdir / 'search_pg'}", *_TINY)
+    assert replay.returncode == 0, replay.stderr[-3000:]
+    assert set(json.loads(replay.stdout.strip().splitlines()[-1])) == {"pg"}
+    replayed = json.loads((tmp_path / "replay" / "results.json").read_text())["pg"]
+    assert replayed["replayed_epochs"] == 1 and "replayed over its 1 search epochs" in replayed["augmentation"]
+    assert json.loads((tmp_path / "replay" / "config.json").read_text())["replay_history"] is True
+    assert "replay_history" not in json.loads((workdir / "config.json").read_text())
+    (workdir / "search_pg" / "history.json").unlink()
+    lost = _run(f"--workdir={tmp_path / 'lost'}", "--policies=pg", "--num_seeds=1", "--replay_history",
+                f"--pg_workdir={workdir / 'search_pg'}", *_TINY)
+    assert lost.returncode == 2 and "history.json" in lost.stderr
 
 
 @pytest.mark.parametrize("args, message", [

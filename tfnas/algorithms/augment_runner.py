@@ -343,3 +343,24 @@ def load_search_report(workdir: str) -> dict[str, Any]:
     if content.get("space") != "augment" or "search" not in content:
         raise ValueError(f"{path} is not an augmentation search result (space={content.get('space')!r}).")
     return content
+
+
+def load_policy_history(workdir: str):
+    """The per-epoch policies of a finished search (`history.json`) as a `PolicySchedule`:
+    what DDAS's evaluation replays over the final training (`launch.eval_policies
+    --replay_history`).
+
+    Raises:
+        ValueError: if the history is missing, unreadable or records no policy.
+    """
+    from tfnas.data.policies import PolicySchedule
+    from tfnas.genotypes.policy import PolicyGenotype
+
+    path = os.path.join(workdir, "history.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            epochs = json.load(f)["epochs"]
+        return PolicySchedule([PolicyGenotype.from_string(e["genotype"]) for e in epochs])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{path}: no per-epoch policy history to replay ({err}); replaying needs the search's "
+                         "history.json (rerun the search in that workdir).") from None

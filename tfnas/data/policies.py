@@ -264,19 +264,71 @@ def published_policy(name: str) -> PolicyGenotype:
     return PolicyGenotype.from_string(name)
 
 
+class PolicySchedule:
+    """A searched policy's per-epoch history, replayed over a training run as a schedule.
+
+    DDAS's evaluation protocol (Liu et al., arXiv 2104.04282): the final training does not
+    use the search's last policy alone but replays the policy the search held after each of
+    its epochs, stretched over the training epochs: training epoch `e` of `E` (0-based)
+    augments with `policies[floor(e * P / E)]` of the `P` recorded ones. The augmentation
+    searches record that history (`history.json`, one exported policy per epoch);
+    `launch.eval_policies --replay_history` uses it.
+
+    Args:
+        policies: `distribution` policies, oldest first, all over the same stages of
+            `(op, level)` entries (only their probabilities and `apply` differ).
+
+    Raises:
+        ValueError: for an empty history, a policy of another kind, or entries that change
+            between epochs.
+
+    Example:
+    >>> g = PolicyGenotype(kind="distribution", apply=0.5, stages=((("Rotate", 5.0, 1.0),),))
+    >>> PolicySchedule([g, g]).policy_index(epoch=3, epochs=4)
+    1
+    """
+
+    def __init__(self, policies: Sequence[PolicyGenotype]) -> None:
+        policies = tuple(policies)
+        if not policies:
+            raise ValueError("A policy schedule needs at least one policy (the search recorded no epoch).")
+        first = policies[0]
+        for i, policy in enumerate(policies):
+            if not isinstance(policy, PolicyGenotype) or policy.kind != "distribution":
+                raise ValueError(f"A policy schedule replays searched (distribution) policies; entry {i} is "
+                                 f"{getattr(policy, 'kind', type(policy).__name__)!r}.")
+            entries = [[(op, level) for op, level, _ in stage] for stage in policy.stages]
+            if entries != [[(op, level) for op, level, _ in stage] for stage in first.stages]:
+                raise ValueError(f"Entry {i} of the policy schedule has other (op, level) entries than entry 0; "
+                                 "a history comes from one search.")
+        self.policies = policies
+
+    def __len__(self) -> int:
+        return len(self.policies)
+
+    def policy_index(self, epoch, epochs: int):
+        """The policy of training epoch `epoch` (0-based, int or int tensor) of `epochs`."""
+        count = len(self.policies)
+        if isinstance(epoch, int):
+            return min(epoch * count // epochs, count - 1)
+        return tf.minimum(epoch * count // epochs, count - 1)
+
+
 def _uniform_ops(batch: tf.Tensor, slots: int, names: Sequence[str], seed: tf.Tensor) -> tf.Tensor:
     table = tf.constant([op_index(n) for n in names], tf.int32)
     pick = tf.random.stateless_uniform([batch, slots], seed, 0, len(names), dtype=tf.int32)
     return tf.gather(table, pick)
 
 
-def sample_policy(policy: PolicyGenotype, batch_size: int | tf.Tensor, seed: SeedLike) -> tuple[tf.Tensor, tf.Tensor]:
+def sample_policy(policy: PolicyGenotype | PolicySchedule, batch_size: int | tf.Tensor, seed: SeedLike,
+                  index: int | tf.Tensor = 0) -> tuple[tf.Tensor, tf.Tensor]:
     """Draws per-image op indices and magnitudes from a policy.
 
     Args:
-        policy: A `PolicyGenotype`.
+        policy: A `PolicyGenotype`, or a `PolicySchedule` (then `index` picks its policy).
         batch_size: Images in the batch (int or scalar tensor).
         seed: Stateless seed.
+        index: A schedule's policy (int or int32 scalar tensor; see `PolicySchedule.policy_index`).
 
     Returns:
         `(op_indices, magnitudes)`, both `[batch_size, slots]`: int32 indices into
@@ -291,9 +343,17 @@ def sample_policy(policy: PolicyGenotype, batch_size: int | tf.Tensor, seed: See
     >>> ops.shape, round(float(mags[0, 0]), 6)
     (TensorShape([4, 2]), 0.9)
     """
-    if not isinstance(policy, PolicyGenotype):
-        raise ValueError(f"policy must be a PolicyGenotype. Received: {type(policy).__name__}")
+    if not isinstance(policy, (PolicyGenotype, PolicySchedule)):
+        raise ValueError(f"policy must be a PolicyGenotype or a PolicySchedule. Received: {type(policy).__name__}")
     seeds = tf.random.experimental.stateless_split(tf.cast(tf.convert_to_tensor(seed), tf.int64), 4)
+    if isinstance(policy, PolicySchedule):
+        policies = policy.policies
+        apply_table = tf.constant([p.apply for p in policies], tf.float32)
+        stage_logits = [tf.math.log(tf.constant([[max(e[2], 1e-12) for e in p.stages[s]] for p in policies],
+                                                tf.float32)) for s in range(len(policies[0].stages))]
+        index = tf.convert_to_tensor(index, tf.int32)
+        return _sample_stages(policies[0].stages, [tf.gather(t, index)[tf.newaxis] for t in stage_logits],
+                              tf.gather(apply_table, index), tf.convert_to_tensor(batch_size, tf.int32), seeds)
     batch = tf.convert_to_tensor(batch_size, tf.int32)
     if policy.kind == "randaugment":
         ops = _uniform_ops(batch, policy.n, RANDAUGMENT_OPS, seeds[0])
@@ -314,27 +374,35 @@ def sample_policy(policy: PolicyGenotype, batch_size: int | tf.Tensor, seed: See
         ops = tf.where(applied, tf.gather(ops_table, choice), 0)
         return ops, tf.gather(mag_table, choice)
     # distribution
+    logits = [tf.math.log(tf.constant([[max(p, 1e-12) for _, _, p in stage]], tf.float32)) for stage in policy.stages]
+    return _sample_stages(policy.stages, logits, policy.apply, batch, seeds)
+
+
+def _sample_stages(stages, logits, apply, batch, seeds) -> tuple[tf.Tensor, tf.Tensor]:
+    """A distribution policy's draw: one `(op, level)` entry per stage from `logits[s]`
+    (`[1, entries]`), all stages applied with probability `apply`, else Identity."""
     ops_list, mags_list = [], []
-    stage_seeds = tf.random.experimental.stateless_split(seeds[0], len(policy.stages))
-    for s, stage in enumerate(policy.stages):
+    stage_seeds = tf.random.experimental.stateless_split(seeds[0], len(stages))
+    for s, stage in enumerate(stages):
         ops_table = tf.constant([op_index(op) for op, _, _ in stage], tf.int32)
         mag_table = tf.constant([lv / 10.0 for _, lv, _ in stage], tf.float32)
-        logits = tf.math.log(tf.constant([[max(p, 1e-12) for _, _, p in stage]], tf.float32))
-        pick = tf.random.stateless_categorical(tf.tile(logits, [batch, 1]), 1, stage_seeds[s], dtype=tf.int32)[:, 0]
+        pick = tf.random.stateless_categorical(tf.tile(logits[s], [batch, 1]), 1, stage_seeds[s], dtype=tf.int32)[:, 0]
         ops_list.append(tf.gather(ops_table, pick))
         mags_list.append(tf.gather(mag_table, pick))
-    applied = tf.random.stateless_uniform([batch], seeds[1]) < policy.apply
+    applied = tf.random.stateless_uniform([batch], seeds[1]) < apply
     ops = tf.where(applied[:, tf.newaxis], tf.stack(ops_list, axis=1), 0)
     return ops, tf.stack(mags_list, axis=1)
 
 
-def apply_policy(images: tf.Tensor, policy: PolicyGenotype, seed: SeedLike) -> tf.Tensor:
+def apply_policy(images: tf.Tensor, policy: PolicyGenotype | PolicySchedule, seed: SeedLike,
+                 index: int | tf.Tensor = 0) -> tf.Tensor:
     """Augments a batch with a policy (grouped by op, seeded).
 
     Args:
         images: `[B, H, W, C]` images in [0, 255] (uint8 or float).
-        policy: A `PolicyGenotype`.
+        policy: A `PolicyGenotype`, or a `PolicySchedule` (then `index` picks its policy).
         seed: Stateless seed.
+        index: A schedule's policy (see `sample_policy`).
 
     Returns:
         `float32` augmented images in [0, 255].
@@ -350,20 +418,21 @@ def apply_policy(images: tf.Tensor, policy: PolicyGenotype, seed: SeedLike) -> t
     images = tf.convert_to_tensor(images)
     sample_seed, apply_seed = tf.unstack(
         tf.random.experimental.stateless_split(tf.cast(tf.convert_to_tensor(seed), tf.int64), 2))
-    ops, mags = sample_policy(policy, tf.shape(images)[0], sample_seed)
+    ops, mags = sample_policy(policy, tf.shape(images)[0], sample_seed, index)
     return apply_op_slots(images, ops, mags, apply_seed)
 
 
 def policy_augment(
     images: tf.Tensor,
     seed: SeedLike,
-    policy: PolicyGenotype | None,
+    policy: PolicyGenotype | PolicySchedule | None,
     *,
     mean: Sequence[float],
     std: Sequence[float],
     padding: int = 4,
     flip: bool = True,
     cutout_size: int = 16,
+    index: int | tf.Tensor = 0,
 ) -> tf.Tensor:
     """The training transform with a policy: crop, flip, policy, normalise, cutout.
 
@@ -379,6 +448,7 @@ def policy_augment(
         padding: Zero padding of the random crop (0 disables it).
         flip: Random horizontal flip.
         cutout_size: Cutout square side (0 disables it).
+        index: A schedule's policy (see `sample_policy`).
 
     Returns:
         `float32` normalised images.
@@ -394,7 +464,7 @@ def policy_augment(
     if flip:
         images = augment_lib.random_flip_left_right(images, flip_seed)
     if policy is not None:
-        images = apply_policy(images, policy, policy_seed) / 255.0
+        images = apply_policy(images, policy, policy_seed, index) / 255.0
     images = augment_lib.normalize(images, mean, std)
     return augment_lib.cutout(images, cutout_seed, cutout_size)
 
@@ -402,7 +472,7 @@ def policy_augment(
 def make_policy_dataset(
     ds: tf.data.Dataset,
     batch_size: int,
-    policy: PolicyGenotype | None,
+    policy: PolicyGenotype | PolicySchedule | None,
     *,
     cutout: int = 16,
     padding: int = 4,
@@ -412,6 +482,7 @@ def make_policy_dataset(
     seed: int = 0,
     repeat: bool = False,
     drop_remainder: bool = True,
+    schedule_epochs: tuple[int, int] | None = None,
 ) -> tf.data.Dataset:
     """Builds a training pipeline that augments with `policy` (see `policy_augment`).
 
@@ -421,7 +492,8 @@ def make_policy_dataset(
     Args:
         ds: Unbatched `(uint8 image, label)` dataset of known cardinality.
         batch_size: Batch size.
-        policy: The policy, or None (crop/flip/cutout only).
+        policy: The policy, a `PolicySchedule` (needs `schedule_epochs`), or None
+            (crop/flip/cutout only).
         cutout: Cutout side (0 disables).
         padding: Crop padding (0 disables the crop).
         flip: Random horizontal flip; None: the dataset's default.
@@ -430,6 +502,9 @@ def make_policy_dataset(
         seed: Seed of the shuffle and of every augmentation draw.
         repeat: Repeat forever.
         drop_remainder: Drop the last partial batch.
+        schedule_epochs: `(steps_per_epoch, epochs)` of the training a `PolicySchedule` is
+            stretched over: batch `i` (counted from 0 in the order the dataset yields them)
+            belongs to epoch `i // steps_per_epoch` and uses that epoch's policy.
 
     Returns:
         A dataset of `(float32 images, labels)`.
@@ -446,6 +521,9 @@ def make_policy_dataset(
         raise ValueError(f"batch_size must be a positive int. Received: batch_size={batch_size!r}")
     if cutout < 0 or padding < 0:
         raise ValueError(f"cutout and padding must be >= 0. Received: cutout={cutout}, padding={padding}")
+    if isinstance(policy, PolicySchedule) and (schedule_epochs is None or min(schedule_epochs) < 1):
+        raise ValueError("A PolicySchedule needs schedule_epochs=(steps_per_epoch, epochs), both positive. "
+                         f"Received: schedule_epochs={schedule_epochs!r}")
     n = int(ds.cardinality())
     if n < 1:
         raise ValueError("The training dataset must have a known, positive size (take() it before repeat()).")
@@ -458,13 +536,17 @@ def make_policy_dataset(
     seeds = tf.data.Dataset.random(seed=seed ^ 0xA06, rerandomize_each_iteration=True)
     base = tf.constant(seed, tf.int64)
 
-    def _augment(batch, draw):
+    def _augment(batch, draw, step=None):
         images, labels = batch
+        index = 0 if step is None else policy.policy_index(
+            tf.cast(step // schedule_epochs[0], tf.int32), schedule_epochs[1])
         images = policy_augment(images, tf.stack([base, draw]), policy, mean=mean, std=std, padding=padding,
-                                flip=flip, cutout_size=cutout)
+                                flip=flip, cutout_size=cutout, index=index)
         return images, labels
 
-    return tf.data.Dataset.zip((ds, seeds)).map(_augment, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+    # a schedule counts the batches (before the parallel map, so each batch keeps its number)
+    parts = (ds, seeds, tf.data.Dataset.counter()) if isinstance(policy, PolicySchedule) else (ds, seeds)
+    return tf.data.Dataset.zip(parts).map(_augment, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
         tf.data.AUTOTUNE)
 
 
