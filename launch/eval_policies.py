@@ -253,7 +253,7 @@ def train_once(config: EvalConfig, policy_name: str, policy: Any, seed: int, tra
     return {"policy": policy_name, "seed": seed, "test_accuracy": 100.0 * correct / total, "test_examples": total,
             "train_seconds": train_seconds, "train_cpu_seconds": train_cpu, "final_train_loss": loss[-1],
             "final_train_accuracy": float(history.history["accuracy"][-1]),
-            "policy_string": None if policy is None else getattr(policy, "policies", [policy])[-1].to_string(),
+            "policy_string": None if policy is None else (policy.final if isinstance(policy, PolicySchedule) else policy).to_string(),
             "replayed_epochs": len(policy) if isinstance(policy, PolicySchedule) else None,
             "replicas": strategy.num_replicas_in_sync}
 
@@ -297,7 +297,7 @@ def evaluate(config: EvalConfig, workdir: str, verbose: int = 0, log=print,
         if method in config.policies:
             policy, hours, cell, where = searched_policy(config, method, workdir, verbose, strategy)
             policies[method], cost[method] = policy, hours
-            final = policy.policies[-1] if config.replay_history else policy
+            final = policy.final if config.replay_history else policy
             replayed = f" replayed over its {len(policy)} search epochs" if config.replay_history else ""
             notes[method] = f"crop + flip + {method} policy{replayed} + cutout {config.cutout}"
             extra[method] = {"search_workdir": os.path.abspath(where), "policy": final.to_string(),

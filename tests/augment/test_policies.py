@@ -238,6 +238,7 @@ def test_a_schedule_draws_what_its_indexed_policy_draws():
     # epochs stretched over the history: 2 policies over 5 epochs -> 0, 0, 0, 1, 1
     assert [schedule.policy_index(e, 5) for e in range(5)] == [0, 0, 0, 1, 1]
     assert [int(schedule.policy_index(tf_int(e), 5)) for e in range(5)] == [0, 0, 0, 1, 1]
+    assert schedule.final is late and len(schedule) == 2
 
 
 def tf_int(value):

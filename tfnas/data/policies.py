@@ -306,6 +306,11 @@ class PolicySchedule:
     def __len__(self) -> int:
         return len(self.policies)
 
+    @property
+    def final(self) -> PolicyGenotype:
+        """The search's last policy (what a run without the replay would train with)."""
+        return self.policies[-1]
+
     def policy_index(self, epoch, epochs: int):
         """The policy of training epoch `epoch` (0-based, int or int tensor) of `epochs`."""
         count = len(self.policies)
@@ -349,8 +354,7 @@ def sample_policy(policy: PolicyGenotype | PolicySchedule, batch_size: int | tf.
     if isinstance(policy, PolicySchedule):
         policies = policy.policies
         apply_table = tf.constant([p.apply for p in policies], tf.float32)
-        stage_logits = [tf.math.log(tf.constant([[max(e[2], 1e-12) for e in p.stages[s]] for p in policies],
-                                                tf.float32)) for s in range(len(policies[0].stages))]
+        stage_logits = [_stage_logits([p.stages[s] for p in policies]) for s in range(len(policies[0].stages))]
         index = tf.convert_to_tensor(index, tf.int32)
         return _sample_stages(policies[0].stages, [tf.gather(t, index)[tf.newaxis] for t in stage_logits],
                               tf.gather(apply_table, index), tf.convert_to_tensor(batch_size, tf.int32), seeds)
@@ -374,8 +378,13 @@ def sample_policy(policy: PolicyGenotype | PolicySchedule, batch_size: int | tf.
         ops = tf.where(applied, tf.gather(ops_table, choice), 0)
         return ops, tf.gather(mag_table, choice)
     # distribution
-    logits = [tf.math.log(tf.constant([[max(p, 1e-12) for _, _, p in stage]], tf.float32)) for stage in policy.stages]
+    logits = [_stage_logits([stage]) for stage in policy.stages]
     return _sample_stages(policy.stages, logits, policy.apply, batch, seeds)
+
+
+def _stage_logits(rows) -> tf.Tensor:
+    """Log-probabilities `[len(rows), entries]` of stages given as `(op, level, p)` rows."""
+    return tf.math.log(tf.constant([[max(p, 1e-12) for _, _, p in stage] for stage in rows], tf.float32))
 
 
 def _sample_stages(stages, logits, apply, batch, seeds) -> tuple[tf.Tensor, tf.Tensor]:
