@@ -278,16 +278,25 @@ def train_and_score(child: keras.Model, x_train: np.ndarray, y_train: np.ndarray
     2001.00326 trains 200 epochs at batch 256 with crop and flip).
     """
     task = ChildTask(child, weight_decay=weight_decay)
-    steps = epochs * int(np.ceil(len(x_train) / batch_size))
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
-    task.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True))
+    task.compile(optimizer=_proxy_optimizer(learning_rate, epochs * int(np.ceil(len(x_train) / batch_size))))
     # Built here, not inside the first traced step: variables made inside a `tf.function`
     # leave their initialisation `cond` branches in the eager context for good (about 90
     # functions a network), which a loop over hundreds of networks piles up.
     task.optimizer.build(task.trainable_variables)
     with runtime.released_custom_gradients():
         task.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=verbose)
-        logits = child.predict(x_val, batch_size=256, verbose=0)
+        return _held_out_accuracy(child, x_val, y_val)
+
+
+def _proxy_optimizer(learning_rate: float, steps: int) -> keras.optimizers.Optimizer:
+    """The short proxies' optimizer: SGD, Nesterov momentum 0.9, cosine to 0 over `steps`."""
+    return keras.optimizers.SGD(keras.optimizers.schedules.CosineDecay(learning_rate, steps),
+                                momentum=0.9, nesterov=True)
+
+
+def _held_out_accuracy(child: keras.Model, x_val: np.ndarray, y_val: np.ndarray) -> float:
+    """Top-1 accuracy (%) of `child` on in-memory arrays."""
+    logits = child.predict(x_val, batch_size=256, verbose=0)
     return 100.0 * float(np.mean(np.argmax(logits, axis=-1) == np.asarray(y_val).reshape(-1)))
 
 
@@ -317,8 +326,7 @@ def train_and_score_sharded(child: keras.Model, x_train: np.ndarray, y_train: np
         raise ValueError(f"batch_size={batch_size} needs at least one row per task ({count} tasks) and at most "
                          f"the {len(x_train)} training images.")
     task = ChildTask(child, weight_decay=weight_decay)
-    optimizer = keras.optimizers.SGD(keras.optimizers.schedules.CosineDecay(learning_rate, epochs * steps),
-                                     momentum=0.9, nesterov=True)
+    optimizer = _proxy_optimizer(learning_rate, epochs * steps)
     variables = task.trainable_variables
     optimizer.build(variables)
     statistics = [v for v in child.non_trainable_variables if "float" in str(v.dtype)]
@@ -359,8 +367,7 @@ def train_and_score_sharded(child: keras.Model, x_train: np.ndarray, y_train: np
             if statistics and count > 1:
                 for v, mean in zip(statistics, combine_scaled(combine, 1 / count, statistics)):
                     v.assign(mean.astype(str(v.dtype)))
-        logits = child.predict(x_val, batch_size=256, verbose=0)
-    return 100.0 * float(np.mean(np.argmax(logits, axis=-1) == np.asarray(y_val).reshape(-1)))
+        return _held_out_accuracy(child, x_val, y_val)
 
 
 def _walk_layers(model: keras.layers.Layer):
