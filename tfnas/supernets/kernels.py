@@ -777,11 +777,11 @@ def block_matmul(x, kernels_, *, padded: bool = False):
 
     One batched matmul over the edges: the pixels as `[n, B*H*W, C]` rows (a transpose in,
     one out). A block-diagonal `[n * C, n * D]` kernel (this function's earlier form) does
-    `n` times the multiply-adds: the same speed at one or two edges, but 1.6-4.5x slower
-    at 4-8 edges (fused forward and backward, `[32, H, W, n * C]`, C = 16 / 32 / 64 at
-    32 / 16 / 8 pixels, AVX-512 EPYC under oneDNN), which is where GDAS spends its step
-    once the sampled ops concentrate (every edge on `sep_conv_3x3`: 1.35 s a step, 0.79 s
-    of it in these matmuls). `padded`: `x` comes from `as_edges` (so `n >= 1`, and the
+    `n` times the multiply-adds. Forward and backward, `[32, H, W, n * C]`, C = 16 / 32 / 64
+    at 32 / 16 / 8 pixels, AVX-512 EPYC under oneDNN: the batched form is as fast at one edge,
+    0.73-1.07x at two (slower at 16 channels only), 1.15-2.1x faster at four and 1.7-4.5x
+    at eight, where GDAS spends its step once the sampled ops concentrate (every edge on
+    `sep_conv_3x3`: 1.35 s a step, 0.79 s of it in these matmuls). `padded`: `x` comes from `as_edges` (so `n >= 1`, and the
     batch, unknown to the graph and possibly 0, is inferred by the reshape without shape
     ops).
     """
