@@ -202,6 +202,13 @@ def searched_policy(config: EvalConfig, method: str, workdir: str, verbose: int,
     return policy, float(content["search"]["search_cpu_seconds"]) / 3600.0, content["search"].get("architecture"), given
 
 
+def _final_policy(policy):
+    """A searched policy, or a replayed schedule's last (the search's final) policy."""
+    from tfnas.data.policies import PolicySchedule
+
+    return policy.final if isinstance(policy, PolicySchedule) else policy
+
+
 def train_once(config: EvalConfig, policy_name: str, policy: Any, seed: int, train_ds, num_train: int,
                test_ds, verbose: int, strategy=None) -> dict[str, Any]:
     """Trains the fixed network with one policy and seed (under `strategy`, default the one in
@@ -253,7 +260,7 @@ def train_once(config: EvalConfig, policy_name: str, policy: Any, seed: int, tra
     return {"policy": policy_name, "seed": seed, "test_accuracy": 100.0 * correct / total, "test_examples": total,
             "train_seconds": train_seconds, "train_cpu_seconds": train_cpu, "final_train_loss": loss[-1],
             "final_train_accuracy": float(history.history["accuracy"][-1]),
-            "policy_string": None if policy is None else (policy.final if isinstance(policy, PolicySchedule) else policy).to_string(),
+            "policy_string": None if policy is None else _final_policy(policy).to_string(),
             "replayed_epochs": len(policy) if isinstance(policy, PolicySchedule) else None,
             "replicas": strategy.num_replicas_in_sync}
 
@@ -297,7 +304,7 @@ def evaluate(config: EvalConfig, workdir: str, verbose: int = 0, log=print,
         if method in config.policies:
             policy, hours, cell, where = searched_policy(config, method, workdir, verbose, strategy)
             policies[method], cost[method] = policy, hours
-            final = policy.final if config.replay_history else policy
+            final = _final_policy(policy)
             replayed = f" replayed over its {len(policy)} search epochs" if config.replay_history else ""
             notes[method] = f"crop + flip + {method} policy{replayed} + cutout {config.cutout}"
             extra[method] = {"search_workdir": os.path.abspath(where), "policy": final.to_string(),

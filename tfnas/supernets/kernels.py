@@ -776,13 +776,14 @@ def block_matmul(x, kernels_, *, padded: bool = False):
     """Per-edge 1x1 convs of `n` edges side by side: `[B, H, W, n * C] x [n, C, D]`.
 
     One batched matmul over the edges: the pixels as `[n, B*H*W, C]` rows (a transpose in,
-    one out). A block-diagonal `[n * C, n * D]` kernel (this function's earlier form) does
-    `n` times the multiply-adds. Forward and backward, `[32, H, W, n * C]`, C = 16 / 32 / 64
-    at 32 / 16 / 8 pixels, AVX-512 EPYC under oneDNN: the batched form is as fast at one edge,
-    0.73-1.07x at two (slower at 16 channels only), 1.15-2.1x faster at four and 1.7-4.5x
-    at eight, where GDAS spends its step once the sampled ops concentrate (every edge on
-    `sep_conv_3x3`: 1.35 s a step, 0.79 s of it in these matmuls). `padded`: `x` comes from `as_edges` (so `n >= 1`, and the
-    batch, unknown to the graph and possibly 0, is inferred by the reshape without shape
+    one out). One matmul with a block-diagonal `[n * C, n * D]` kernel would do `n` times the
+    multiply-adds. Forward and backward, `[32, H, W, n * C]`, C = 16 / 32 / 64 at 32 / 16 / 8
+    pixels, AVX-512 EPYC under oneDNN, the batched form against the block-diagonal one: as
+    fast at one edge, 0.73-1.07x at two (slower at 16 channels only), 1.15-2.1x faster at
+    four and 1.7-4.5x at eight, where GDAS spends its step once the sampled ops concentrate
+    (every edge on `sep_conv_3x3`: 1.35 s a step with the block-diagonal form, 0.79 s of it
+    in these matmuls; 0.87 s batched). `padded`: `x` comes from `as_edges` (so `n >= 1`, and
+    the batch, unknown to the graph and possibly 0, is inferred by the reshape without shape
     ops).
     """
     n = tf.shape(kernels_)[0]
