@@ -173,7 +173,9 @@ def _algorithm_step(name: str, config: dict[str, Any], input_shape):
         return None
     import tensorflow as tf
 
-    search_config = registry.get(name).default_config()
+    cls = registry.get(name)
+    # the algorithm's preset for the space where it has one (BNAS's epochs follow its rounds)
+    search_config = cls.default_config(config["space"] if config["space"] in getattr(cls, "PRESETS", {}) else None)
     fields = {f.name for f in dataclasses.fields(search_config)}
     overrides = {k: config[k] for k in ("batch_size", "channels", "layers") if k in fields}
     if config.get("num_samples") and "num_samples" in fields:
@@ -182,6 +184,10 @@ def _algorithm_step(name: str, config: dict[str, Any], input_shape):
         overrides["seed"] = config["seed"]
     search_config = dataclasses.replace(search_config, **overrides)
     search = build_search(search_config, config["space"], 10, input_shape, steps_per_epoch=1000)
+    if config.get("bnas_rounds"):
+        if name != "bnas":
+            raise ValueError(f"--bnas_rounds is for --algorithm=bnas. Received: algorithm={name!r}")
+        search.abandon_at_random(config["bnas_rounds"], seed=config["seed"])
     step = tf.function(search.train_step)
 
     def run(x_train, y_train, x_val, y_val):
@@ -285,6 +291,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         "step_peak_rss_mb": None if step_peak is None else round(step_peak, 1),
         "step_peak_tensor_mb": None if tensor_peak is None else round(tensor_peak, 1),
         "num_samples": samples,
+        "bnas_rounds": config.get("bnas_rounds", 0),
         "step_seconds_per_sample": round(seconds / samples, 3),
         "forward_mflops_per_image": None if sampled else round(flops_image / 1e6, 1),
         "gflops_per_s": None if sampled else round(step_flops / seconds / 1e9, 2),

@@ -45,6 +45,8 @@ _TIMED_STEPS = flags.DEFINE_integer("timed_steps", 5, "search_step: steps timed 
 _WARMUP_STEPS = flags.DEFINE_integer("warmup_steps", 1, "search_step: steps after the first, untimed.")
 _NUM_SAMPLES = flags.DEFINE_integer(
     "num_samples", 0, "search_step: sub-models per step for ROME (0: the algorithm's default, K=7).")
+_BNAS_ROUNDS = flags.DEFINE_integer(
+    "bnas_rounds", 0, "search_step, bnas: time the step of a later round, this many ops abandoned per edge at random.")
 _GRAPPLER = flags.DEFINE_boolean(
     "grappler", True, "search_step: keep TF's graph optimizer (grappler) on."
 )
@@ -146,13 +148,14 @@ def search_step(config: dict[str, Any]) -> dict[str, Any]:
     Args:
         config: Flag values: space, algorithm, batch_size, channels, layers, image_size,
             timed_steps, warmup_steps, grappler, step, seed, num_samples (ROME's K; 0 keeps
-            the algorithm's default).
+            the algorithm's default), bnas_rounds (BNAS: the op space after this many
+            rounds, ops abandoned at random; 0: all ops).
 
     Returns:
         `{"benchmark", "algorithm", "space", "batch_size", "channels", "layers", "params",
         "step", "grappler", "compile_settings", "first_step_seconds", "step_seconds",
         "step_seconds_all", "peak_rss_mb", "step_peak_rss_mb", "step_peak_tensor_mb",
-        "num_samples", "step_seconds_per_sample", "forward_mflops_per_image",
+        "num_samples", "bnas_rounds", "step_seconds_per_sample", "forward_mflops_per_image",
         "gflops_per_s", "cpu", "cpu_vector_extensions", "kernel_library", "kernel_form"}`: every figure says
         where it was measured (the CPU model, its AVX / FMA / AMX extensions and whether
         TensorFlow ran its oneDNN or its Eigen kernels). The two FLOP figures are null for single-path mixings (GDAS, ROME):
@@ -226,6 +229,7 @@ def main(argv: list[str]) -> None:
         "warmup_steps": _WARMUP_STEPS.value,
         "grappler": _GRAPPLER.value,
         "num_samples": _NUM_SAMPLES.value,
+        "bnas_rounds": _BNAS_ROUNDS.value,
         "step": _STEP.value,
         "method": _METHOD.value,
         "inner_product": _INNER_PRODUCT.value,

@@ -48,3 +48,19 @@ def _seed():
 
     keras.utils.set_random_seed(0)
     yield
+
+
+def pytest_collection_modifyitems(config, items):
+    """Runs the modules with the most `slow` tests first, each module's tests together and in
+    their own order. Under `pytest -n 2` the long tests then start early and the tests left to
+    share out at the end are short ones, so the two workers finish together (in file order a
+    long launch test could start last and run alone for minutes)."""
+    modules: dict[str, list] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::")[0], []).append(item)
+
+    def slow_count(path: str) -> int:
+        return sum(1 for item in modules[path] if item.get_closest_marker("slow") is not None)
+
+    order = sorted(modules, key=slow_count, reverse=True)  # stable: file order among equals
+    items[:] = [item for path in order for item in modules[path]]

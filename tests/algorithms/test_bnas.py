@@ -12,6 +12,7 @@ from tests.helpers import run_script_last_line
 from tfnas.algorithms import build_search
 from tfnas.algorithms.bnas import ABANDONED, Bnas, candidates, worst_candidates
 from tfnas.supernets import SupernetConfig, build_supernet
+from tfnas.supernets.cells import OP_KINDS, runs_per_edge
 
 
 
@@ -95,6 +96,16 @@ def test_an_abandoned_op_has_no_weight_and_is_never_sampled_again():
         assert np.all(child.sum(axis=1) == 1.0) and np.all(child <= search.candidate_mask[0].numpy())
 
 
+def _output_and_gradients(supernet, variables):
+    """The supernet's training-mode output on a fixed batch and its gradients to `variables`."""
+    import tensorflow as tf
+
+    x = tf.constant(np.random.default_rng(0).normal(size=(2, 8, 8, 3)).astype("float32"))
+    with tf.GradientTape() as tape:
+        y = supernet(x, training=True)
+    return y, tape.gradient(y, variables)
+
+
 @pytest.mark.parametrize("space", ["nb201", "darts"])
 def test_an_op_abandoned_on_a_whole_edge_group_leaves_the_graph_and_the_output_stays(space):
     """The operation-space reduction's saving: the re-traced step no longer computes it."""
@@ -108,24 +119,79 @@ def test_an_op_abandoned_on_a_whole_edge_group_leaves_the_graph_and_the_output_s
         value = variable.numpy()
         value[:, conv] = ABANDONED
         variable.assign(value)
-    x = tf.constant(np.random.default_rng(0).normal(size=(2, 8, 8, 3)).astype("float32"))
     conv_kernels = [v for v in supernet.weight_variables if f"_{name}_" in v.path]
     assert conv_kernels
-
-    def forward():
-        with tf.GradientTape() as tape:
-            y = supernet(x, training=True)
-        return y, tape.gradient(y, conv_kernels)
-
-    full, full_grads = forward()
+    full, full_grads = _output_and_gradients(supernet, conv_kernels)
     supernet.restrict_ops([v.numpy() > ABANDONED / 2 for v in search.logits])
-    left_out, grads = forward()
+    left_out, grads = _output_and_gradients(supernet, conv_kernels)
     np.testing.assert_allclose(np.asarray(left_out), np.asarray(full), rtol=1e-6, atol=1e-6)
     assert all(g is None for g in grads)  # not in the graph
     assert all(g is not None and float(tf.reduce_max(tf.abs(g))) == 0.0 for g in full_grads)  # weight 0 before
     supernet.restrict_ops(None)
     with pytest.raises(ValueError, match="one mask per cell kind"):
         supernet.restrict_ops([])
+
+
+@pytest.mark.parametrize("space", ["nb201", "darts"])
+def test_ops_abandoned_on_some_edges_run_on_the_others_only_and_nothing_changes(space):
+    """Each edge abandons its own ops (a later round): an op with weights kept on at most half
+    of a group's edges runs on those edges alone (`SearchCell._single_op`, binarized; the others
+    batched), and the output and every weight's gradient equal those of the full graph, where
+    the abandoned ops have weight 0 (the DARTS space's reduction cell covers the strided skip's
+    own weights)."""
+    import tensorflow as tf
+
+    search = _search(space)
+    supernet = search.supernet
+    rng = np.random.default_rng(1)
+    for variable in search.logits:
+        value = variable.numpy()
+        for e in range(value.shape[0]):
+            alive = np.flatnonzero(value[e] > ABANDONED / 2)
+            value[e, rng.choice(alive, size=len(alive) // 2, replace=False)] = ABANDONED
+        variable.assign(value)
+    weights = [v for v in supernet.weight_variables if "cell" in v.path]
+    full, full_grads = _output_and_gradients(supernet, weights)
+    supernet.restrict_ops([v.numpy() > ABANDONED / 2 for v in search.logits])
+    expected, ran = set(), []
+    for cell, _ in supernet.cells_with_kinds():
+        for g, group in enumerate(cell.groups):
+            rows = cell._group_edges(*group)
+            for o, op in enumerate(cell.op_names):
+                kept = cell.alive_ops[rows, o]
+                if runs_per_edge(OP_KINDS[op][0], cell.group_stride(g), kept):
+                    expected |= {(cell.name, g, op, *divmod(int(e), len(group[1]))) for e in np.flatnonzero(kept)}
+
+        def single_op(g, op, si, ti, x, cell=cell, original=cell._single_op):
+            ran.append((cell.name, g, op, si, ti))
+            return original(g, op, si, ti, x)
+
+        cell._single_op = single_op
+    assert expected  # some op with weights is kept on part of a group only
+    sliced, grads = _output_and_gradients(supernet, weights)
+    assert expected == set(ran) and len(ran) == len(set(ran))  # exactly the kept edges, one by one
+    if space == "darts":
+        assert any(r[2] == "skip_connect" for r in ran)  # the reduction cell's strided skip
+    np.testing.assert_allclose(np.asarray(sliced), np.asarray(full), rtol=1e-5, atol=1e-5)
+    for variable, g, g_full in zip(weights, grads, full_grads):
+        if g is None:  # left out: abandoned wherever it had weights
+            assert g_full is None or float(tf.reduce_max(tf.abs(g_full))) == 0.0, variable.path
+        else:
+            np.testing.assert_allclose(np.asarray(g), np.asarray(g_full), rtol=1e-4, atol=1e-5,
+                                       err_msg=variable.path)
+
+
+def test_abandon_at_random_gives_the_op_space_of_a_later_round():
+    search = _search("darts")
+    search.abandon_at_random(2, seed=3)
+    supernet = search.supernet
+    alive = {kind: v.numpy() > ABANDONED / 2 for kind, v in zip(supernet.cell_kinds, search.logits)}
+    assert all(np.all(a.sum(axis=1) == 7 - 2) for a in alive.values())  # `none` went first, then 2 per edge
+    for cell, kind in supernet.cells_with_kinds():
+        np.testing.assert_array_equal(cell.alive_ops, alive[kind])
+    assert search.train_function is None  # traced again, without them
+    with pytest.raises(ValueError, match=r"rounds must be in \[0, 6\)"):
+        search.abandon_at_random(6)
 
 
 def test_restrict_ops_gives_each_cell_its_own_kind_s_mask():

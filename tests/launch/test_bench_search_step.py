@@ -56,3 +56,15 @@ def test_search_step_rejects_unknown_algorithm(capsys):
             bench.main(["bench", "search_step"])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and err.startswith("error:") and "nope" in err
+
+
+def test_search_step_times_a_later_bnas_round(capsys):
+    with flagsaver.flagsaver(space="nb201", algorithm="bnas", batch_size=4, channels=4, layers=1, image_size=8,
+                             timed_steps=1, warmup_steps=0, step="algorithm", bnas_rounds=2):
+        bench.main(["bench", "search_step"])
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["bnas_rounds"] == 2 and result["step_seconds"] > 0
+    with flagsaver.flagsaver(space="nb201", algorithm="darts", step="algorithm", bnas_rounds=1):
+        with pytest.raises(SystemExit) as exit_info:
+            bench.main(["bench", "search_step"])
+    assert exit_info.value.code == 2 and "--bnas_rounds is for --algorithm=bnas" in capsys.readouterr().err

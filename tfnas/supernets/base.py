@@ -242,7 +242,8 @@ class Supernet(keras.Model):
 
     def restrict_ops(self, alive: Sequence[np.ndarray] | None) -> None:
         """Leaves out of the next traced graph the ops whose weight is 0 on every edge of a
-        cell's edge group (`SearchCell.restrict_ops`).
+        cell's edge group, and runs an op kept on at most half of a group's edges on those
+        edges only (`SearchCell.restrict_ops`).
 
         Args:
             alive: One `[E, O]` bool per cell kind (in `cell_kinds` order), or None for all ops.

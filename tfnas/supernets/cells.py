@@ -174,7 +174,9 @@ class SearchCell(keras.layers.Layer):
         self.alive_ops: np.ndarray | None = None
 
     def restrict_ops(self, alive: np.ndarray | None) -> None:
-        """Builds, at the next trace, only the ops `alive[e, o]` keeps on some edge of a group.
+        """Builds, at the next trace, only the ops `alive[e, o]` keeps on some edge of a group;
+        an op with weights kept on at most half of a group's edges runs on those edges alone
+        (`runs_per_edge`).
 
         Args:
             alive: `[E, O]` bool (the ops whose mixing weight can be non-zero), or None for all.
@@ -338,12 +340,20 @@ class SearchCell(keras.layers.Layer):
         source_terms = []  # (per-source tensor [B, H', W', S*C], weights [E])
         columns = ops.unstack(weights, axis=1)  # one op, where `weights[:, o]` makes one per op
         # Ops left out of the graph (`restrict_ops`): abandoned on every edge of the group, their
-        # mixing weight is exactly 0 there, so the output is the same without them.
-        alive = None if self.alive_ops is None else self.alive_ops[rows].any(axis=0)
+        # mixing weight is exactly 0 there, so the output is the same without them. An op with
+        # weights kept on at most half of the group's edges runs on those edges alone
+        # (`_single_op`, `runs_per_edge`), each added to its target (`edge_extras`).
+        alive_edges = None if self.alive_ops is None else self.alive_ops[rows]
+        edge_extras: dict[int, list] = {}
         for o, op in enumerate(self.op_names):
             kind, k = OP_KINDS[op]
             w = columns[o]
-            if kind == "none" or (alive is not None and not alive[o]):
+            if kind == "none" or (alive_edges is not None and not alive_edges[:, o].any()):
+                continue
+            if alive_edges is not None and runs_per_edge(kind, stride, alive_edges[:, o]):
+                for e in np.flatnonzero(alive_edges[:, o]):
+                    si, ti = divmod(int(e), t_count)
+                    edge_extras.setdefault(ti, []).append(self._single_op(g, op, si, ti, xs[si]) * w[e])
                 continue
             if kind == "pool":
                 y = kernels.pool(x, k, stride)
@@ -393,10 +403,14 @@ class SearchCell(keras.layers.Layer):
                 parts.append(ops.sum(ops.reshape(total, (*dims, s_count, t_count, cp)), axis=3))
         if source_terms:
             parts.append(_mix_sources(source_terms, s_count, t_count, cp))
+        if edge_extras:
+            zeros = ops.zeros_like(next(iter(edge_extras.values()))[0])
+            parts.append(ops.stack([_add_all(edge_extras[t]) if t in edge_extras else zeros
+                                    for t in range(t_count)], axis=3))
         if not parts:  # only `none`: zeros of the output shape
             shape = ops.shape(x[:, ::stride, ::stride, :cp])
             return ops.zeros((shape[0], shape[1], shape[2], t_count, cp), dtype=x.dtype)
-        return parts[0] if len(parts) == 1 else parts[0] + parts[1]
+        return _add_all(parts)
 
     def _factorized(self, relu, prefix, s_count, t_count, channels):
         """Per-edge FactorizedReduce (before BN) of every edge of the group: `[.., E*C]`."""
@@ -537,9 +551,9 @@ class SearchCell(keras.layers.Layer):
     def _single_op(self, g, op, si, ti, x):
         """One op of one edge `(source si, target ti)` of group `g`, weights sliced.
 
-        The plain per-edge reading of the batched variables: not used by `call` (both the
-        softmax and the sampled paths are batched), kept as the independent reference the
-        tests check those paths against.
+        The plain per-edge reading of the batched variables (binarized when the cell is): the
+        independent reference the tests check the batched paths against, and the softmax path's
+        form for an op kept on few edges of a group (`restrict_ops`, `runs_per_edge`).
         """
         kind, k = OP_KINDS[op]
         sources, targets = self.groups[g]
@@ -558,26 +572,26 @@ class SearchCell(keras.layers.Layer):
             r = ops.relu(x)
             half = cp // 2
             a = kernels.source_matmul(
-                r[:, ::2, ::2, :], self._vars[f"g{g}_{op}_fa"][si][:, ti * half : (ti + 1) * half])
+                r[:, ::2, ::2, :], self._kernel(f"g{g}_{op}_fa")[si][:, ti * half : (ti + 1) * half])
             b = kernels.source_matmul(
-                r[:, 1::2, 1::2, :], self._vars[f"g{g}_{op}_fb"][si][:, ti * half : (ti + 1) * half])
+                r[:, 1::2, 1::2, :], self._kernel(f"g{g}_{op}_fb")[si][:, ti * half : (ti + 1) * half])
             return kernels.batch_norm(ops.concatenate([a, b], axis=-1))
         r = ops.relu(x)
         if kind == "sep":
-            dw1 = self._vars[f"g{g}_{op}_dw1"][:, :, si * cp : (si + 1) * cp, ti : ti + 1]
+            dw1 = self._kernel(f"g{g}_{op}_dw1")[:, :, si * cp : (si + 1) * cp, ti : ti + 1]
             y = kernels.depthwise(r, dw1, stride=stride)
-            y = kernels.source_matmul(y, self._vars[f"g{g}_{op}_pw1"][e])
+            y = kernels.source_matmul(y, self._kernel(f"g{g}_{op}_pw1")[e])
             y = ops.relu(kernels.batch_norm(y))
-            dw2 = self._vars[f"g{g}_{op}_dw2"][:, :, e * cp : (e + 1) * cp, :]
+            dw2 = self._kernel(f"g{g}_{op}_dw2")[:, :, e * cp : (e + 1) * cp, :]
             y = kernels.depthwise(y, dw2)
-            y = kernels.source_matmul(y, self._vars[f"g{g}_{op}_pw2"][e])
+            y = kernels.source_matmul(y, self._kernel(f"g{g}_{op}_pw2")[e])
             return kernels.batch_norm(y)
         if kind == "dil":
-            dw = self._vars[f"g{g}_{op}_dw"][:, :, si * cp : (si + 1) * cp, ti : ti + 1]
+            dw = self._kernel(f"g{g}_{op}_dw")[:, :, si * cp : (si + 1) * cp, ti : ti + 1]
             y = kernels.depthwise(r, dw, stride=stride, dilation=2)
-            y = kernels.source_matmul(y, self._vars[f"g{g}_{op}_pw"][e])
+            y = kernels.source_matmul(y, self._kernel(f"g{g}_{op}_pw")[e])
             return kernels.batch_norm(y)
-        kernel = self._vars[f"g{g}_{op}_w"][si][..., ti * cp : (ti + 1) * cp]
+        kernel = self._kernel(f"g{g}_{op}_w")[si][..., ti * cp : (ti + 1) * cp]
         return kernels.batch_norm(_conv(r, kernel, stride))
 
     def edge_op_slice(self, edge: int, op: str) -> tuple[Any, tuple[Any, ...]]:
@@ -623,6 +637,27 @@ def _conv(x, kernel, stride: int):
     pad = (k - 1) // 2
     x = ops.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
     return ops.conv(x, kernel, strides=stride, padding="valid")
+
+
+def runs_per_edge(kind: str, stride: int, kept: np.ndarray) -> bool:
+    """Whether an op of a restricted group (`SearchCell.restrict_ops`) runs edge by edge on the
+    edges that keep it (`kept`, `[E]` bool) instead of batched over all of the group's edges.
+
+    Only ops with weights of their own per edge (the convolutions, the strided skip) compute
+    per edge; pooling and identity run once per source anyway. Edge by edge pays one chain of
+    small ops per kept edge where the batched form pays one chain for the group: measured
+    (`launch.bench search_step --algorithm=bnas --bnas_rounds=N`, WORKSPACE), edge by edge
+    for every partly kept op made the DARTS space's step slower at 5 of 7 ops left, so it
+    runs only where it at least halves the op's work: kept on at most half of the edges.
+
+    >>> runs_per_edge("sep", 1, np.array([True, False, False])), runs_per_edge("pool", 1, np.array([True, False]))
+    (True, False)
+    >>> runs_per_edge("conv", 1, np.array([True, True, False])), runs_per_edge("skip", 2, np.array([True, False]))
+    (False, True)
+    """
+    per_edge_weights = kind in ("sep", "dil", "conv") or (kind == "skip" and stride == 2)
+    count = int(np.sum(kept))
+    return per_edge_weights and 0 < count and 2 * count <= len(kept)
 
 
 def _concat(tensors):
