@@ -42,7 +42,7 @@ test: $(STAMP)
 # and FMA, no AVX-512), so TensorFlow, oneDNN, LiteRT and ONNX Runtime pick the kernels they
 # pick on such a CPU. `python-emu` is this venv's Python behind the emulator; processes it
 # starts (xdist workers, launch scripts) are emulated too. The kernel tests run twice, with
-# TensorFlow's default there (Eigen) and with oneDNN, then the export tests; about ten times
+# TensorFlow's default there (Eigen) and with oneDNN, then the export tests; about seven times
 # slower than native. It first prints oneDNN's own reading of the CPU (its `isa:` line).
 EMULATED_CPU ?= EPYC-Milan
 EMULATED_TESTS ?= tests/export tests/applications
