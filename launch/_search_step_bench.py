@@ -295,9 +295,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         "step_seconds_per_sample": round(seconds / samples, 3),
         "forward_mflops_per_image": None if sampled else round(flops_image / 1e6, 1),
         "gflops_per_s": None if sampled else round(step_flops / seconds / 1e9, 2),
-        "cpu": runtime.cpu_signature(),
-        "cpu_vector_extensions": runtime.cpu_vector_extensions(),
-        "kernel_library": runtime.kernel_library(),
+        **runtime.machine(),
         "kernel_form": kernel_choice.mode(),
     }
 

@@ -148,8 +148,7 @@ def main(argv: list[str]) -> None:
                                 "mode": _BINARIZED.value}},
         "accuracy_gap": accuracy["float"] - accuracy["binarized"],
         "binarized_packed_bytes": size["packed_bytes"], "published": PUBLISHED,
-        "cpu": runtime.cpu_signature(), "cpu_vector_extensions": runtime.cpu_vector_extensions(),
-        "kernel_library": runtime.kernel_library(),
+        **runtime.machine(),
     }
     print(f"{'':28s}{'ours':>14s}{'paper':>10s}")
     print(f"{'search seconds BNAS/PC-DARTS':28s}{ratio:14.2f}{PUBLISHED['bnas_time_ratio']:10.2f}  "

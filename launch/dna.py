@@ -141,8 +141,7 @@ def main(argv: list[str]) -> None:
     summary = {"search": found, "teacher_heldout_accuracy": run.teacher_accuracy,
                "training_seconds": run.training_seconds, "student_training_tasks": share[1],
                "config": config.to_dict(),
-               "wall_seconds": round(time.perf_counter() - start, 1), "cpu": runtime.cpu_signature(),
-               "cpu_vector_extensions": runtime.cpu_vector_extensions(), "kernel_library": runtime.kernel_library()}
+               "wall_seconds": round(time.perf_counter() - start, 1), **runtime.machine()}
     if compare is not None:
         summary["compare"] = compare
     print(json.dumps(summary))

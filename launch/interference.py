@@ -78,8 +78,7 @@ def main(argv: list[str]) -> None:
         "supernet_workdir": _SUPERNET_WORKDIR.value, "supernet_algorithm": name,
         "supernet_epochs": algorithm.restored_epoch, "pairs_per_distance": _PAIRS.value,
         "batch_size": _BATCH_SIZE.value, "seed": _SEED.value, "by_distance": report.rows(),
-        "wall_seconds": round(time.perf_counter() - start, 1), "cpu": runtime.cpu_signature(),
-        "cpu_vector_extensions": runtime.cpu_vector_extensions(), "kernel_library": runtime.kernel_library(),
+        "wall_seconds": round(time.perf_counter() - start, 1), **runtime.machine(),
     }))
 
 

@@ -299,9 +299,7 @@ def main(argv: list[str]) -> None:
         "space": _SPACE.value,
         "proxy": proxy.to_dict(),
         "scorer_settings": report.settings,
-        "cpu": runtime.cpu_signature(),
-        "cpu_vector_extensions": runtime.cpu_vector_extensions(),
-        "kernel_library": runtime.kernel_library(),
+        **runtime.machine(),
         "published_kendall_tau": PUBLISHED_KENDALL_TAU.get(name),
         "resumed_cells": scorer.resumed[0],
     }

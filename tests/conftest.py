@@ -69,7 +69,8 @@ def pytest_collection_modifyitems(config, items):
 def pytest_report_header(config):
     """The CPU and TensorFlow kernel library the run is on, at the top of every test log: the
     kernels TensorFlow and oneDNN pick depend on both."""
-    cpu = f"tfnas: CPU {runtime.cpu_signature()}; {' '.join(runtime.cpu_vector_extensions()) or 'flags unknown'}"
+    where = runtime.machine()
+    cpu = f"tfnas: CPU {where['cpu']}; {' '.join(where['cpu_vector_extensions']) or 'flags unknown'}"
     if os.environ.get("QEMU_CPU"):  # `make test-emulated-avx2`: /proc/cpuinfo is the host's
         cpu += f" (host; emulated by QEMU as {os.environ['QEMU_CPU']}, see oneDNN's isa line)"
-    return [cpu, f"tfnas: TensorFlow kernel library {runtime.kernel_library()}"]
+    return [cpu, f"tfnas: TensorFlow kernel library {where['kernel_library']}"]

@@ -92,6 +92,12 @@ def test_cpu_signature_names_the_model_numbers_beside_the_name():
         assert f"{name} {fields[name]}" in signature
 
 
+def test_machine_is_the_three_facts_every_figure_names():
+    assert runtime.machine() == {"cpu": runtime.cpu_signature(),
+                                 "cpu_vector_extensions": runtime.cpu_vector_extensions(),
+                                 "kernel_library": runtime.kernel_library()}
+
+
 _CHOOSE = (
     "import json, os, sys\n"
     "from tfnas import runtime\n"

@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Any
 
 # TensorFlow is imported inside the functions that need it: `choose_kernel_library` must
 # run before TensorFlow starts.
@@ -146,6 +147,14 @@ def cpu_vector_extensions() -> list[str]:
     `/proc/cpuinfo`; empty where it cannot be read (not Linux, not x86)."""
     flags = (_cpuinfo_field("flags") or "").split()
     return sorted({flag for flag in flags if flag.startswith(("avx", "fma", "sse4", "amx"))})
+
+
+def machine() -> dict[str, Any]:
+    """Where a figure was measured: `{"cpu": cpu_signature(), "cpu_vector_extensions": [...],
+    "kernel_library": kernel_library()}`, the record every benchmark's JSON carries (the
+    kernels TensorFlow and oneDNN pick depend on all three)."""
+    return {"cpu": cpu_signature(), "cpu_vector_extensions": cpu_vector_extensions(),
+            "kernel_library": kernel_library()}
 
 
 def configure() -> dict[str, bool]:
