@@ -408,12 +408,14 @@ def test_meco_fitness_is_each_motifs_share_of_the_generations_meco_score_without
     from tfnas.ranking.scorers import ProxyConfig, ScoringContext, make_scorer
 
     search = make_search_config("darts", "nb201", epochs=1, batch_size=32, channels=4, layers=1)
+    proxy = ProxyConfig(channels=4, layers=1, image_size=8)  # tiny; the default is the ranking benchmark's
     # No training data at all: the MeCo fitness trains no supernet.
     space, records = autospace.evolve_nb201(
         search, AutoSpaceConfig(generations=2, sample_size=2, keep=2), train_ds=None, num_examples=0,
-        input_shape=(32, 32, 3), num_classes=10, population_size=4, fitness="meco", data_dir=str(data_dir))
+        input_shape=(32, 32, 3), num_classes=10, population_size=4, fitness="meco", data_dir=str(data_dir),
+        meco_proxy=proxy)
     assert len(records) == 2 and len(space.motifs) == 2
-    context = ScoringContext(ProxyConfig(), data_dir=str(data_dir))
+    context = ScoringContext(proxy, data_dir=str(data_dir))
     for record in records:
         cells = [NB201Genotype.from_string(c) if isinstance(c, str) else c for c in record["sampled"][0]]
         meco = np.array([make_scorer("meco").score([c], context)[0] for c in cells])

@@ -72,12 +72,15 @@ import itertools
 import json
 import random
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tfnas.genotypes.nb201 import NB201Genotype
 from tfnas.spaces import nb201 as nb201_space
+
+if TYPE_CHECKING:
+    from tfnas.ranking.scorers import ProxyConfig
 
 #: The reference architecture of the NB201 evolution: the NB201 paper's ResNet cell.
 NB201_REFERENCE = nb201_space.RESNET_CELL
@@ -502,6 +505,7 @@ def evolve_nb201(
     fitness: str = "alpha",
     fitness_examples: int = 2048,
     data_dir: str | None = None,
+    meco_proxy: ProxyConfig | None = None,
     log: Callable[[str], None] | None = None,
 ) -> tuple[LearnedNB201Space, list[dict[str, Any]]]:
     """Evolves NB201 cell motifs and returns the learned space they span (module docstring).
@@ -536,6 +540,8 @@ def evolve_nb201(
             proxy ranks motifs close to arbitrarily.
         fitness_examples: Held-out images of the perturbation fitness.
         data_dir: The shared data folder of the MeCo image (None: `$TFNAS_DATA_DIR`).
+        meco_proxy: The `tfnas.ranking.scorers.ProxyConfig` of the MeCo fitness's network
+            (None: `ProxyConfig()`, the settings above).
         log: Optional progress printer.
 
     Returns:
@@ -563,7 +569,7 @@ def evolve_nb201(
     if fitness == "meco":
         from tfnas.ranking.scorers import ProxyConfig, ScoringContext, make_scorer
 
-        scorer, context = make_scorer("meco"), ScoringContext(ProxyConfig(), data_dir=data_dir)
+        scorer, context = make_scorer("meco"), ScoringContext(meco_proxy or ProxyConfig(), data_dir=data_dir)
 
     def train_generation(sampled, generation):
         (cells,) = sampled
