@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import socket
@@ -47,6 +48,49 @@ def run_launch_on_logical_cpus(module: str, *args: str, cpus: int = 2, data_dir=
         env["TFNAS_DATA_DIR"] = str(data_dir)
     return subprocess.run([sys.executable, "-c", _LOGICAL_CPUS, str(cpus), f"launch.{module}", *args], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+# `python -c` driver of `run_launch_cases`: `launch` first (as under `-m`), then each case's
+# `app.run(main)` with the flags back at their defaults, its output and exit status captured.
+_CASES = (
+    "import contextlib, importlib, io, json, sys, traceback\n"
+    "import launch\n"
+    "from absl import app, flags\n"
+    "module = importlib.import_module(sys.argv[1])\n"
+    "results = []\n"
+    "for args in json.loads(sys.argv[2]):\n"
+    "    flags.FLAGS.unparse_flags()\n"
+    "    sys.argv = [module.__file__, *args]\n"
+    "    out, err, code = io.StringIO(), io.StringIO(), 0\n"
+    "    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):\n"
+    "        try:\n"
+    "            app.run(module.main, argv=sys.argv)\n"
+    "        except SystemExit as exit:\n"
+    "            code = exit.code if isinstance(exit.code, int) else int(exit.code is not None)\n"
+    "        except Exception:\n"
+    "            traceback.print_exc()\n"
+    "            code = 1\n"
+    "    results.append({'returncode': code, 'stdout': out.getvalue(), 'stderr': err.getvalue()})\n"
+    "print(json.dumps(results))\n"
+)
+
+
+def run_launch_cases(module: str, cases, data_dir=None, timeout: int = 600) -> list[subprocess.CompletedProcess]:
+    """Runs `python -m launch.<module> *args` for each `args` in `cases` in one process (one
+    TensorFlow start for all): before each case the absl flags go back to their defaults and
+    `main` runs under `app.run` as `-m` would run it, its stdout, stderr and exit status
+    captured. For the refusal tests, whose cases exit before any work; same environment as
+    `run_launch`. Returns one `CompletedProcess` per case, in order."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    if data_dir is not None:
+        env["TFNAS_DATA_DIR"] = str(data_dir)
+    cases = [[str(arg) for arg in args] for args in cases]
+    proc = subprocess.run([sys.executable, "-c", _CASES, f"launch.{module}", json.dumps(cases)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    return [subprocess.CompletedProcess([module, *args], r["returncode"], r["stdout"], r["stderr"])
+            for args, r in zip(cases, results)]
 
 
 def run_script_last_line(script: str, *args: str, timeout: int = 900) -> str:

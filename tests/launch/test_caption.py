@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.helpers import error_line, run_launch
+from tests.helpers import error_line, run_launch, run_launch_cases
 
 _COLOURS = {"red": (220, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 220)}
 
@@ -68,16 +68,29 @@ def test_train_caption_trains_a_decoder_and_scores_the_test_split(tmp_path, mode
     assert report["greedy"]["cider_d"] > 1.0, report["examples"]  # learned the colour words
 
 
-@pytest.mark.parametrize("args, message", [
+_BAD_INPUT = [
     (("--model=tanh|gelu<0",), "not one of"),
     (("--captions=/nonexistent/captions.json",), "not found"),
     (("--units=16", "--params_budget=100000"), "pass one"),
     (("--params_budget=10",), "over the budget"),
-])
-def test_train_caption_refuses_bad_input(tmp_path, args, message):
-    captions = _caption_set(tmp_path)
-    full = (f"--captions={captions}", *_DATA, *args) if "--captions" not in args[0] else (*_DATA, *args)
-    proc = run_launch("train_caption", f"--workdir={tmp_path / 'run'}", *full, "--epochs=1", timeout=600)
+]
+
+
+@pytest.fixture(scope="module")
+def bad_input_runs(tmp_path_factory):
+    """`_BAD_INPUT`'s runs, all in one process (`run_launch_cases`), by their args."""
+    workdir = tmp_path_factory.mktemp("train_caption_bad_input")
+    captions = _caption_set(workdir)
+    cases = []
+    for i, (args, _) in enumerate(_BAD_INPUT):
+        full = (f"--captions={captions}", *_DATA, *args) if "--captions" not in args[0] else (*_DATA, *args)
+        cases.append((f"--workdir={workdir / str(i)}", *full, "--epochs=1"))
+    return {args: proc for (args, _), proc in zip(_BAD_INPUT, run_launch_cases("train_caption", cases))}
+
+
+@pytest.mark.parametrize("args, message", _BAD_INPUT)
+def test_train_caption_refuses_bad_input(bad_input_runs, args, message):
+    proc = bad_input_runs[args]
     assert proc.returncode == 2 and message in error_line(proc.stderr)
 
 

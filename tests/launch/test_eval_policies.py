@@ -9,7 +9,7 @@ import json
 import subprocess
 
 import pytest
-from tests.helpers import run_launch, run_launch_on_logical_cpus
+from tests.helpers import run_launch, run_launch_cases, run_launch_on_logical_cpus
 
 _TINY = ("--dataset=digits", "--channels=4", "--epochs=1", "--train_examples=128", "--test_examples=64",
          "--batch_size=32", "--search_epochs=1", "--search_examples=64", "--search_batch_size=16")
@@ -63,13 +63,25 @@ def test_eval_trains_each_policy_and_prints_the_json_table(tmp_path):
     assert lost.returncode == 2 and "history.json" in lost.stderr
 
 
-@pytest.mark.parametrize("args, message", [
+_BAD_FLAGS = [
     (("--policies=standard,fancy",), "policies must be a non-empty subset"),
     (("--num_seeds=0",), "--num_seeds must be a positive integer"),
     (("--ra_m=12",), "--ra_m must be in [0, 10]"),
-])
-def test_bad_flags_fail_with_a_clear_error(tmp_path, args, message):
-    proc = _run(f"--workdir={tmp_path / 'w'}", *_TINY, *args)
+]
+
+
+@pytest.fixture(scope="module")
+def bad_flag_runs(tmp_path_factory):
+    """`_BAD_FLAGS`' runs, all in one process (`run_launch_cases`), by their args."""
+    workdir = tmp_path_factory.mktemp("eval_policies_bad_flags")
+    procs = run_launch_cases("eval_policies", [(f"--workdir={workdir / str(i)}", *_TINY, *args)
+                                               for i, (args, _) in enumerate(_BAD_FLAGS)])
+    return {args: proc for (args, _), proc in zip(_BAD_FLAGS, procs)}
+
+
+@pytest.mark.parametrize("args, message", _BAD_FLAGS)
+def test_bad_flags_fail_with_a_clear_error(bad_flag_runs, args, message):
+    proc = bad_flag_runs[args]
     assert proc.returncode == 2
     assert "error: " in proc.stderr and message in proc.stderr
 

@@ -11,7 +11,7 @@ from tfnas.algorithms.autospace import LearnedNB201Space
 from tfnas.benchmarks import NB201Table
 from tfnas.genotypes.block import BlockGenotype
 from tfnas.genotypes.nb201 import NB201Genotype
-from tests.helpers import run_launch, run_launch_on_logical_cpus
+from tests.helpers import run_launch, run_launch_cases, run_launch_on_logical_cpus
 
 
 
@@ -19,26 +19,35 @@ def _run(data_dir, *args: str, timeout: int = 900) -> subprocess.CompletedProces
     return run_launch("evolve_space", *args, data_dir=data_dir, timeout=timeout)
 
 
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (["--space=nb201", "--seeds=a"], "--seeds must be integers"),
-        (["--space=nb201", "--search_algorithm=rome"], "ROME keeps 2 inputs per node"),
-        (["--space=nb201", "--evolve_algorithm=gdas"], "evolve_algorithm must train the motif weights by softmax"),
-        (["--space=nb201", "--search_strategy=bayes"], "bayes"),
-        (["--space=nb201", "--strategy=bayes"], "--strategy must be one of auto, one_device, mirrored, multi_worker"),
-        (["--space=nb201", "--strategy=random", "--search_strategy=pnas"],
-         "--strategy=random is the deprecated spelling of --search_strategy"),
-        (["--space=nb201", "--strategy=pnas", "--seeds=a"],
-         "warning: --strategy=pnas naming the multi-trial strategy is deprecated and will be removed; use "
-         "--search_strategy=pnas"),
-        (["--space=mobile", "--preset=imagenet"], "--imagenet_manual_dir"),
-        (["--space=mobile", "--search_algorithm=darts"], "single-path"),
-        (["--space=mobile", "--latency_form=proxyless"], "needs latency_target_ms"),
-    ],
-)
-def test_bad_settings_exit_2(data_dir, tmp_path, args, message):
-    proc = _run(data_dir, *args, f"--workdir={tmp_path}", timeout=300)
+_BAD_SETTINGS = [
+    (("--space=nb201", "--seeds=a"), "--seeds must be integers"),
+    (("--space=nb201", "--search_algorithm=rome"), "ROME keeps 2 inputs per node"),
+    (("--space=nb201", "--evolve_algorithm=gdas"), "evolve_algorithm must train the motif weights by softmax"),
+    (("--space=nb201", "--search_strategy=bayes"), "bayes"),
+    (("--space=nb201", "--strategy=bayes"), "--strategy must be one of auto, one_device, mirrored, multi_worker"),
+    (("--space=nb201", "--strategy=random", "--search_strategy=pnas"),
+     "--strategy=random is the deprecated spelling of --search_strategy"),
+    (("--space=nb201", "--strategy=pnas", "--seeds=a"),
+     "warning: --strategy=pnas naming the multi-trial strategy is deprecated and will be removed; use "
+     "--search_strategy=pnas"),
+    (("--space=mobile", "--preset=imagenet"), "--imagenet_manual_dir"),
+    (("--space=mobile", "--search_algorithm=darts"), "single-path"),
+    (("--space=mobile", "--latency_form=proxyless"), "needs latency_target_ms"),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_settings_runs(data_dir, tmp_path_factory):
+    """`_BAD_SETTINGS`' runs, all in one process (`run_launch_cases`), by their args."""
+    workdir = tmp_path_factory.mktemp("evolve_space_bad_settings")
+    procs = run_launch_cases("evolve_space", [(*args, f"--workdir={workdir / str(i)}")
+                                              for i, (args, _) in enumerate(_BAD_SETTINGS)], data_dir=data_dir)
+    return {args: proc for (args, _), proc in zip(_BAD_SETTINGS, procs)}
+
+
+@pytest.mark.parametrize("args, message", _BAD_SETTINGS)
+def test_bad_settings_exit_2(bad_settings_runs, args, message):
+    proc = bad_settings_runs[args]
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert message in proc.stderr
 

@@ -10,7 +10,7 @@ import pytest
 from tfnas.benchmarks import NB201Table
 from tfnas.ranking import rank_metrics, sample_indices
 from tfnas.ranking.ensemble import ranks
-from tests.helpers import error_line, run_launch, run_launch_on_logical_cpus
+from tests.helpers import error_line, run_launch, run_launch_cases, run_launch_on_logical_cpus
 
 _TINY = ("--num_cells=5", "--channels=4", "--layers=1", "--image_size=8", "--batch_size=8", "--seed=3")
 
@@ -19,7 +19,7 @@ def _run(data_dir, *args: str) -> subprocess.CompletedProcess:
     return run_launch("rank", "--space=nb201", *args, data_dir=data_dir)
 
 
-@pytest.mark.parametrize("args, message", [
+_BAD_FLAGS = [
     (("--scorer=snip",), "Unknown --scorer='snip'; known: alpha, dna, ensemble, grad_norm, meco, naswot, params"),
     (("--scorer=ensemble", "--members=params,naswot"), "Ensemble member 'params' has no scores at"),
     (("--scorer=ensemble", "--members=params"), "at least two member scorers"),
@@ -31,9 +31,21 @@ def _run(data_dir, *args: str) -> subprocess.CompletedProcess:
     (("--scorer=params", "--dna_search"), "--dna_search belongs to --scorer=dna"),
     (("--scorer=spos", "--anchor_weight=0.1"), "--anchor_weight belongs to --supernet_algorithm=magic_a or magic_at"),
     (("--scorer=synflow", "--reference"), "conflicts with --scorer=synflow"),
-])
-def test_bad_flags_exit_2(data_dir, tmp_path, args, message):
-    proc = _run(data_dir, *args, f"--workdir={tmp_path}")
+]
+
+
+@pytest.fixture(scope="module")
+def bad_flag_runs(data_dir, tmp_path_factory):
+    """`_BAD_FLAGS`' runs, all in one process (`run_launch_cases`), by their args."""
+    workdir = tmp_path_factory.mktemp("rank_bad_flags")
+    procs = run_launch_cases("rank", [("--space=nb201", *args, f"--workdir={workdir / str(i)}")
+                                      for i, (args, _) in enumerate(_BAD_FLAGS)], data_dir=data_dir)
+    return {args: proc for (args, _), proc in zip(_BAD_FLAGS, procs)}
+
+
+@pytest.mark.parametrize("args, message", _BAD_FLAGS)
+def test_bad_flags_exit_2(bad_flag_runs, args, message):
+    proc = bad_flag_runs[args]
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert message in error_line(proc.stderr)
 

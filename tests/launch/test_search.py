@@ -17,6 +17,7 @@ import time
 import pytest
 
 from tfnas.genotypes import codec
+from tests.helpers import run_launch_cases
 
 _ROOT = pathlib.Path(__file__).resolve().parents[2]
 _TINY = ("--dataset=digits", "--image_size=8", "--max_train_examples=64", "--batch_size=16",
@@ -84,18 +85,27 @@ def test_corrupt_checkpoint_exits_2(nb201_run, tmp_path):
     assert "error:" in proc.stderr and "corrupt" in proc.stderr
 
 
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (("--algorithm=nope", "--space=nb201"), "Unknown algorithm 'nope'. Known algorithms: beta_darts, bnas, darts, darts2"),
-        (("--algorithm=rome", "--space=nb201"), "mixing='rome'"),
-        (("--algorithm=spos", "--space=nb201"), "--algorithm=spos trains a one-shot supernet"),
-        (("--algorithm=gdas_reference", "--space=examples.search_your_space:build"), "needs the built-in cell"),
-        (("--algorithm=darts", "--space=nb201", "--learning_rate=-1"), "learning_rate must be > 0"),
-    ],
-)
-def test_bad_flags_exit_2(tmp_path, args, message):
-    proc = _run(*args, f"--workdir={tmp_path / 'w'}", "--epochs=1", *_TINY, timeout=300)
+_BAD_FLAGS = [
+    (("--algorithm=nope", "--space=nb201"), "Unknown algorithm 'nope'. Known algorithms: beta_darts, bnas, darts, darts2"),
+    (("--algorithm=rome", "--space=nb201"), "mixing='rome'"),
+    (("--algorithm=spos", "--space=nb201"), "--algorithm=spos trains a one-shot supernet"),
+    (("--algorithm=gdas_reference", "--space=examples.search_your_space:build"), "needs the built-in cell"),
+    (("--algorithm=darts", "--space=nb201", "--learning_rate=-1"), "learning_rate must be > 0"),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_flag_runs(tmp_path_factory):
+    """`_BAD_FLAGS`' runs, all in one process (`run_launch_cases`), by their args."""
+    workdir = tmp_path_factory.mktemp("search_bad_flags")
+    procs = run_launch_cases("search", [(*args, f"--workdir={workdir / str(i)}", "--epochs=1", *_TINY)
+                                        for i, (args, _) in enumerate(_BAD_FLAGS)])
+    return {args: proc for (args, _), proc in zip(_BAD_FLAGS, procs)}
+
+
+@pytest.mark.parametrize("args, message", _BAD_FLAGS)
+def test_bad_flags_exit_2(bad_flag_runs, args, message):
+    proc = bad_flag_runs[args]
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert message in proc.stderr
 

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from tfnas.genotypes import codec
-from tests.helpers import error_line, run_launch, run_launch_on_logical_cpus
+from tests.helpers import error_line, run_launch, run_launch_cases, run_launch_on_logical_cpus
 
 _TINY = ("--dataset=digits", "--image_size=8", "--max_train_examples=64", "--batch_size=16", "--channels=4",
          "--epochs=1", "--verbose=0")
@@ -49,12 +49,24 @@ def test_search_writes_policy_and_files(tmp_path, method, extra):
     assert json.loads(again.stdout.strip().splitlines()[-1])["policy"] == report["policy"]
 
 
-@pytest.mark.parametrize("args, message", [
+_BAD_FLAGS = [
     (("--method=ddas", "--apply_init=1.5"), "apply_init must be in (0, 1)"),
     (("--method=pg", "--network=resnet18"), "network must be a NAS-Bench-201 cell"),
-])
-def test_bad_flags_fail_with_a_clear_error(tmp_path, args, message):
-    proc = _run(*args, f"--workdir={tmp_path / 'w'}", *_TINY)
+]
+
+
+@pytest.fixture(scope="module")
+def bad_flag_runs(tmp_path_factory):
+    """`_BAD_FLAGS`' runs, all in one process (`run_launch_cases`), by their args."""
+    workdir = tmp_path_factory.mktemp("search_augment_bad_flags")
+    procs = run_launch_cases("search_augment", [(*args, f"--workdir={workdir / str(i)}", *_TINY)
+                                                for i, (args, _) in enumerate(_BAD_FLAGS)])
+    return {args: proc for (args, _), proc in zip(_BAD_FLAGS, procs)}
+
+
+@pytest.mark.parametrize("args, message", _BAD_FLAGS)
+def test_bad_flags_fail_with_a_clear_error(bad_flag_runs, args, message):
+    proc = bad_flag_runs[args]
     assert proc.returncode == 2
     assert "error: " in proc.stderr and message in proc.stderr
 
