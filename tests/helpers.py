@@ -75,22 +75,22 @@ _CASES = (
 )
 
 
-def run_launch_cases(module: str, cases, data_dir=None, timeout: int = 600) -> list[subprocess.CompletedProcess]:
-    """Runs `python -m launch.<module> *args` for each `args` in `cases` in one process (one
+def run_launch_cases(module: str, cases: dict, data_dir=None, timeout: int = 600) -> dict:
+    """Runs `python -m launch.<module> *argv` for each `key: argv` of `cases` in one process (one
     TensorFlow start for all): before each case the absl flags go back to their defaults and
     `main` runs under `app.run` as `-m` would run it, its stdout, stderr and exit status
     captured. For the refusal tests, whose cases exit before any work; same environment as
-    `run_launch`. Returns one `CompletedProcess` per case, in order."""
+    `run_launch`. Returns `{key: CompletedProcess}`."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
     if data_dir is not None:
         env["TFNAS_DATA_DIR"] = str(data_dir)
-    cases = [[str(arg) for arg in args] for args in cases]
-    proc = subprocess.run([sys.executable, "-c", _CASES, f"launch.{module}", json.dumps(cases)], cwd=ROOT, env=env,
+    argvs = [[str(arg) for arg in argv] for argv in cases.values()]
+    proc = subprocess.run([sys.executable, "-c", _CASES, f"launch.{module}", json.dumps(argvs)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(proc.stdout.strip().splitlines()[-1])
-    return [subprocess.CompletedProcess([module, *args], r["returncode"], r["stdout"], r["stderr"])
-            for args, r in zip(cases, results)]
+    return {key: subprocess.CompletedProcess([module, *argv], r["returncode"], r["stdout"], r["stderr"])
+            for key, argv, r in zip(cases, argvs, results)}
 
 
 def run_script_last_line(script: str, *args: str, timeout: int = 900) -> str:

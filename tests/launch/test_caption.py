@@ -81,11 +81,11 @@ def bad_input_runs(tmp_path_factory):
     """`_BAD_INPUT`'s runs, all in one process (`run_launch_cases`), by their args."""
     workdir = tmp_path_factory.mktemp("train_caption_bad_input")
     captions = _caption_set(workdir)
-    cases = []
+    cases = {}
     for i, (args, _) in enumerate(_BAD_INPUT):
         full = (f"--captions={captions}", *_DATA, *args) if "--captions" not in args[0] else (*_DATA, *args)
-        cases.append((f"--workdir={workdir / str(i)}", *full, "--epochs=1"))
-    return {args: proc for (args, _), proc in zip(_BAD_INPUT, run_launch_cases("train_caption", cases))}
+        cases[args] = (f"--workdir={workdir / str(i)}", *full, "--epochs=1")
+    return run_launch_cases("train_caption", cases)
 
 
 @pytest.mark.parametrize("args, message", _BAD_INPUT)

@@ -40,9 +40,8 @@ _BAD_SETTINGS = [
 def bad_settings_runs(data_dir, tmp_path_factory):
     """`_BAD_SETTINGS`' runs, all in one process (`run_launch_cases`), by their args."""
     workdir = tmp_path_factory.mktemp("evolve_space_bad_settings")
-    procs = run_launch_cases("evolve_space", [(*args, f"--workdir={workdir / str(i)}")
-                                              for i, (args, _) in enumerate(_BAD_SETTINGS)], data_dir=data_dir)
-    return {args: proc for (args, _), proc in zip(_BAD_SETTINGS, procs)}
+    return run_launch_cases("evolve_space", {args: (*args, f"--workdir={workdir / str(i)}")
+                                             for i, (args, _) in enumerate(_BAD_SETTINGS)}, data_dir=data_dir)
 
 
 @pytest.mark.parametrize("args, message", _BAD_SETTINGS)

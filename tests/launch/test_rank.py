@@ -38,9 +38,8 @@ _BAD_FLAGS = [
 def bad_flag_runs(data_dir, tmp_path_factory):
     """`_BAD_FLAGS`' runs, all in one process (`run_launch_cases`), by their args."""
     workdir = tmp_path_factory.mktemp("rank_bad_flags")
-    procs = run_launch_cases("rank", [("--space=nb201", *args, f"--workdir={workdir / str(i)}")
-                                      for i, (args, _) in enumerate(_BAD_FLAGS)], data_dir=data_dir)
-    return {args: proc for (args, _), proc in zip(_BAD_FLAGS, procs)}
+    return run_launch_cases("rank", {args: ("--space=nb201", *args, f"--workdir={workdir / str(i)}")
+                                     for i, (args, _) in enumerate(_BAD_FLAGS)}, data_dir=data_dir)
 
 
 @pytest.mark.parametrize("args, message", _BAD_FLAGS)

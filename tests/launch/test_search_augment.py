@@ -59,9 +59,8 @@ _BAD_FLAGS = [
 def bad_flag_runs(tmp_path_factory):
     """`_BAD_FLAGS`' runs, all in one process (`run_launch_cases`), by their args."""
     workdir = tmp_path_factory.mktemp("search_augment_bad_flags")
-    procs = run_launch_cases("search_augment", [(*args, f"--workdir={workdir / str(i)}", *_TINY)
-                                                for i, (args, _) in enumerate(_BAD_FLAGS)])
-    return {args: proc for (args, _), proc in zip(_BAD_FLAGS, procs)}
+    return run_launch_cases("search_augment", {args: (*args, f"--workdir={workdir / str(i)}", *_TINY)
+                                               for i, (args, _) in enumerate(_BAD_FLAGS)})
 
 
 @pytest.mark.parametrize("args, message", _BAD_FLAGS)
