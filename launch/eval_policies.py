@@ -23,11 +23,22 @@ images (split half/half, as DDAS's 2,000 + 2,000) for `--search_epochs` epochs, 
 same network (DAAS searches its own cell; only its policy is evaluated here, on the fixed
 network, so every row differs only in augmentation).
 
-Default network and budget (chosen to finish within two hours on 2 quiet CPU cores): the
-NAS-Bench-201 network of NB201 cell index 9930 (94.36, the table's second best; `augment_search.DEFAULT_NETWORK`) with 8 initial channels and one
-cell per stage (3 cells, 2 residual reduction blocks; about 80k parameters), trained for
-12 epochs on the first 8,000 CIFAR-10 training images (batch 128, SGD momentum 0.9, lr 0.05
-cosine to 0, weight decay 5e-4, clip 5), tested on all 10,000 test images, seeds 0 and 1.
+Budgets (`--budget`; a flag given on the command line overrides its budget's value). The
+network is the NAS-Bench-201 network of NB201 cell index 9930 (94.36, the table's second best;
+`augment_search.DEFAULT_NETWORK`), trained with SGD momentum 0.9, lr 0.05 cosine to 0, weight
+decay 5e-4, clip 5, batch 128, tested on all 10,000 test images:
+
+| budget | training images | epochs | network | seeds | searches run here |
+|---|---|---|---|---|---|
+| `data_limited` (default) | first 2,000 | 150 | 16 channels, 1 cell/stage | 3 | 2,000 images, 50 epochs |
+| `full` | all 50,000 | 200 | 16 channels, 5 cells/stage (NB201's own) | 3 | 50,000 images, 20 epochs (DDAS's) |
+| `quick` | first 8,000 | 12 | 8 channels, 1 cell/stage | 2 | 4,000 images, 10 epochs |
+
+`data_limited` is where augmentation matters, measured (WORKSPACE.md, the augmentation table):
+without augmentation the network memorises the 2,000 images (training accuracy 100%, test 53.0),
+crop + flip adds 8.9 points, RandAugment 5 more, as in the literature; about 10 minutes a run on
+2 cores. `full` is the longer setting, for a benchmark machine, not CI. `quick` is a smoke
+check: at its 12 epochs every policy underfits and no augmentation ranks first.
 
 Every run writes `<workdir>/runs/<policy>_seed<k>.json` when it finishes; a rerun with the
 same flags skips finished runs (and resumes unfinished searches). `--policies` and
@@ -47,6 +58,7 @@ percent) and `search_cpu_hours`.
 
 Examples:
   python -m launch.eval_policies --workdir=runs/eval_policies
+  python -m launch.eval_policies --workdir=runs/eval_full --budget=full
   python -m launch.eval_policies --workdir=runs/eval_small --epochs=4 --num_seeds=1 \
       --train_examples=2000 --search_epochs=2 --policies=standard,autoaugment,ddas
 """
@@ -72,16 +84,27 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Run folder (results, searches);
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Folder holding cifar10/cifar10_jpg.tar.gz; default $TFNAS_DATA_DIR.")
 _DATASET = flags.DEFINE_string("dataset", "cifar10", "Dataset: cifar10, digits, a folder of images with one sub-folder per class, or tfds:NAME[:CONFIG] (digits for quick checks).")
 _POLICIES = flags.DEFINE_list("policies", list(ALL_POLICIES), f"Policies to evaluate, among {', '.join(ALL_POLICIES)}.")
-_NETWORK = flags.DEFINE_string("network", None, "NAS-Bench-201 cell of the fixed network (default: the best cell).")
-_CHANNELS = flags.DEFINE_integer("channels", 8, "Initial channels of the fixed network.")
-_LAYERS = flags.DEFINE_integer("layers", 1, "Cells per stage of the fixed network.")
-_EPOCHS = flags.DEFINE_integer("epochs", 12, "Training epochs per run.")
+_NETWORK = flags.DEFINE_string("network", None, "NAS-Bench-201 cell of the fixed network (default: index 9930, 94.36).")
+#: `--budget` -> the values it gives the flags not on the command line (see the module docstring).
+BUDGETS: dict[str, dict[str, int]] = {
+    "data_limited": {"train_examples": 2000, "epochs": 150, "channels": 16, "layers": 1, "num_seeds": 3,
+                     "search_examples": 2000, "search_epochs": 50},
+    "full": {"train_examples": 50000, "epochs": 200, "channels": 16, "layers": 5, "num_seeds": 3,
+             "search_examples": 50000, "search_epochs": 20},
+    "quick": {"train_examples": 8000, "epochs": 12, "channels": 8, "layers": 1, "num_seeds": 2,
+              "search_examples": 4000, "search_epochs": 10},
+}
+_BUDGET = flags.DEFINE_enum("budget", "data_limited", list(BUDGETS),
+                            "Evaluation budget: sets the flags below marked 'by --budget' unless given.")
+_CHANNELS = flags.DEFINE_integer("channels", None, "Initial channels of the fixed network (by --budget).")
+_LAYERS = flags.DEFINE_integer("layers", None, "Cells per stage of the fixed network (by --budget).")
+_EPOCHS = flags.DEFINE_integer("epochs", None, "Training epochs per run (by --budget).")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 128, "Training batch size.")
 _LEARNING_RATE = flags.DEFINE_float("learning_rate", 0.05, "SGD learning rate (cosine to 0).")
 _WEIGHT_DECAY = flags.DEFINE_float("weight_decay", 5e-4, "Coupled L2 weight decay.")
-_TRAIN_EXAMPLES = flags.DEFINE_integer("train_examples", 8000, "Train on the first N training images.")
+_TRAIN_EXAMPLES = flags.DEFINE_integer("train_examples", None, "Train on the first N training images (by --budget).")
 _TEST_EXAMPLES = flags.DEFINE_integer("test_examples", None, "Test on the first N test images (default: all).")
-_NUM_SEEDS = flags.DEFINE_integer("num_seeds", 2, "Seeds per policy (0 .. num_seeds-1).")
+_NUM_SEEDS = flags.DEFINE_integer("num_seeds", None, "Seeds per policy, 0 .. num_seeds-1 (by --budget).")
 _SEEDS = define_deprecated("integer", "seeds", "num_seeds")
 _CUTOUT = flags.DEFINE_integer("cutout", 16, "Cutout side after a policy (randaugment, autoaugment, searched).")
 # RandAugment defaults: the paper's CIFAR-10 setting for Wide-ResNet-28-2, N=3, M=4 (arXiv
@@ -89,8 +112,8 @@ _CUTOUT = flags.DEFINE_integer("cutout", 16, "Cutout side after a policy (randau
 # flag parsing does not load TensorFlow). WRN-28-10's is N=3, M=5; ImageNet ResNet-50's N=2, M=9.
 _RA_N = flags.DEFINE_integer("ra_n", 3, "RandAugment N (default: the paper's CIFAR-10 WRN-28-2 setting).")
 _RA_M = flags.DEFINE_float("ra_m", 4.0, "RandAugment M, 0..10 (default: the paper's CIFAR-10 WRN-28-2 setting).")
-_SEARCH_EPOCHS = flags.DEFINE_integer("search_epochs", 10, "Epochs of the searches run here.")
-_SEARCH_EXAMPLES = flags.DEFINE_integer("search_examples", 4000, "Training images of the searches run here.")
+_SEARCH_EPOCHS = flags.DEFINE_integer("search_epochs", None, "Epochs of the searches run here (by --budget).")
+_SEARCH_EXAMPLES = flags.DEFINE_integer("search_examples", None, "Training images of the searches run here (by --budget).")
 _SEARCH_BATCH_SIZE = flags.DEFINE_integer("search_batch_size", 64, "Batch of each part in the searches run here.")
 _DDAS_WORKDIR = flags.DEFINE_string("ddas_workdir", None, "A finished DDAS search to take the policy from.")
 _PG_WORKDIR = flags.DEFINE_string("pg_workdir", None, "A finished policy-gradient search to take the policy from.")
@@ -105,6 +128,8 @@ _VERBOSE = flags.DEFINE_integer("verbose", 0, "Keras progress verbosity of each 
 class EvalConfig:
     """Everything that defines an evaluation of augmentation policies (written to the workdir).
 
+    The defaults are the `data_limited` budget's (`BUDGETS`).
+
     Raises:
         ValueError: naming the field for an out-of-range value or an unknown policy.
     """
@@ -113,20 +138,20 @@ class EvalConfig:
     data_dir: str | None = None
     policies: tuple[str, ...] = ALL_POLICIES
     network: str | None = None
-    channels: int = 8
+    channels: int = 16
     layers: int = 1
-    epochs: int = 12
+    epochs: int = 150
     batch_size: int = 128
     learning_rate: float = 0.05
     weight_decay: float = 5e-4
-    train_examples: int = 8000
+    train_examples: int = 2000
     test_examples: int | None = None
-    seeds: int = 2
+    seeds: int = 3
     cutout: int = 16
     ra_n: int = 3
     ra_m: float = 4.0
-    search_epochs: int = 10
-    search_examples: int = 4000
+    search_epochs: int = 50
+    search_examples: int = 2000
     search_batch_size: int = 64
     search_workdirs: tuple[tuple[str, str], ...] = ()
     replay_history: bool = False
@@ -338,6 +363,18 @@ def evaluate(config: EvalConfig, workdir: str, verbose: int = 0, log=print,
     return results
 
 
+def budgeted(budget: str, given: dict[str, int | None]) -> dict[str, int]:
+    """The budget's values (`BUDGETS[budget]`), with each value in `given` that is not None instead.
+
+    Example:
+    >>> budgeted("data_limited", {"epochs": 20, "channels": None})["epochs"], budgeted("quick", {})["epochs"]
+    (20, 12)
+    """
+    values = dict(BUDGETS[budget])
+    values.update({name: value for name, value in given.items() if value is not None})
+    return values
+
+
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -348,20 +385,24 @@ def main(argv: list[str]) -> None:
                                          ("daas", _DAAS_WORKDIR.value)) if w)
     try:
         strategy = strategy_from_flags()
+        sized = budgeted(_BUDGET.value, {
+            "channels": _CHANNELS.value, "layers": _LAYERS.value, "epochs": _EPOCHS.value,
+            "train_examples": _TRAIN_EXAMPLES.value, "num_seeds": resolve(_NUM_SEEDS, _SEEDS),
+            "search_epochs": _SEARCH_EPOCHS.value, "search_examples": _SEARCH_EXAMPLES.value})
         config = EvalConfig(
             dataset=_DATASET.value, data_dir=_DATA_DIR.value, policies=tuple(_POLICIES.value), network=_NETWORK.value,
-            channels=_CHANNELS.value, layers=_LAYERS.value, epochs=_EPOCHS.value, batch_size=_BATCH_SIZE.value,
+            channels=sized["channels"], layers=sized["layers"], epochs=sized["epochs"], batch_size=_BATCH_SIZE.value,
             learning_rate=_LEARNING_RATE.value, weight_decay=_WEIGHT_DECAY.value,
-            train_examples=_TRAIN_EXAMPLES.value, test_examples=_TEST_EXAMPLES.value, seeds=resolve(_NUM_SEEDS, _SEEDS),
-            cutout=_CUTOUT.value, ra_n=_RA_N.value, ra_m=_RA_M.value, search_epochs=_SEARCH_EPOCHS.value,
-            search_examples=_SEARCH_EXAMPLES.value, search_batch_size=_SEARCH_BATCH_SIZE.value,
+            train_examples=sized["train_examples"], test_examples=_TEST_EXAMPLES.value, seeds=sized["num_seeds"],
+            cutout=_CUTOUT.value, ra_n=_RA_N.value, ra_m=_RA_M.value, search_epochs=sized["search_epochs"],
+            search_examples=sized["search_examples"], search_batch_size=_SEARCH_BATCH_SIZE.value,
             search_workdirs=searches, replay_history=_REPLAY.value)
         results = evaluate(config, _WORKDIR.value, verbose=_VERBOSE.value, strategy=strategy)
     except (ValueError, KeyError, FileNotFoundError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
-    print(f"network: NB201 cell {config.network or 'index 9930 (94.36)'}, {config.channels} channels, "
+    print(f"budget {_BUDGET.value}; network: NB201 cell {config.network or 'index 9930 (94.36)'}, {config.channels} channels, "
           f"{config.layers} cell(s)/stage; {config.epochs} epochs on {config.train_examples} {config.dataset} "
           f"images, {config.seeds} seed(s)")
     print(f"{'policy':<12} {'test acc (%)':>16} {'search CPU-h':>13}")

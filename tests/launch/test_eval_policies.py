@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from tests.helpers import run_launch, run_launch_cases, run_launch_on_logical_cpus
+
+_ROOT = Path(__file__).resolve().parents[2]
 
 _TINY = ("--dataset=digits", "--channels=4", "--epochs=1", "--train_examples=128", "--test_examples=64",
          "--batch_size=32", "--search_epochs=1", "--search_examples=64", "--search_batch_size=16")
@@ -69,13 +73,22 @@ _BAD_FLAGS = [
     (("--ra_m=12",), "--ra_m must be in [0, 10]"),
 ]
 
+# Without _TINY's sizes: the refusal names the training-set size the budget gave (or the flag over it).
+_BUDGET_CASES = [
+    (("--batch_size=3000",), "--batch_size=3000 exceeds --train_examples=2000"),
+    (("--budget=quick", "--batch_size=9000"), "--batch_size=9000 exceeds --train_examples=8000"),
+    (("--budget=full", "--train_examples=100"), "--batch_size=128 exceeds --train_examples=100"),
+]
+
 
 @pytest.fixture(scope="module")
 def bad_flag_runs(tmp_path_factory):
-    """`_BAD_FLAGS`' runs, all in one process (`run_launch_cases`), by their args."""
+    """`_BAD_FLAGS`' and `_BUDGET_CASES`' runs, all in one process (`run_launch_cases`), by their args."""
     workdir = tmp_path_factory.mktemp("eval_policies_bad_flags")
-    return run_launch_cases("eval_policies", {args: (f"--workdir={workdir / str(i)}", *_TINY, *args)
-                                              for i, (args, _) in enumerate(_BAD_FLAGS)})
+    cases = {args: (f"--workdir={workdir / str(i)}", *_TINY, *args) for i, (args, _) in enumerate(_BAD_FLAGS)}
+    cases.update({args: (f"--workdir={workdir / f'budget{i}'}", "--dataset=digits", *args)
+                  for i, (args, _) in enumerate(_BUDGET_CASES)})
+    return run_launch_cases("eval_policies", cases)
 
 
 @pytest.mark.parametrize("args, message", _BAD_FLAGS)
@@ -83,6 +96,27 @@ def test_bad_flags_fail_with_a_clear_error(bad_flag_runs, args, message):
     proc = bad_flag_runs[args]
     assert proc.returncode == 2
     assert "error: " in proc.stderr and message in proc.stderr
+
+
+@pytest.mark.parametrize("args, message", _BUDGET_CASES)
+def test_budget_sizes_the_run_unless_a_flag_says_otherwise(bad_flag_runs, args, message):
+    proc = bad_flag_runs[args]
+    assert proc.returncode == 2
+    assert "error: " in proc.stderr and message in proc.stderr
+
+
+def test_default_config_is_the_data_limited_budget():
+    # A subprocess: launch.eval_policies defines absl flags at import (process-global).
+    code = ("import dataclasses, json, launch.eval_policies as e; c = dataclasses.asdict(e.EvalConfig()); "
+            "c['num_seeds'] = c.pop('seeds'); b = e.BUDGETS['data_limited']; "
+            "print(json.dumps([{k: c[k] for k in b} == b, e._BUDGET.default, e.budgeted('full', {'epochs': 3})]))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=_ROOT, capture_output=True, text=True, check=False,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    same, default, full = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert same and default == "data_limited"
+    assert full == {"train_examples": 50000, "epochs": 3, "channels": 16, "layers": 5, "num_seeds": 3,
+                    "search_examples": 50000, "search_epochs": 20}
 
 
 @pytest.mark.slow
