@@ -190,6 +190,32 @@ def test_one_step_moves_weights_and_policy(method):
     _check_one_step(search, search.weight_variables)
 
 
+def test_reinforce_uses_the_moving_average_baseline(monkeypatch):
+    """The policy-gradient step is `-(R - b) grad mean_i log pi(a_i)` with `b` the moving average
+    of the rewards (decay 0.9, started at the first reward): without the baseline the first step
+    would move the policy and every later one would scale by `R`, not `R - b`."""
+    search = _tiny_search("pg")
+    learner, policy = search.learner, search.policy
+    captured = []
+    monkeypatch.setattr(learner, "apply_gradients", lambda lg, ag: captured.append((lg.numpy(), ag.numpy())))
+    rng = np.random.default_rng(0)
+    apply = tf.constant(rng.integers(0, 2, 6), tf.float32)
+    picks = tf.constant(rng.integers(0, policy.num_entries, (6, policy.stages)), tf.int32)
+    with tf.GradientTape() as tape:
+        mean_log_prob = tf.reduce_mean(policy.log_prob(apply, picks))
+    d_logits, d_apply = (g.numpy() for g in tape.gradient(mean_log_prob, [policy.logits, policy.apply_logit]))
+    baseline, decay = None, search.config.baseline_decay
+    for reward in (-2.0, -1.5, -1.8):
+        expected = 0.0 if baseline is None else reward - baseline
+        advantage = float(learner.reinforce(apply, picks, tf.constant(reward)))
+        assert advantage == pytest.approx(expected, abs=1e-6)
+        np.testing.assert_allclose(captured[-1][0], -expected * d_logits, atol=1e-6)
+        np.testing.assert_allclose(captured[-1][1], -expected * d_apply, atol=1e-6)
+        baseline = reward if baseline is None else decay * baseline + (1.0 - decay) * reward
+        assert float(search.baseline.numpy()) == pytest.approx(baseline, abs=1e-6)
+    assert np.abs(captured[1][0]).max() > 0  # the second step's advantage (0.5) moved the logits
+
+
 @pytest.mark.slow
 def test_daas_one_step_moves_weights_alphas_and_policy():
     config = AugmentSearchConfig(method="daas", channels=4, batch_size=8, epochs=1, policy_learning_rate=0.05,
