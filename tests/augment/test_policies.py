@@ -182,6 +182,34 @@ def test_bad_strings_say_what_is_wrong(text, match):
         P.published_policy("not_a_policy")
 
 
+@pytest.mark.parametrize("name", P.SEARCHED_POLICIES)
+def test_searched_policies_ship_with_their_search_and_plot(name):
+    """The searched rows of WORKSPACE.md's augmentation table: each policy loads, came from the
+    table's search (2,000 CIFAR-10 images, 50 epochs, 16 channels, 2 stages of DDAS's 52 entries)
+    and is, as the table says, near uniform: apply probability within 0.05 of its initial 0.5 and
+    every stage's entropy within 0.02 nats of the uniform log 52."""
+    policy, search = P.searched_policy(name)
+    method = name.split("_")[0]
+    assert policy.kind == "distribution" and search["method"] == method
+    assert (search["train_examples"], search["epochs"], search["seed"]) == (2000, 50, 0)
+    assert (search["config"]["channels"], search["config"]["layers"], search["config"]["stages"]) == (16, 1, 2)
+    assert search["search_cpu_seconds"] > 0
+    assert abs(policy.apply - 0.5) < 0.05
+    assert len(policy.stages) == 2
+    for stage in policy.stages:
+        assert len(stage) == len(P.DDAS_ENTRIES)
+        p = np.array([prob for _, _, prob in stage])
+        assert abs(p.sum() - 1.0) < 3e-3  # 52 entries rounded to 4 decimals
+        assert np.log(len(p)) - float(-(p * np.log(p)).sum()) < 0.02
+    plot = pathlib.Path(P.__file__).parent / "searched_policies" / f"{name}.png"
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_unknown_searched_policy_names_the_known_ones():
+    with pytest.raises(ValueError, match="Known: ddas_cifar10_2000"):
+        P.searched_policy("ddas_imagenet")
+
+
 def test_from_probabilities_normalises_and_drops_small_entries():
     g = PolicyGenotype.from_probabilities(0.3, [[0.2, 0.6, 0.2001], [1.0, 0.0, 0.0]],
                                           [("Identity", 0), ("Rotate", 5), ("Color", 10)], min_probability=0.01)

@@ -82,6 +82,8 @@ Example:
 
 from __future__ import annotations
 
+import importlib.resources
+import json
 from collections.abc import Sequence
 
 import numpy as np
@@ -263,6 +265,39 @@ def published_policy(name: str) -> PolicyGenotype:
         )
     return PolicyGenotype.from_string(name)
 
+
+#: Policies searched here, shipped as data: `tfnas/data/searched_policies/<name>.json` (the
+#: search's `genotype.json`: the policy, the search's config and cost) and `<name>.png` (its final
+#: (op, level) probabilities, `tfnas.genotypes.plot.plot_policy_distribution`). They are the
+#: searched rows of the augmentation table in WORKSPACE.md: 2,000 CIFAR-10 training images
+#: (1,000 for the weights, 1,000 for the policy), 50 epochs, NAS-Bench-201 cell 9930 at 16
+#: channels, seed 0 (DAAS searches its cell too; its policy is the one kept).
+SEARCHED_POLICIES: tuple[str, ...] = ("ddas_cifar10_2000", "pg_cifar10_2000", "daas_cifar10_2000")
+
+
+def searched_policy(name: str) -> tuple[PolicyGenotype, dict]:
+    """Returns a policy searched here (`SEARCHED_POLICIES`) and its search's record.
+
+    Args:
+        name: One of `SEARCHED_POLICIES`.
+
+    Returns:
+        `(policy, search)`: the `distribution` `PolicyGenotype` and the search's record
+        (method, config, examples, CPU seconds, final metrics).
+
+    Raises:
+        ValueError: for an unknown name.
+
+    Example:
+    >>> policy, search = searched_policy("pg_cifar10_2000")
+    >>> policy.kind, search["method"], search["train_examples"]
+    ('distribution', 'pg', 2000)
+    """
+    if name not in SEARCHED_POLICIES:
+        raise ValueError(f"Unknown searched policy {name!r}. Known: {', '.join(SEARCHED_POLICIES)}.")
+    path = importlib.resources.files("tfnas.data") / "searched_policies" / f"{name}.json"
+    content = json.loads(path.read_text())
+    return PolicyGenotype.from_dict(content), content["search"]
 
 class PolicySchedule:
     """A searched policy's per-epoch history, replayed over a training run as a schedule.
