@@ -91,15 +91,9 @@ def bad_flag_runs(tmp_path_factory):
     return run_launch_cases("eval_policies", cases)
 
 
-@pytest.mark.parametrize("args, message", _BAD_FLAGS)
+@pytest.mark.parametrize("args, message", _BAD_FLAGS + _BUDGET_CASES)
 def test_bad_flags_fail_with_a_clear_error(bad_flag_runs, args, message):
-    proc = bad_flag_runs[args]
-    assert proc.returncode == 2
-    assert "error: " in proc.stderr and message in proc.stderr
-
-
-@pytest.mark.parametrize("args, message", _BUDGET_CASES)
-def test_budget_sizes_the_run_unless_a_flag_says_otherwise(bad_flag_runs, args, message):
+    """Each refusal says what was wrong; `_BUDGET_CASES`' also show the size `--budget` gave, or the flag over it."""
     proc = bad_flag_runs[args]
     assert proc.returncode == 2
     assert "error: " in proc.stderr and message in proc.stderr

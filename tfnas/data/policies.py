@@ -299,6 +299,7 @@ def searched_policy(name: str) -> tuple[PolicyGenotype, dict]:
     content = json.loads(path.read_text())
     return PolicyGenotype.from_dict(content), content["search"]
 
+
 class PolicySchedule:
     """A searched policy's per-epoch history, replayed over a training run as a schedule.
 
